@@ -1,0 +1,79 @@
+"""The one exception tree of the pipeline.
+
+    PipelineError
+     ├── ConfigError            a setting has a value we cannot use (exit code 2)
+     ├── StackError             the embedded broker or store could not be started or found
+     ├── BadInputError          one input record cannot be used; it becomes a dead letter
+     │    ├── EnvelopeError     the raw envelope itself is malformed
+     │    └── NormalizationError a venue payload field is missing or has a wrong value
+     └── StoreError             ClickHouse rejected or could not take a write or query
+
+Third-party exceptions are translated once, at the boundary that calls the library
+(`raise StoreError(...) from exc`), so callers handle only these types. Messages name the
+offending setting, field or value, and never contain a secret.
+"""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Base class of every error the pipeline raises on purpose."""
+
+
+class ConfigError(PipelineError):
+    """A configuration value is missing, malformed or unusable.
+
+    `setting` names the environment variable or flag, `value` is already masked.
+    """
+
+    def __init__(self, setting: str, value: object, reason: str) -> None:
+        self.setting = setting
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{setting}={value!s}: {reason}")
+
+
+class StackError(PipelineError):
+    """The embedded stack (Tansu broker, chDB store) could not be started or reached."""
+
+
+class BadInputError(PipelineError):
+    """One input record cannot be processed. Carries a short machine-readable `reason`."""
+
+    reason: str = "bad_input"
+
+
+class EnvelopeError(BadInputError):
+    """The raw envelope is not valid JSON or lacks a required envelope field."""
+
+    reason = "bad_envelope"
+
+
+class NormalizationError(BadInputError):
+    """A venue payload cannot be turned into canonical events.
+
+    Names the venue, the field (dotted path inside the payload) and the offending value, so
+    that a dead letter tells an operator exactly what to look at.
+    """
+
+    reason = "bad_payload"
+
+    def __init__(self, venue: str, field: str, value: object, problem: str) -> None:
+        self.venue = venue
+        self.field = field
+        self.value = value
+        self.problem = problem
+        shown = repr(value)
+        if len(shown) > 120:
+            shown = shown[:117] + "..."
+        super().__init__(f"{venue}: field {field!r} = {shown}: {problem}")
+
+
+class UnknownVenueError(BadInputError):
+    """The envelope names a venue the pipeline has no normalizer for."""
+
+    reason = "unknown_venue"
+
+
+class StoreError(PipelineError):
+    """A ClickHouse write or query failed."""
