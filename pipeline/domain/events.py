@@ -113,6 +113,9 @@ class OrderEvent:
     sized in quote currency (Upbit `ord_type=price` market buys), whose base `qty` is unknown
     until they finish. `is_snapshot` marks reports that restate state (REST polls, SNAPSHOT
     frames, request replies) rather than announce a change; they may be stale.
+    `fills_implied` marks reports from a channel that never carries trade-level fills
+    (REST polls of cumulative quantities): the order ledger then derives fills from increases
+    in `filled_qty` so that positions still see every execution (see `domain.ledger`).
     """
 
     event_id: str
@@ -142,6 +145,7 @@ class OrderEvent:
     fill: Fill | None = None
     sequence: int | None = None
     is_snapshot: bool = False
+    fills_implied: bool = False
 
     @property
     def order_key(self) -> tuple[str, str, str]:

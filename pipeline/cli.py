@@ -1,0 +1,169 @@
+"""`pipeline`: the command line. It only parses arguments, builds settings and calls run().
+
+Exit codes: 0 success, 1 a runtime failure or rejected input, 2 a configuration error (one
+line on stderr naming the setting and its masked value).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import (
+    ENV_CLICKHOUSE,
+    ENV_KAFKA,
+    Settings,
+    load_settings,
+    parse_bootstrap,
+    parse_clickhouse_url,
+)
+from pipeline.errors import ConfigError, PipelineError
+
+log = logging.getLogger("pipeline")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (override the PIPELINE_* environment)")
+    group.add_argument("--kafka-bootstrap", metavar="HOST:PORT", help=f"overrides {ENV_KAFKA}")
+    group.add_argument(
+        "--clickhouse-url",
+        metavar="URL",
+        help=f"overrides {ENV_CLICKHOUSE} (http(s)://user:pass@host:port/db or chdb:///path)",
+    )
+    group.add_argument("--data-dir", type=Path, help="embedded data directory (default: data)")
+    group.add_argument("--partitions", type=int, help="partitions per created topic")
+    group.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def build_settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings()
+    changes: dict[str, Any] = {}
+    if args.kafka_bootstrap:
+        changes["kafka_bootstrap"] = parse_bootstrap(args.kafka_bootstrap, "--kafka-bootstrap")
+    if args.clickhouse_url:
+        changes["clickhouse"] = parse_clickhouse_url(args.clickhouse_url, "--clickhouse-url")
+    if args.data_dir:
+        changes["data_dir"] = args.data_dir
+    if args.partitions is not None:
+        if args.partitions <= 0:
+            raise ConfigError("--partitions", args.partitions, "must be greater than zero")
+        changes["partitions"] = args.partitions
+    if args.log_level:
+        changes["log_level"] = args.log_level
+    return replace(settings, **changes)
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.runner import run_pipeline
+
+    return run_pipeline(settings, sys.stdout, duration=args.duration)
+
+
+def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.runner import run_broker
+
+    return run_broker(replace(settings, kafka_bootstrap=None), sys.stdout, args.duration)
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.sink.migrations import migrate
+    from pipeline.sink.store import open_store
+
+    applied = migrate(open_store(settings.store))
+    names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "none (up to date)"
+    print(f"{settings.store.masked_url}: applied {names}")
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.kafka import describe_topics, ensure_topics
+    from pipeline.local.stack import resolve_bootstrap
+
+    bootstrap = resolve_bootstrap(settings)
+    created = asyncio.run(
+        ensure_topics(bootstrap, settings.partitions, settings.replication_factor)
+    )
+    print(f"created: {', '.join(created) or 'none (all exist)'}")
+    for name, partitions in sorted(asyncio.run(describe_topics(bootstrap)).items()):
+        print(f"  {name:<20} partitions={partitions}")
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.local.stack import run_query
+    from pipeline.tables import render
+
+    sql = args.query if args.query != "-" else sys.stdin.read()
+    result = run_query(settings, sql)
+    sys.stdout.write(render(result, args.format))
+    return 0
+
+
+def cmd_normalize(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.seams import normalize_lines
+
+    return normalize_lines(sys.stdin, sys.stdout, sys.stderr)
+
+
+def cmd_fold(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.seams import fold_lines
+
+    return fold_lines(sys.stdin, sys.stdout, sys.stderr)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pipeline",
+        description="Event-sourced pipeline for exchange orders and trades.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, handler: Callable[..., int], help_text: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        _common(command)
+        command.set_defaults(handler=handler)
+        return command
+
+    run = add("run", cmd_run, "run the pipeline on the embedded stack (or the configured one)")
+    run.add_argument("--duration", type=float, metavar="SECONDS", help="stop after SECONDS")
+    broker = add("broker", cmd_broker, "run the embedded Kafka broker alone, for development")
+    broker.add_argument("--duration", type=float, metavar="SECONDS", help="stop after SECONDS")
+    add("migrate", cmd_migrate, "apply the ClickHouse migrations (idempotent)")
+    add("topics", cmd_topics, "create the pipeline's Kafka topics (idempotent) and list them")
+    sql = add("sql", cmd_sql, "query the store and print the result (works during `run`)")
+    sql.add_argument("query", help="the SQL, or - to read it from stdin")
+    sql.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    add("normalize", cmd_normalize, "raw envelopes (JSON lines, stdin) -> canonical events")
+    add("fold", cmd_fold, "canonical events (JSON lines, stdin) -> final orders and positions")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = build_settings(args)
+        logging.basicConfig(
+            level=settings.log_level,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+        return int(args.handler(args, settings))
+    except ConfigError as exc:
+        print(f"pipeline: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except PipelineError as exc:
+        print(f"pipeline: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

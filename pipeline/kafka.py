@@ -1,0 +1,140 @@
+"""The Kafka transport: topic names, topic creation, broker reachability.
+
+Topic names are public contracts (DESIGN.md §3). The embedded broker keeps no compaction or
+retention (PITFALLS §3), so `cleanup.policy` is recorded for real clusters and every topic is
+created up front by `ensure_topics` rather than auto-created on first produce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from pipeline.envelope import VENUES
+from pipeline.errors import ConfigError, StackError
+
+log = logging.getLogger(__name__)
+
+ORDERS_EVENTS = "orders.events"
+ORDERS_STATE = "orders.state"
+POSITIONS_STATE = "positions.state"
+FILLS = "fills"
+COMMANDS_CANCEL = "commands.cancel"
+COMMANDS_RESULTS = "commands.results"
+DEAD_LETTERS = "pipeline.dlq"
+
+
+def raw_topic(venue: str) -> str:
+    """`raw.<venue>`: every venue message, unmodified, in the raw envelope."""
+    return f"raw.{venue}"
+
+
+RAW_TOPICS: tuple[str, ...] = tuple(raw_topic(v) for v in VENUES)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    compacted: bool = False
+
+    def configs(self) -> dict[str, str]:
+        return {"cleanup.policy": "compact" if self.compacted else "delete"}
+
+
+PIPELINE_TOPICS: tuple[TopicSpec, ...] = (
+    *(TopicSpec(name) for name in RAW_TOPICS),
+    TopicSpec(ORDERS_EVENTS),
+    TopicSpec(ORDERS_STATE, compacted=True),
+    TopicSpec(POSITIONS_STATE, compacted=True),
+    TopicSpec(FILLS),
+    TopicSpec(COMMANDS_CANCEL),
+    TopicSpec(COMMANDS_RESULTS),
+    TopicSpec(DEAD_LETTERS),
+)
+
+
+async def wait_for_broker(bootstrap: str, timeout: float) -> None:
+    """Return once the cluster at `bootstrap` answers metadata; `ConfigError` after timeout."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last_error: Exception | None = None
+    while loop.time() < deadline:
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=max(1000, int(min(5.0, timeout) * 1000)),
+        )
+        try:
+            await asyncio.wait_for(admin.start(), timeout=max(0.5, deadline - loop.time()))
+            await admin.close()
+            return
+        except Exception as exc:  # aiokafka raises several unrelated types here
+            last_error = exc
+            await _close_quietly(admin)
+        await asyncio.sleep(0.25)
+    raise ConfigError(
+        "PIPELINE_KAFKA_BOOTSTRAP",
+        bootstrap,
+        f"no Kafka broker answered within {timeout:g}s ({type(last_error).__name__})",
+    )
+
+
+async def _close_quietly(admin: object) -> None:
+    try:
+        await admin.close()  # type: ignore[attr-defined]
+    except Exception as exc:  # closing a half-started client may fail; nothing to do
+        log.debug("ignoring error while closing admin client: %s", exc)
+
+
+async def ensure_topics(
+    bootstrap: str,
+    partitions: int,
+    replication_factor: int = 1,
+    specs: tuple[TopicSpec, ...] = PIPELINE_TOPICS,
+) -> list[str]:
+    """Create the topics that do not exist yet; return the names created (idempotent)."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    try:
+        await admin.start()
+    except Exception as exc:
+        await _close_quietly(admin)
+        raise StackError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
+    try:
+        existing = set(await admin.list_topics())
+        missing = [spec for spec in specs if spec.name not in existing]
+        if missing:
+            response = await admin.create_topics(
+                [
+                    NewTopic(spec.name, partitions, replication_factor, topic_configs=spec.configs())
+                    for spec in missing
+                ]
+            )
+            for topic, code, message in _topic_errors(response):
+                if code not in (0, 36):  # 36 = TOPIC_ALREADY_EXISTS (a racing creator)
+                    raise StackError(f"cannot create topic {topic}: error {code} {message or ''}")
+        return [spec.name for spec in missing]
+    finally:
+        await admin.close()
+
+
+def _topic_errors(response: object) -> list[tuple[str, int, str | None]]:
+    errors = getattr(response, "topic_errors", [])
+    return [(e[0], e[1], e[2] if len(e) > 2 else None) for e in errors]
+
+
+async def describe_topics(bootstrap: str) -> dict[str, int]:
+    """Topic name -> partition count, for the topics the cluster has."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        names = await admin.list_topics()
+        described = await admin.describe_topics(names)
+        return {d["topic"]: len(d["partitions"]) for d in described}
+    finally:
+        await admin.close()

@@ -1,0 +1,75 @@
+"""The stack state file: how other `pipeline` commands find a running embedded stack.
+
+`pipeline run` (and `pipeline broker`) write `<data_dir>/stack.json` with the broker address,
+the store path, the query endpoint of the store owner and their pid. Commands started while it
+runs (`pipeline sql`, `pipeline topics`, `pipeline cancel`, ...) read it, so they need no
+configuration. A file whose owner is gone is stale and ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import orjson
+
+STATE_FILE_NAME = "stack.json"
+
+
+@dataclass(slots=True)
+class StackState:
+    """What a running embedded stack publishes about itself."""
+
+    pid: int
+    started_at: int  # epoch ms
+    broker: str | None = None  # host:port of the embedded broker, if this process runs one
+    broker_pid: int | None = None
+    store_path: str | None = None  # chDB directory owned by `pid`, if any
+    query_url: str | None = None  # http://127.0.0.1:port of the owner's query endpoint
+
+
+def state_path(data_dir: Path) -> Path:
+    return data_dir / STATE_FILE_NAME
+
+
+def write_state(data_dir: Path, state: StackState) -> Path:
+    """Atomically write the state file (write to a temp file, then rename)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = state_path(data_dir)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(orjson.dumps(asdict(state), option=orjson.OPT_INDENT_2))
+    tmp.replace(path)
+    return path
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_state(data_dir: Path) -> StackState | None:
+    """The state of a live stack, or None if there is none (missing, corrupt or stale file)."""
+    path = state_path(data_dir)
+    try:
+        raw = orjson.loads(path.read_bytes())
+        state = StackState(**raw)
+    except (OSError, orjson.JSONDecodeError, TypeError):
+        return None
+    if not pid_alive(state.pid):
+        return None
+    return state
+
+
+def clear_state(data_dir: Path, pid: int) -> None:
+    """Remove the state file if it still belongs to `pid`."""
+    path = state_path(data_dir)
+    with contextlib.suppress(OSError, orjson.JSONDecodeError):
+        if orjson.loads(path.read_bytes()).get("pid") == pid:
+            path.unlink()

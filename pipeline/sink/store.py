@@ -1,0 +1,148 @@
+"""The ClickHouse store: one client for a server over HTTP and for embedded chDB.
+
+clickhouse-connect's chDB backend is synchronous and chDB allows one engine path per process
+(and one process per path), so a process holds at most one `Store` per target, shared by its
+threads behind a lock, and async code calls it through `asyncio.to_thread`. Library errors
+are translated to `StoreError` here, once, with the target's masked URL.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.config import ClickHouseTarget
+from pipeline.errors import StoreError
+
+
+@dataclass(slots=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+class Store:
+    """A thread-safe handle on one ClickHouse database (server or chDB directory)."""
+
+    def __init__(self, target: ClickHouseTarget) -> None:
+        self.target = target
+        self.database = target.database
+        # chDB is one engine per process: stores on the same path share one lock.
+        self._lock = _lock_for(target.path if target.is_embedded else self)
+        self._client: Any = None
+
+    def _connect(self) -> Any:
+        import clickhouse_connect
+
+        target = self.target
+        try:
+            if target.is_embedded:
+                assert target.path is not None
+                target.path.mkdir(parents=True, exist_ok=True)
+                return clickhouse_connect.get_client(dsn=f"chdb://{target.path}")
+            return clickhouse_connect.get_client(
+                host=target.host,
+                port=target.port,
+                username=target.username,
+                password=target.password,
+                secure=target.scheme == "https",
+                connect_timeout=10,
+                send_receive_timeout=60,
+            )
+        except Exception as exc:
+            raise StoreError(f"cannot open ClickHouse at {target.masked_url}: {exc}") from exc
+
+    @property
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+            return self._client
+
+    def command(self, sql: str, settings: dict[str, Any] | None = None) -> Any:
+        """Run a statement that returns no rows (DDL, INSERT ... SELECT)."""
+        with self._lock:
+            try:
+                return self.client.command(sql, settings=settings)
+            except StoreError:
+                raise
+            except Exception as exc:
+                raise StoreError(f"ClickHouse command failed: {_first_line(exc)}") from exc
+
+    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
+        """Run a query and return its columns and rows."""
+        with self._lock:
+            try:
+                result = self.client.query(sql, parameters=parameters)
+            except StoreError:
+                raise
+            except Exception as exc:
+                raise StoreError(f"ClickHouse query failed: {_first_line(exc)}") from exc
+            return QueryResult(list(result.column_names), list(result.result_rows))
+
+    def insert(
+        self,
+        table: str,
+        rows: Sequence[Sequence[Any]],
+        columns: Sequence[str],
+        dedup_token: str | None = None,
+    ) -> None:
+        """Insert rows into `database.table`; a batch retried with the same token is a no-op.
+
+        The token works on tables with `non_replicated_deduplication_window` (PITFALLS §11).
+        """
+        if not rows:
+            return
+        settings = {"insert_deduplication_token": dedup_token} if dedup_token else None
+        with self._lock:
+            try:
+                self.client.insert(
+                    f"{self.database}.{table}",
+                    rows,
+                    column_names=list(columns),
+                    settings=settings,
+                )
+            except StoreError:
+                raise
+            except Exception as exc:
+                raise StoreError(
+                    f"ClickHouse insert into {self.database}.{table} failed: {_first_line(exc)}"
+                ) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                try:
+                    self._client.close()
+                finally:
+                    self._client = None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:500]
+
+
+_stores: dict[tuple[str, str], Store] = {}
+_stores_lock = threading.RLock()
+_path_locks: dict[object, threading.RLock] = {}
+
+
+def _lock_for(owner: object) -> threading.RLock:
+    with _stores_lock:
+        lock = _path_locks.get(owner)
+        if lock is None:
+            lock = _path_locks[owner] = threading.RLock()
+        return lock
+
+
+def open_store(target: ClickHouseTarget) -> Store:
+    """The process-wide `Store` for `target` (one per chDB path and database)."""
+    key = (target.masked_url, target.database)
+    with _stores_lock:
+        store = _stores.get(key)
+        if store is None:
+            store = _stores[key] = Store(target)
+        return store

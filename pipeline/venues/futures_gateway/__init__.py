@@ -1,0 +1,23 @@
+"""The futures trading gateway of seed 002: order status polls and cancel_all, normalized."""
+
+from __future__ import annotations
+
+from pipeline.venues.futures_gateway.mapping import (
+    CHANNEL_CANCEL_ALL,
+    CHANNEL_OPEN_ORDERS,
+    CHANNEL_ORDER_STATUS,
+    CHANNELS,
+    STATUS_MAP,
+    to_symbol,
+)
+from pipeline.venues.futures_gateway.normalizer import FuturesGatewayNormalizer
+
+__all__ = [
+    "CHANNELS",
+    "CHANNEL_CANCEL_ALL",
+    "CHANNEL_OPEN_ORDERS",
+    "CHANNEL_ORDER_STATUS",
+    "STATUS_MAP",
+    "FuturesGatewayNormalizer",
+    "to_symbol",
+]

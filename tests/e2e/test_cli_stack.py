@@ -1,0 +1,153 @@
+"""`pipeline` as a user runs it: the embedded stack starts, answers, and leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+PIPELINE = [sys.executable, "-m", "pipeline.cli"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
+    env.update(extra)
+    return env
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie counts as dead: it is only waiting for its parent to reap it
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_for_state(data_dir: Path, process: subprocess.Popen, timeout: float = 60) -> dict:
+    path = data_dir / "stack.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"pipeline exited early: {process.communicate()}")
+        if path.exists():
+            state = orjson.loads(path.read_bytes())
+            if state.get("query_url"):
+                return state
+        time.sleep(0.1)
+    raise AssertionError("stack.json never appeared")
+
+
+def _wait_dead(pid: int, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _start_run(tmp_path: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*PIPELINE, "run", "--data-dir", str(tmp_path / "data"), *args],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_run_with_duration_reports_stack_serves_sql_and_stops_cleanly(tmp_path: Path) -> None:
+    process = _start_run(tmp_path, "--duration", "8")
+    state = _wait_for_state(tmp_path / "data", process)
+    assert _alive(state["broker_pid"])
+
+    query = subprocess.run(
+        [
+            *PIPELINE,
+            "sql",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "SELECT name FROM system.tables WHERE database = 'trading' ORDER BY name",
+        ],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert query.returncode == 0, query.stderr
+    assert "orders" in query.stdout
+    assert "positions" in query.stdout
+
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert f"broker: {state['broker']} (embedded Tansu)" in out
+    assert "store: chdb://" in out
+    assert out.rstrip().endswith("stopped")
+    assert not (tmp_path / "data" / "stack.json").exists()
+    assert _wait_dead(state["broker_pid"]), "the embedded broker outlived pipeline run"
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
+def test_run_stopped_by_signal_leaves_no_broker_behind(tmp_path: Path, how: int) -> None:
+    process = _start_run(tmp_path)
+    state = _wait_for_state(tmp_path / "data", process)
+    broker_pid = state["broker_pid"]
+    process.send_signal(how)
+    process.communicate(timeout=60)
+    if how != signal.SIGKILL:
+        assert process.returncode == 0
+    assert _wait_dead(broker_pid), f"broker {broker_pid} survived {signal.Signals(how).name}"
+
+
+def test_bad_clickhouse_url_fails_fast_with_one_masked_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*PIPELINE, "migrate"],
+        cwd=tmp_path,
+        env=_env(PIPELINE_CLICKHOUSE_URL="ftp://ops:hunter2@db.internal/trading"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "PIPELINE_CLICKHOUSE_URL=ftp://ops:***@db.internal/trading" in lines[0]
+    assert "unknown scheme" in lines[0]
+    assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_unreachable_broker_fails_with_exit_code_2_naming_setting(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*PIPELINE, "run", "--duration", "1", "--data-dir", str(tmp_path / "data")],
+        cwd=tmp_path,
+        env=_env(PIPELINE_KAFKA_BOOTSTRAP="127.0.0.1:1", PIPELINE_CONNECT_TIMEOUT="2"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "PIPELINE_KAFKA_BOOTSTRAP=127.0.0.1:1" in result.stderr
+    assert "no Kafka broker answered" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["run"], ["migrate"], ["topics"], ["sql"], ["broker"], ["normalize"], ["fold"]]
+)
+def test_every_command_has_help(command: list[str]) -> None:
+    result = subprocess.run(
+        [*PIPELINE, *command, "--help"], env=_env(), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    assert "usage: pipeline" in result.stdout
