@@ -65,6 +65,34 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return run_pipeline(settings, sys.stdout, duration=args.duration)
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.runner import run_worker
+
+    roles = ("process", "sink") if args.role == "all" else (args.role,)
+    return run_worker(settings, sys.stdout, roles, args.duration)
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.local.stack import resolve_bootstrap
+    from pipeline.sink.migrations import migrate
+    from pipeline.sink.store import open_store
+    from pipeline.streams.replay import replay_file, replay_topics, truncate_tables
+
+    if args.input is not None and not args.input.is_file():
+        raise ConfigError("--input", str(args.input), "no such file")
+    bootstrap = resolve_bootstrap(settings) if args.from_topics else None
+    store = open_store(settings.store)
+    migrate(store)
+    if args.truncate:
+        truncate_tables(store)
+    if bootstrap is not None:
+        report = asyncio.run(replay_topics(bootstrap, store))
+    else:
+        report = replay_file(args.input, store)
+    print(report.summary())
+    return 0
+
+
 def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.runner import run_broker
 
@@ -132,6 +160,14 @@ def make_parser() -> argparse.ArgumentParser:
 
     run = add("run", cmd_run, "run the pipeline on the embedded stack (or the configured one)")
     run.add_argument("--duration", type=float, metavar="SECONDS", help="stop after SECONDS")
+    worker = add("worker", cmd_worker, "run pipeline roles against a configured or running stack")
+    worker.add_argument("--role", choices=["process", "sink", "all"], required=True)
+    worker.add_argument("--duration", type=float, metavar="SECONDS", help="stop after SECONDS")
+    replay = add("replay", cmd_replay, "rebuild tables from a file of raw envelopes or raw.*")
+    source = replay.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", type=Path, metavar="FILE", help="raw envelopes, JSON lines")
+    source.add_argument("--from-topics", action="store_true", help="from the start of raw.*")
+    replay.add_argument("--truncate", action="store_true", help="empty the rebuilt tables first")
     broker = add("broker", cmd_broker, "run the embedded Kafka broker alone, for development")
     broker.add_argument("--duration", type=float, metavar="SECONDS", help="stop after SECONDS")
     add("migrate", cmd_migrate, "apply the ClickHouse migrations (idempotent)")

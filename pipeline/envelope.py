@@ -62,9 +62,7 @@ def envelope_from_dict(obj: Any) -> RawEnvelope:
     if not isinstance(venue, str) or not venue:
         raise EnvelopeError(f"envelope field 'venue' must be a non-empty string, got {venue!r}")
     if not isinstance(account, str) or not account:
-        raise EnvelopeError(
-            f"envelope field 'account' must be a non-empty string, got {account!r}"
-        )
+        raise EnvelopeError(f"envelope field 'account' must be a non-empty string, got {account!r}")
     if not isinstance(channel, str):
         raise EnvelopeError(f"envelope field 'channel' must be a string, got {channel!r}")
     if isinstance(received_at, bool) or not isinstance(received_at, int) or received_at < 0:

@@ -109,7 +109,9 @@ async def ensure_topics(
         if missing:
             response = await admin.create_topics(
                 [
-                    NewTopic(spec.name, partitions, replication_factor, topic_configs=spec.configs())
+                    NewTopic(
+                        spec.name, partitions, replication_factor, topic_configs=spec.configs()
+                    )
                     for spec in missing
                 ]
             )

@@ -1,8 +1,9 @@
 """The composition root of `pipeline run` and `pipeline broker`: wire the stack and roles.
 
 `pipeline run` starts the embedded stack (or uses the configured one), applies migrations,
-creates the topics and runs the pipeline roles until Ctrl-C, SIGTERM or `--duration`. Roles
-are coroutines taking a `RunContext` and a stop event; later capabilities add theirs here.
+creates the topics and runs the pipeline roles (process + sink) until Ctrl-C, SIGTERM or
+`--duration`; `pipeline worker --role` runs chosen roles against a configured or running
+stack. Roles are coroutines taking a `RunContext` and a stop event.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import contextlib
 import logging
 import signal
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 from pipeline.config import Settings
-from pipeline.kafka import RAW_TOPICS, ensure_topics
+from pipeline.errors import ConfigError
+from pipeline.kafka import ensure_topics
 from pipeline.local.stack import EmbeddedStack
 from pipeline.sink.migrations import migrate
 from pipeline.sink.store import Store
@@ -34,47 +35,69 @@ class RunContext:
     bootstrap: str
     store: Store | None
     out: TextIO
+    status_every: float = 5.0
 
 
 Role = Callable[[RunContext, asyncio.Event], Awaitable[None]]
 
 
-async def raw_traffic_monitor(ctx: RunContext, stop: asyncio.Event) -> None:
-    """Consume raw.* and report the number of venue messages seen per venue every few seconds.
+def build_roles(ctx: RunContext, names: tuple[str, ...]) -> list[Role]:
+    """The roles named (`process`, `sink`), plus a status reporter when there are any."""
+    from pipeline.streams.process_worker import ProcessWorker
+    from pipeline.streams.sink_worker import SinkWorker
 
-    A read-only observer with its own consumer group: it shows that the broker carries raw
-    traffic and never commits offsets on behalf of a processing role.
-    """
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(
-        *RAW_TOPICS,
-        bootstrap_servers=ctx.bootstrap,
-        group_id=None,
-        auto_offset_reset="latest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    counts: Counter[str] = Counter()
-    last_report = time.monotonic()
-    try:
-        while not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
-            for tp, records in batches.items():
-                counts[tp.topic.removeprefix("raw.")] += len(records)
-            if time.monotonic() - last_report >= 5:
-                last_report = time.monotonic()
-                seen = ", ".join(f"{v}={n}" for v, n in sorted(counts.items())) or "none yet"
-                print(f"raw messages seen: {seen}", file=ctx.out, flush=True)
-    finally:
-        await consumer.stop()
+    roles: list[Role] = []
+    process = sink = None
+    if "process" in names:
+        process = ProcessWorker(ctx.bootstrap, ctx.settings)
+        roles.append(_named("process", process.run))
+    if "sink" in names:
+        if ctx.store is None:
+            raise ConfigError("--role", "sink", "the sink role needs the store")
+        sink = SinkWorker(ctx.bootstrap, ctx.settings, ctx.store)
+        roles.append(_named("sink", sink.run))
+    if roles:
+        roles.append(_named("status", lambda stop: _report(ctx, process, sink, stop)))
+    return roles
 
 
-DEFAULT_ROLES: tuple[Role, ...] = (raw_traffic_monitor,)
+def _named(name: str, run: Callable[[asyncio.Event], Awaitable[None]]) -> Role:
+    async def role(ctx: RunContext, stop: asyncio.Event) -> None:
+        await run(stop)
+
+    role.__name__ = name
+    return role
+
+
+async def _report(ctx: RunContext, process: Any, sink: Any, stop: asyncio.Event) -> None:
+    """Print what flowed every `status_every` seconds, and once more at the end."""
+    last = ""
+    while True:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=ctx.status_every)
+        parts = []
+        if process is not None:
+            p = process.stats
+            parts.append(
+                f"raw in {p.records}, events {p.normalized}, duplicates {p.duplicates}, "
+                f"late {p.late}, dead letters {p.dead_letters}, buffered {p.reorder_depth}"
+            )
+        if sink is not None:
+            s = sink.stats
+            parts.append(f"rows written {s.rows_written}, store errors {s.errors}")
+        line = "; ".join(parts)
+        if line != last:
+            print(line, file=ctx.out, flush=True)
+            last = line
+        if stop.is_set():
+            return
+
+
+DEFAULT_ROLES: tuple[str, ...] = ("process", "sink")
 
 
 async def _run_roles(
-    ctx: RunContext, roles: tuple[Role, ...], duration: float | None, stop: asyncio.Event
+    ctx: RunContext, names: tuple[str, ...], duration: float | None, stop: asyncio.Event
 ) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -84,6 +107,7 @@ async def _run_roles(
     )
     if created:
         print(f"topics created: {', '.join(created)}", file=ctx.out, flush=True)
+    roles = build_roles(ctx, names)
     tasks = [asyncio.create_task(role(ctx, stop), name=role.__name__) for role in roles]
     if duration is not None:
         loop.call_later(duration, stop.set)
@@ -109,7 +133,7 @@ def run_pipeline(
     settings: Settings,
     out: TextIO,
     duration: float | None = None,
-    roles: tuple[Role, ...] = DEFAULT_ROLES,
+    roles: tuple[str, ...] = DEFAULT_ROLES,
 ) -> int:
     """Start the stack, migrate, create topics, run `roles`; tear everything down after."""
     stack = EmbeddedStack(settings)
@@ -120,15 +144,27 @@ def run_pipeline(
         assert stack.store is not None
         applied = migrate(stack.store)
         stack.publish_state()
-        print(f"broker: {stack.bootstrap}" + (" (embedded Tansu)" if stack.broker else ""),
-              file=out, flush=True)
-        print(f"store: {settings.store.masked_url} (migrations applied: {len(applied)})",
-              file=out, flush=True)
+        print(
+            f"broker: {stack.bootstrap}" + (" (embedded Tansu)" if stack.broker else ""),
+            file=out,
+            flush=True,
+        )
+        print(
+            f"store: {settings.store.masked_url} (migrations applied: {len(applied)})",
+            file=out,
+            flush=True,
+        )
         if stack.query_server is not None:
-            print(f"store query endpoint: {stack.query_server.url} (use `pipeline sql`)",
-                  file=out, flush=True)
-        print("running; Ctrl-C to stop" + (f" (or after {duration:g}s)" if duration else ""),
-              file=out, flush=True)
+            print(
+                f"store query endpoint: {stack.query_server.url} (use `pipeline sql`)",
+                file=out,
+                flush=True,
+            )
+        print(
+            "running; Ctrl-C to stop" + (f" (or after {duration:g}s)" if duration else ""),
+            file=out,
+            flush=True,
+        )
         ctx = RunContext(settings, stack.bootstrap, stack.store, out)
         asyncio.run(_run_roles(ctx, roles, duration, asyncio.Event()))
     except KeyboardInterrupt:
@@ -162,5 +198,43 @@ def run_broker(settings: Settings, out: TextIO, duration: float | None = None) -
     finally:
         signal.signal(signal.SIGTERM, previous)
         stack.stop()
+    print("stopped", file=out, flush=True)
+    return 0
+
+
+def run_worker(
+    settings: Settings, out: TextIO, roles: tuple[str, ...], duration: float | None = None
+) -> int:
+    """Run `roles` against the configured (or running embedded) broker.
+
+    Processing scales out: start as many `--role process` workers as there are partitions to
+    share. The sink owns the store; with the embedded chDB store only one process may.
+    """
+    from pipeline.local.stack import resolve_bootstrap
+    from pipeline.local.statefile import read_state
+    from pipeline.sink.store import open_store
+
+    bootstrap = resolve_bootstrap(settings)
+    store = None
+    if "sink" in roles:
+        state = read_state(settings.data_dir)
+        if settings.store.is_embedded and state is not None and state.store_path:
+            raise ConfigError(
+                "PIPELINE_CLICKHOUSE_URL",
+                settings.store.masked_url,
+                f"the embedded store is owned by pipeline pid {state.pid}, whose sink already "
+                "writes it; run only `--role process` workers beside it",
+            )
+        store = open_store(settings.store)
+        migrate(store)
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        print(f"worker roles {', '.join(roles)} on {bootstrap}", file=out, flush=True)
+        ctx = RunContext(settings, bootstrap, store, out)
+        asyncio.run(_run_roles(ctx, roles, duration, asyncio.Event()))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print("stopped", file=out, flush=True)
     return 0

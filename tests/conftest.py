@@ -67,3 +67,13 @@ def store_factory(chdb_path: Path) -> Iterator[object]:
 def store(store_factory: object) -> Store:
     """A freshly migrated database on the session's chDB engine."""
     return store_factory()  # type: ignore[operator]
+
+
+@pytest.fixture
+def fresh_broker(tmp_path: Path) -> Iterator[TansuBroker]:
+    """A broker of this test's own (Tansu starts in milliseconds), so topic names can be the
+    real ones without tests seeing each other's records."""
+    instance = TansuBroker(tmp_path / "tansu.log")
+    instance.start()
+    yield instance
+    instance.stop()

@@ -122,19 +122,20 @@ class TansuBroker:
         ]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log_file:
-            self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            self.process = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
                 close_fds=True,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise StackError(
-                    f"Tansu exited with code {self.process.returncode} at start; see {self.log_path}"
+                    f"Tansu exited with code {self.process.returncode} at start; "
+                    f"see {self.log_path}"
                 )
             if metadata_probe("127.0.0.1", self.port, timeout=0.5):
                 log.info("embedded broker ready at %s (pid %s)", self.bootstrap, self.pid)

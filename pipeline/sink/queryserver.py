@@ -88,7 +88,7 @@ def _make_handler(store: Store) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+        def log_message(self, format: str, *args: Any) -> None:
             log.debug("query server: " + format, *args)
 
     return Handler
@@ -103,7 +103,7 @@ def remote_query(url: str, sql: str, timeout: float = 60.0) -> QueryResult:
         f"{url}/query", data=sql.encode(), method="POST", headers={"Content-Type": "text/plain"}
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             payload = orjson.loads(response.read())
     except urllib.error.HTTPError as exc:
         try:

@@ -64,9 +64,7 @@ def to_decimal(venue: str, name: str, value: Any) -> Decimal:
     if isinstance(value, bool):
         raise NormalizationError(venue, name, value, "expected a decimal number")
     try:
-        if isinstance(value, str):
-            result = Decimal(value)
-        elif isinstance(value, int):
+        if isinstance(value, str | int):
             result = Decimal(value)
         elif isinstance(value, float):
             result = Decimal(repr(value))
@@ -103,9 +101,9 @@ def to_millis(venue: str, name: str, value: Any) -> int:
         raise NormalizationError(venue, name, value, "expected epoch milliseconds")
     if isinstance(value, int):
         result = value
-    elif isinstance(value, str) and value.isdigit():
-        result = int(value)
-    elif isinstance(value, float) and value.is_integer():
+    elif (isinstance(value, str) and value.isascii() and value.isdigit()) or (
+        isinstance(value, float) and value.is_integer()
+    ):
         result = int(value)
     else:
         raise NormalizationError(venue, name, value, "expected epoch milliseconds")
@@ -165,7 +163,7 @@ def opt_integer(venue: str, obj: dict[str, Any], name: str, path: str = "") -> i
         return None
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lstrip("-").isdigit():
+    if isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit():
         return int(value)
     raise NormalizationError(venue, path + name, value, "expected an integer")
 

@@ -2,7 +2,10 @@
 -- Every table of the MergeTree family sets non_replicated_deduplication_window so that a batch
 -- re-inserted with the same insert_deduplication_token (derived from source offsets) is a
 -- no-op (PITFALLS.md §11). Replacing tables keep the highest `version` per key; readers use
--- FINAL (or argMax) to see one row per key.
+-- FINAL (or argMax) to see one row per key. Fills are keyed by trade id *and* order id: a
+-- self-trade reports one trade id on two orders of the same account, two executions. A fill
+-- with qty 0 is a void: a derived fill (venues reporting only cumulative quantities) that a
+-- later, real report replaced.
 
 CREATE TABLE IF NOT EXISTS {database}.orders
 (
@@ -93,7 +96,7 @@ CREATE TABLE IF NOT EXISTS {database}.fills
     written_at       DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree(version)
-ORDER BY (venue, account, symbol, trade_id)
+ORDER BY (venue, account, symbol, trade_id, order_id)
 SETTINGS non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS {database}.positions

@@ -7,7 +7,7 @@ FROM {database}.orders FINAL
 WHERE status IN ('open', 'partially_filled', 'pending_cancel', 'untriggered');
 
 CREATE VIEW IF NOT EXISTS {database}.daily_pnl AS
-WITH fills_final AS (SELECT * FROM {database}.fills FINAL)
+WITH fills_final AS (SELECT * FROM {database}.fills FINAL WHERE qty > 0)
 SELECT toDate(trade_time) AS day, venue, account, symbol,
        count() AS fills,
        sum(qty) AS traded_qty,

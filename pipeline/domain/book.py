@@ -1,0 +1,161 @@
+"""The trading book: every order ledger and position ledger, behind one `apply(event)`.
+
+The stream processor (and `pipeline fold`) calls `TradingBook.apply(event)` once per
+canonical event and emits what it returns, in that order:
+
+    [OrderState, *fills, Position]   an accepted event (fills and position when it bears fills)
+    []                               a duplicate, or a report about an evicted order
+
+Position versions are stamped here rather than counted per fill: a position's version is the
+number of distinct *fill-bearing* events of its (venue, account, symbol) - events with a real
+fill, or `fills_implied` events stating a positive `filled_qty`. Every position change is
+caused by such an event (real fills and voids come with real fills; derived fills and their
+revisions depend only on implied reports, see implied.py), and a position row is emitted for
+each of them, so the last row of any arrival order of the same events carries the same version
+and the same content. A `ReplacingMergeTree(version)` therefore converges to the same row
+whatever the replay. (Counting fill changes instead would make the version depend on how
+often derived fills were revised, i.e. on arrival order.)
+
+Eviction: `evict(now_ms, retention_ms)` drops ledgers of orders terminal for longer than the
+retention (by their last event time) and remembers their keys for `tombstone_ms`. A report
+about a remembered order changes no order state (counted in `after_eviction`); a real fill on
+it still reaches the position, whose ledger deduplicates by trade id. Pick a retention longer
+than the redelivery horizon, or a replayed order would be rebuilt from a partial history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TypeAlias
+
+from pipeline.domain.events import TERMINAL_STATUSES, Fill, OrderEvent
+from pipeline.domain.ledger import DUPLICATE, LATE, OrderLedger, check_event
+from pipeline.domain.orders import OrderState
+from pipeline.domain.positions import Position, PositionLedger
+
+BookOutput: TypeAlias = OrderState | Fill | Position
+OrderKey: TypeAlias = tuple[str, str, str]
+PositionKey: TypeAlias = tuple[str, str, str]
+
+DAY_MS = 86_400_000
+
+
+class TradingBook:
+    """All orders and positions of a partition, as pure state; no I/O, no clock."""
+
+    __slots__ = (
+        "_evicted",
+        "_orders",
+        "_positions",
+        "_terminal",
+        "after_eviction",
+        "duplicates",
+        "late_events",
+        "tombstone_ms",
+    )
+
+    def __init__(self, tombstone_ms: int = 7 * DAY_MS) -> None:
+        self.tombstone_ms = tombstone_ms
+        self._orders: dict[OrderKey, OrderLedger] = {}
+        self._positions: dict[PositionKey, PositionLedger] = {}
+        self._terminal: dict[OrderKey, OrderLedger] = {}
+        self._evicted: dict[OrderKey, int] = {}  # insertion order == eviction time order
+        self.duplicates = 0
+        self.late_events = 0
+        self.after_eviction = 0
+
+    def apply(self, event: OrderEvent) -> list[BookOutput]:
+        """Fold one canonical event; return the outputs to emit. Raises `DomainError`."""
+        order_key = (event.venue, event.account, event.order_id)
+        ledger = self._orders.get(order_key)
+        out: list[BookOutput] = []
+        if ledger is None:
+            if order_key in self._evicted:
+                return self._after_eviction(event)
+            ledger = OrderLedger(order_key)
+            outcome = ledger.fold_into(event, out)
+            self._orders[order_key] = ledger  # only once the first event proved legal
+        else:
+            outcome = ledger.fold_into(event, out)
+            if outcome == DUPLICATE:
+                self.duplicates += 1
+                return out
+            if outcome == LATE:
+                self.late_events += 1
+        if out[0].status in TERMINAL_STATUSES:  # type: ignore[union-attr]
+            self._terminal[order_key] = ledger
+        if len(out) > 1 or event.fill is not None or (event.fills_implied and event.filled_qty):
+            self._positions_into(event, out[1:], out)  # type: ignore[arg-type]
+        return out
+
+    def _positions_into(self, event: OrderEvent, fills: list[Fill], out: list[BookOutput]) -> None:
+        """Apply `fills` to their positions; append each touched position to `out` once,
+        stamped with its next version (the event's own position always, see module doc)."""
+        own = (event.venue, event.account, event.symbol)
+        groups: dict[PositionKey, list[Fill]] | None = None
+        for fill in fills:
+            if fill.symbol != own[2]:  # only voids of fills reported under another symbol
+                groups = {own: []}
+                for f in fills:
+                    groups.setdefault((f.venue, f.account, f.symbol), []).append(f)
+                break
+        positions = self._positions
+        for key, group in groups.items() if groups is not None else ((own, fills),):
+            ledger = positions.get(key)
+            if ledger is None:
+                ledger = positions[key] = PositionLedger(key)
+            out.append(ledger.apply_batch(group, ledger.version + 1))
+
+    def _after_eviction(self, event: OrderEvent) -> list[BookOutput]:
+        self.after_eviction += 1
+        if event.fill is None:
+            return []
+        check_event(event)
+        out: list[BookOutput] = []
+        self._positions_into(event, [event.fill], out)
+        return out
+
+    def evict(self, now_ms: int, retention_ms: int) -> list[OrderKey]:
+        """Forget orders terminal and untouched since `now_ms - retention_ms`; return keys."""
+        cutoff = now_ms - retention_ms
+        gone = [
+            key
+            for key, ledger in self._terminal.items()
+            if ledger.state is not None and ledger.state.updated_at <= cutoff
+        ]
+        for key in gone:
+            del self._terminal[key]
+            del self._orders[key]
+            self._evicted[key] = now_ms
+        forget_before = now_ms - self.tombstone_ms
+        stale = []
+        for key, evicted_at in self._evicted.items():
+            if evicted_at > forget_before:
+                break
+            stale.append(key)
+        for key in stale:
+            del self._evicted[key]
+        return gone
+
+    def order(self, key: OrderKey) -> OrderState | None:
+        ledger = self._orders.get(key)
+        return ledger.state if ledger is not None else None
+
+    def position(self, key: PositionKey) -> Position | None:
+        ledger = self._positions.get(key)
+        return ledger.position if ledger is not None else None
+
+    def orders(self) -> Iterator[OrderState]:
+        """Current states of the orders held (evicted ones excluded), in insertion order."""
+        for ledger in self._orders.values():
+            state = ledger.state
+            if state is not None:
+                yield state
+
+    def positions(self) -> Iterator[Position]:
+        for ledger in self._positions.values():
+            yield ledger.position
+
+    @property
+    def order_count(self) -> int:
+        return len(self._orders)

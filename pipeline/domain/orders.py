@@ -1,0 +1,267 @@
+"""Order state and the fold step that advances it by one canonical event.
+
+`OrderState` is what the `orders.state` topic and the `trading.orders` table carry. It is
+produced only by `fold_event`, one event at a time in sort order (`order_sort_key`); the
+`OrderLedger` (ledger.py) owns ordering, deduplication and refolding. States are never mutated
+after construction, so the ledger can keep them as free checkpoints and hand them out.
+
+Rules the fold applies after the transition table (transitions.py) has chosen the status:
+
+- Cumulative `filled_qty` never decreases: it is the largest of what the venue stated so far
+  and the sum of the distinct real fills seen. Figures on a stale report (its `filled_qty`
+  below ours) are not taken (`avg_fill_price`, `fee`, `canceled_qty`).
+- Conservation: `filled_qty + canceled_qty + remaining_qty == qty`, none negative. A terminal
+  order has `remaining_qty == 0` and `canceled_qty = qty - filled_qty` (also for `rejected`
+  and for a `filled` label that came short), so a venue's own `canceled_qty` is used only
+  while the order lives (partial cancels). A report of more filled than the order's quantity
+  raises `qty` to `filled_qty` rather than make `remaining_qty` negative.
+- Orders sized in quote currency (`quote_qty` set, no base `qty` stated, e.g. Upbit
+  `ord_type=price`) have `qty = filled_qty` throughout: `remaining_qty` is 0 while open.
+- Truth from quantities: `canceled`/`expired` with `filled_qty > 0` and `filled_qty >= qty` is
+  `filled` (Upbit market buys end in `cancel` with dust returned); a `filled` label whose
+  stated `filled_qty` is short of `qty` is `canceled`; a live order whose fills reach its
+  stated `qty` is `filled`; `open`/`untriggered` with fills is `partially_filled`. The raw
+  label always stays in `venue_status`, the label of the last report whose status was taken.
+- After a terminal status the order's `qty` is frozen; only fills may still grow (a trade
+  stamped a millisecond after the cancel), moving quantity from canceled to filled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from pipeline.domain.events import TERMINAL_STATUSES, Fill, OrderEvent, OrderStatus, Side
+from pipeline.domain.implied import ImpliedBase, derive_fill
+from pipeline.domain.transitions import PROGRESS_RANK, next_status
+
+ZERO = Decimal(0)
+_FILLED = OrderStatus.FILLED
+_CANCELED = OrderStatus.CANCELED
+_EXPIRED = OrderStatus.EXPIRED
+_PARTIAL = OrderStatus.PARTIALLY_FILLED
+_NOT_YET_FILLED = frozenset({OrderStatus.OPEN, OrderStatus.UNTRIGGERED})
+
+#: Sort key of an event: (event_time, sequence or -1, progress rank, filled_qty or 0, event_id).
+OrderSortKey = tuple[int, int, int, Decimal, str]
+
+
+def order_sort_key(event: OrderEvent) -> OrderSortKey:
+    """Where an event belongs in its order's history.
+
+    Event time first, then the venue's sequence number; ties (same millisecond, e.g. Upbit
+    `trade` and `done`) go by status progress, then cumulative fill, then event id, which makes
+    the order total and independent of arrival.
+    """
+    sequence = event.sequence
+    filled = event.filled_qty
+    return (
+        event.event_time,
+        -1 if sequence is None else sequence,
+        PROGRESS_RANK[event.status],
+        ZERO if filled is None else filled,
+        event.event_id,
+    )
+
+
+@dataclass(slots=True)
+class OrderState:
+    """The canonical current state of one order (the `orders.state` wire format)."""
+
+    venue: str
+    account: str
+    order_id: str
+    symbol: str
+    venue_symbol: str
+    side: Side
+    order_type: str
+    status: OrderStatus
+    venue_status: str
+    cancel_reason: str | None
+    qty: Decimal
+    price: Decimal | None
+    stop_price: Decimal | None
+    quote_qty: Decimal | None
+    filled_qty: Decimal
+    remaining_qty: Decimal
+    canceled_qty: Decimal
+    avg_fill_price: Decimal | None
+    fee: Decimal
+    fee_asset: str | None
+    client_order_id: str | None
+    time_in_force: str | None
+    created_at: int
+    updated_at: int
+    version: int
+    last_event_id: str
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.venue, self.account, self.order_id)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+@dataclass(slots=True)
+class FoldMemo:
+    """What the fold remembers beside `OrderState` (not part of the wire format)."""
+
+    stated_qty: Decimal | None  # the order quantity a venue stated; None if quote-sized
+    real_filled: Decimal  # sum of distinct real fills so far
+    real_notional: Decimal
+    real_fee: Decimal
+    fee_stated: bool  # a report stated the cumulative fee; fills no longer sum it
+    implied: ImpliedBase  # where the next derived fill starts
+    derived: Fill | None  # the fill this step derived (implied.py), if any
+
+
+_START_MEMO = FoldMemo(None, ZERO, ZERO, ZERO, False, ImpliedBase(ZERO, ZERO, ZERO, None), None)
+
+
+def fold_event(
+    prev: OrderState | None, memo: FoldMemo | None, event: OrderEvent, count_fill: bool
+) -> tuple[OrderState, FoldMemo]:
+    """Advance `prev` by `event`; return the new state and memo (with the derived fill, if any).
+
+    The memo object is reused when this step changed nothing in it (the common case of a report
+    without fills), which spares an allocation on the hot path.
+
+    `count_fill` says whether `event.fill` is the first occurrence of its trade id in sort
+    order (the ledger knows); only then does it add to the order's real filled quantity.
+    """
+    if prev is None or memo is None:
+        memo = _START_MEMO
+        current: OrderStatus | None = None
+        p_filled = p_canceled = p_fee = ZERO
+        p_avg = p_price = p_stop = p_quote = None
+        p_reason = p_fee_asset = p_client = p_tif = None
+        p_venue_status = event.venue_status
+        p_type = event.order_type
+        created_at = event.event_time
+        version = 1
+    else:
+        current = prev.status
+        p_filled, p_canceled, p_fee = prev.filled_qty, prev.canceled_qty, prev.fee
+        p_avg, p_price, p_stop, p_quote = (
+            prev.avg_fill_price,
+            prev.price,
+            prev.stop_price,
+            prev.quote_qty,
+        )
+        p_reason, p_fee_asset = prev.cancel_reason, prev.fee_asset
+        p_client, p_tif = prev.client_order_id, prev.time_in_force
+        p_venue_status = prev.venue_status
+        p_type = prev.order_type
+        created_at = prev.created_at
+        version = prev.version + 1
+
+    taken = next_status(current, event.status, event.is_snapshot)
+    status: OrderStatus = taken if taken is not None else current  # type: ignore[assignment]
+    was_terminal = current in TERMINAL_STATUSES
+
+    stated = memo.stated_qty
+    if event.qty is not None and (stated is None or not was_terminal):
+        stated = event.qty
+
+    real_filled, real_notional, real_fee = memo.real_filled, memo.real_notional, memo.real_fee
+    fill = event.fill if count_fill else None
+    if fill is not None:
+        real_filled += fill.qty
+        real_notional += fill.qty * fill.price
+        real_fee += fill.fee
+
+    reported = event.filled_qty
+    fresh = reported is None or reported >= p_filled
+    filled = p_filled
+    if reported is not None and reported > filled:
+        filled = reported
+    if real_filled > filled:
+        filled = real_filled
+    if taken is _FILLED and reported is None and stated is not None and stated > filled:
+        filled = stated  # "filled" with no quantity: the venue says all of it
+
+    avg = p_avg
+    if event.avg_fill_price is not None and fresh:
+        avg = event.avg_fill_price
+    elif fill is not None and real_filled == filled and real_filled > 0:
+        avg = real_notional / real_filled
+
+    fee_stated = memo.fee_stated
+    fee = p_fee
+    if event.fee is not None and fresh:
+        fee, fee_stated = event.fee, True
+    elif not fee_stated and fill is not None:
+        fee = real_fee
+    fee_asset = event.fee_asset or (fill.fee_asset if fill is not None else None) or p_fee_asset
+
+    qty = stated if stated is not None and stated >= filled else filled
+    if status in TERMINAL_STATUSES:
+        if status is _CANCELED or status is _EXPIRED:
+            if filled > 0 and filled >= qty:
+                status = _FILLED
+        elif status is _FILLED and filled < qty:
+            status = _CANCELED
+        remaining = ZERO
+        canceled = qty - filled
+    elif stated is not None and filled > 0 and filled >= qty:
+        status, remaining, canceled = _FILLED, ZERO, ZERO
+    else:
+        if filled > 0 and status in _NOT_YET_FILLED:
+            status = _PARTIAL
+        canceled = p_canceled
+        if event.canceled_qty is not None and fresh:
+            canceled = event.canceled_qty
+        available = qty - filled
+        if canceled > available:
+            canceled = available
+        remaining = available - canceled
+
+    implied = memo.implied
+    derived: Fill | None = None
+    if event.fills_implied and reported is not None and reported > implied.level:
+        derived, implied = derive_fill(implied, event)
+    if (
+        derived is None
+        and fill is None
+        and memo.derived is None
+        and implied is memo.implied
+        and fee_stated is memo.fee_stated
+        and stated == memo.stated_qty
+    ):
+        next_memo = memo
+    else:
+        next_memo = FoldMemo(
+            stated, real_filled, real_notional, real_fee, fee_stated, implied, derived
+        )
+
+    state = OrderState(
+        event.venue,
+        event.account,
+        event.order_id,
+        event.symbol,
+        event.venue_symbol,
+        event.side,
+        event.order_type or p_type,  # "" = not stated (fill-only reports): keep the known type
+        status,
+        event.venue_status if taken is not None else p_venue_status,
+        event.cancel_reason if taken is not None and event.cancel_reason else p_reason,
+        qty,
+        event.price if event.price is not None else p_price,
+        event.stop_price if event.stop_price is not None else p_stop,
+        event.quote_qty if event.quote_qty is not None else p_quote,
+        filled,
+        remaining,
+        canceled,
+        avg,
+        fee,
+        fee_asset,
+        event.client_order_id or p_client,
+        event.time_in_force or p_tif,
+        created_at,
+        event.event_time,
+        version,
+        event.event_id,
+    )
+    return state, next_memo

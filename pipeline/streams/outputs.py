@@ -1,0 +1,57 @@
+"""What a processed batch becomes on the output topics, and which table each topic feeds.
+
+The same dicts travel to Kafka (as orjson) and, during replay, straight to the tables, so a
+table rebuilt by `pipeline replay` equals the one the sink fills from the topics.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.codec import event_to_dict, fill_to_dict, order_state_to_dict, position_to_dict
+from pipeline.kafka import DEAD_LETTERS, FILLS, ORDERS_EVENTS, ORDERS_STATE, POSITIONS_STATE
+from pipeline.streams.processor import ProcessedBatch
+
+# output topic -> ClickHouse table it feeds
+TOPIC_TABLES: dict[str, str] = {
+    ORDERS_EVENTS: "order_events",
+    ORDERS_STATE: "orders",
+    FILLS: "fills",
+    POSITIONS_STATE: "positions",
+    DEAD_LETTERS: "dead_letters",
+}
+OUTPUT_TOPICS: tuple[str, ...] = tuple(TOPIC_TABLES)
+
+Message = tuple[bytes, dict[str, Any]]  # (key, value dict)
+
+
+def _key(*parts: str) -> bytes:
+    return "|".join(parts).encode()
+
+
+def batch_messages(batch: ProcessedBatch) -> dict[str, list[Message]]:
+    """The output messages of `batch`, per topic, in emission order."""
+    out: dict[str, list[Message]] = {topic: [] for topic in OUTPUT_TOPICS}
+    events = out[ORDERS_EVENTS]
+    for event, late in batch.events:
+        value = event_to_dict(event)
+        value["late"] = late
+        events.append((_key(event.venue, event.account, event.venue_symbol), value))
+    fills = out[FILLS]
+    for fill, version in batch.fills:
+        value = fill_to_dict(fill)
+        value["version"] = version
+        fills.append((_key(fill.venue, fill.account, fill.venue_symbol), value))
+    states = out[ORDERS_STATE]
+    for state in batch.orders.values():
+        states.append(
+            (_key(state.venue, state.account, state.order_id), order_state_to_dict(state))
+        )
+    positions = out[POSITIONS_STATE]
+    for position in batch.positions.values():
+        key = _key(position.venue, position.account, position.symbol)
+        positions.append((key, position_to_dict(position)))
+    letters = out[DEAD_LETTERS]
+    for letter in batch.dead_letters:
+        letters.append((letter.raw_key.encode(), letter.to_dict()))
+    return out

@@ -1,0 +1,237 @@
+"""The process role: raw.* -> orders.events, orders.state, positions.state, fills, dlq.
+
+A thin Kafka shell around `PartitionProcessor`, paying framework cost per batch: records come
+from aiokafka `getmany` in batches and each batch is folded by plain Python (faust's agents
+cost ~100 µs per event on these machines, PITFALLS §6, below the 30k events/s target, so the
+hot path does not run through them). Workers in one consumer group share the partitions.
+
+Delivery: at least once, with exactly-once *results*. The offsets of a batch are committed
+only after every output of that batch has been acknowledged by the broker. After a restart or
+a rebalance, a newly assigned partition's state is rebuilt by replaying the partition from
+its first offset up to the committed offset without emitting (deterministic processing makes
+this the exact state at the commit point); records after it are processed again, producing
+the same outputs with the same versions, which the sink's replacing tables absorb. Recovery
+reads to the committed offset, a number the group coordinator gives us, never to the broker's
+end offset, which the embedded broker reports wrongly (PITFALLS §2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+
+from pipeline.config import Settings
+from pipeline.kafka import DEAD_LETTERS, ORDERS_EVENTS, RAW_TOPICS
+from pipeline.streams.outputs import batch_messages
+from pipeline.streams.processor import PartitionProcessor, ProcessedBatch, ProcessingSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ProcessStats:
+    """Counters of one process worker (exported as metrics by the operations layer)."""
+
+    records: int = 0
+    normalized: int = 0
+    duplicates: int = 0
+    late: int = 0
+    dead_letters: int = 0
+    messages_out: int = 0
+    batches: int = 0
+    recovered_records: int = 0
+    reorder_depth: int = 0
+    assigned: set[TopicPartition] = field(default_factory=set)
+
+    def add(self, batch: ProcessedBatch) -> None:
+        self.records += batch.records
+        self.normalized += batch.normalized
+        self.duplicates += batch.duplicates
+        self.late += batch.late
+        self.dead_letters += len(batch.dead_letters)
+
+
+def consumer_timeouts(settings: Settings) -> dict[str, int]:
+    """Group timeouts short enough for quick joins on the embedded broker (PITFALLS §4)."""
+    return {
+        "session_timeout_ms": int(settings.broker_session_timeout * 1000),
+        "rebalance_timeout_ms": int(settings.broker_rebalance_timeout * 1000),
+        "heartbeat_interval_ms": int(settings.broker_heartbeat_interval * 1000),
+    }
+
+
+class ProcessWorker:
+    """Consumes raw topics in a consumer group and emits the canonical outputs."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        settings: Settings,
+        processing: ProcessingSettings | None = None,
+        group_id: str = "pipeline-processor",
+        topics: Sequence[str] = RAW_TOPICS,
+        idle_flush_s: float = 2.0,
+        max_records: int = 5000,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.settings = settings
+        self.processing = processing or ProcessingSettings()
+        self.group_id = group_id
+        self.topics = tuple(topics)
+        self.idle_flush_s = idle_flush_s
+        self.max_records = max_records
+        self.stats = ProcessStats()
+        self.processors: dict[TopicPartition, PartitionProcessor] = {}
+        self._last_seen: dict[TopicPartition, float] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            enable_idempotence=False,  # Tansu rejects InitProducerId (PITFALLS §1)
+            acks="all",
+            linger_ms=5,
+            max_batch_size=1 << 20,
+        )
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_interval_ms=600_000,
+            **consumer_timeouts(self.settings),
+        )
+        await self._producer.start()
+        try:
+            await self._consumer.start()
+            self._consumer.subscribe(list(self.topics), listener=_Rebalance(self))
+            while not stop.is_set():
+                await self.step(timeout_ms=200)
+            await self._flush_all()
+        finally:
+            try:
+                if self._consumer is not None:
+                    await self._consumer.stop()
+            finally:
+                await self._producer.stop()
+
+    async def step(self, timeout_ms: int) -> None:
+        """One poll: process what arrived, flush idle partitions, deliver, then commit."""
+        consumer, producer = self._consumer, self._producer
+        assert consumer is not None
+        assert producer is not None
+        fetched = await consumer.getmany(timeout_ms=timeout_ms, max_records=self.max_records)
+        now_wall = time.monotonic()
+        now_ms = int(time.time() * 1000)
+        deliveries: list[asyncio.Future[object]] = []
+        commits: dict[TopicPartition, int] = {}
+        for tp, records in fetched.items():
+            processor = self.processors.get(tp)
+            if processor is None:  # revoked meanwhile
+                continue
+            batch = processor.process(records, now_ms)
+            self.stats.add(batch)
+            self._last_seen[tp] = now_wall
+            deliveries += await self._send(batch_messages(batch))
+            commits[tp] = processor.next_offset
+        for tp, processor in self.processors.items():
+            if (
+                len(processor.reorder)
+                and now_wall - self._last_seen.get(tp, 0) >= self.idle_flush_s
+            ):
+                deliveries += await self._send_events(processor.flush())
+        self.stats.reorder_depth = sum(len(p.reorder) for p in self.processors.values())
+        if deliveries:
+            await asyncio.gather(*deliveries)
+        if commits:
+            await consumer.commit(commits)
+            self.stats.batches += 1
+
+    async def _send(self, messages: dict[str, list[tuple[bytes, dict]]]) -> list:
+        producer = self._producer
+        assert producer is not None
+        futures = []
+        dumps = orjson.dumps
+        for topic, items in messages.items():
+            for key, value in items:
+                futures.append(await producer.send(topic, dumps(value), key=key))
+        self.stats.messages_out += len(futures)
+        return futures
+
+    async def _send_events(self, events: list) -> list:
+        batch = ProcessedBatch(events=events)
+        messages = batch_messages(batch)
+        return await self._send({ORDERS_EVENTS: messages[ORDERS_EVENTS]})
+
+    async def _flush_all(self) -> None:
+        deliveries = []
+        for processor in self.processors.values():
+            deliveries += await self._send_events(processor.flush())
+        if deliveries:
+            await asyncio.gather(*deliveries)
+
+    async def recover(self, tp: TopicPartition, committed: int) -> PartitionProcessor:
+        """Rebuild a partition's state by replaying it, silently, up to `committed`."""
+        processor = PartitionProcessor(tp.topic, tp.partition, self.processing)
+        if committed <= 0:
+            return processor
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await reader.start()
+        started = time.monotonic()
+        try:
+            reader.assign([tp])
+            await reader.seek_to_beginning(tp)
+            while processor.next_offset < committed:
+                fetched = await reader.getmany(tp, timeout_ms=1000, max_records=10_000)
+                records = [r for r in fetched.get(tp, []) if r.offset < committed]
+                if records:
+                    processor.process(records, 0)
+                    self.stats.recovered_records += len(records)
+                elif not fetched and time.monotonic() - started > 120:
+                    raise RuntimeError(f"recovery of {tp} stalled at {processor.next_offset}")
+        finally:
+            await reader.stop()
+        processor.next_offset = committed
+        log.info(
+            "recovered %s:%d to offset %d in %.2fs",
+            tp.topic,
+            tp.partition,
+            committed,
+            time.monotonic() - started,
+        )
+        return processor
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, worker: ProcessWorker) -> None:
+        self.worker = worker
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        for tp in revoked:
+            self.worker.processors.pop(tp, None)
+            self.worker.stats.assigned.discard(tp)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        consumer = self.worker._consumer
+        assert consumer is not None
+        for tp in assigned:
+            if tp in self.worker.processors:
+                continue
+            committed = await consumer.committed(tp) or 0
+            self.worker.processors[tp] = await self.worker.recover(tp, committed)
+            self.worker.stats.assigned.add(tp)
+
+
+__all__ = ["DEAD_LETTERS", "ProcessStats", "ProcessWorker", "consumer_timeouts"]

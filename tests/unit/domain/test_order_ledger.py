@@ -1,0 +1,240 @@
+"""Plain-value scenarios of the order ledger: labels, quantities, ordering, illegal input."""
+
+from __future__ import annotations
+
+import pytest
+from domain_builders import T0, D, event, fill
+
+from pipeline.domain.errors import DomainError, ForeignEventError, InvalidQuantityError
+from pipeline.domain.events import OrderStatus
+from pipeline.domain.ledger import OrderLedger
+
+S = OrderStatus
+KEY = ("upbit", "acc", "o1")
+
+
+def fold(*events):
+    ledger = OrderLedger(KEY)
+    for e in events:
+        ledger.apply(e)
+    return ledger
+
+
+def test_ledger_open_then_partial_then_filled_conserves():
+    ledger = fold(
+        event("e1", S.OPEN, qty="2", price="100"),
+        event("e2", S.PARTIALLY_FILLED, at=T0 + 1, qty="2", filled_qty="0.5"),
+        event("e3", S.FILLED, at=T0 + 2, qty="2", filled_qty="2", avg_fill_price="100"),
+    )
+    s = ledger.state
+    assert (s.status, s.filled_qty, s.remaining_qty, s.canceled_qty) == (S.FILLED, 2, 0, 0)
+    assert (s.created_at, s.updated_at, s.version, s.last_event_id) == (T0, T0 + 2, 3, "e3")
+    assert ledger.is_terminal
+
+
+def test_ledger_duplicate_event_returns_none_and_changes_nothing():
+    ledger = OrderLedger(KEY)
+    first = ledger.apply(event("e1", S.OPEN, qty="1"))
+    assert first is not None
+    assert ledger.apply(event("e1", S.OPEN, qty="1")) is None
+    assert ledger.state == first.state
+    assert ledger.state.version == 1
+
+
+def test_ledger_upbit_price_order_cancel_with_full_fill_is_filled():
+    # ord_type=price market buy: sized in KRW, ends in state "cancel" with dust returned.
+    ledger = fold(
+        event("e1", S.OPEN, order_type="market", quote_qty="10000", venue_status="wait"),
+        event(
+            "e2",
+            S.CANCELED,
+            at=T0 + 3,
+            order_type="market",
+            quote_qty="10000",
+            filled_qty="0.0001",
+            avg_fill_price="99990000",
+            venue_status="cancel",
+            cancel_reason="unfilled_remainder",
+        ),
+    )
+    s = ledger.state
+    assert s.status is S.FILLED
+    assert s.venue_status == "cancel"
+    assert (s.qty, s.filled_qty, s.canceled_qty, s.remaining_qty) == (
+        D("0.0001"),
+        D("0.0001"),
+        0,
+        0,
+    )
+    assert s.quote_qty == D("10000")
+
+
+def test_ledger_quote_sized_open_has_qty_equal_filled_and_no_remaining():
+    s = fold(
+        event("e1", S.PARTIALLY_FILLED, quote_qty="10000", filled_qty="0.00005"),
+    ).state
+    assert s.status is S.PARTIALLY_FILLED
+    assert (s.qty, s.remaining_qty) == (D("0.00005"), 0)
+
+
+def test_ledger_quote_sized_cancel_without_fill_stays_canceled():
+    s = fold(event("e1", S.OPEN, quote_qty="5000"), event("e2", S.CANCELED, at=T0 + 1)).state
+    assert (s.status, s.qty, s.filled_qty, s.canceled_qty) == (S.CANCELED, 0, 0, 0)
+
+
+def test_ledger_partial_fill_then_expired_keeps_filled_quantity():
+    s = fold(
+        event("e1", S.PARTIALLY_FILLED, qty="10", filled_qty="4"),
+        event("e2", S.EXPIRED, at=T0 + 1, qty="10"),
+    ).state
+    assert (s.status, s.filled_qty, s.canceled_qty, s.remaining_qty) == (S.EXPIRED, 4, 6, 0)
+
+
+def test_ledger_canceled_event_with_full_quantity_is_filled():
+    s = fold(event("e1", S.CANCELED, qty="3", filled_qty="3", venue_status="CANCELED")).state
+    assert (s.status, s.venue_status, s.canceled_qty) == (S.FILLED, "CANCELED", 0)
+
+
+def test_ledger_filled_label_without_quantity_means_all_filled():
+    s = fold(event("e1", S.OPEN, qty="3"), event("e2", S.FILLED, at=T0 + 1)).state
+    assert (s.status, s.filled_qty, s.remaining_qty) == (S.FILLED, 3, 0)
+
+
+def test_ledger_filled_label_short_of_qty_is_canceled():
+    s = fold(event("e1", S.FILLED, qty="3", filled_qty="1")).state
+    assert (s.status, s.filled_qty, s.canceled_qty) == (S.CANCELED, 1, 2)
+
+
+def test_ledger_fill_after_cancel_moves_quantity_to_filled():
+    s = fold(
+        event("e1", S.OPEN, qty="2"),
+        event("e2", S.CANCELED, at=T0 + 1, qty="2", filled_qty="1"),
+        event("e3", S.PARTIALLY_FILLED, at=T0 + 2, fill=fill("t1", "1", "100", at=T0 + 2)),
+    ).state
+    assert (s.status, s.filled_qty, s.canceled_qty) == (S.CANCELED, 1, 1)
+    s = fold(
+        event("e1", S.OPEN, qty="2"),
+        event("e2", S.CANCELED, at=T0 + 1, qty="2", filled_qty="1"),
+        event("e3", S.PARTIALLY_FILLED, at=T0 + 2, filled_qty="2"),
+    ).state
+    assert (s.status, s.filled_qty, s.canceled_qty, s.venue_status) == (S.FILLED, 2, 0, "canceled")
+
+
+def test_ledger_stale_snapshot_does_not_regress():
+    s = fold(
+        event("e1", S.PARTIALLY_FILLED, qty="5", filled_qty="2", avg_fill_price="10"),
+        event("e2", S.OPEN, at=T0 + 1, qty="5", filled_qty="0", is_snapshot=True),
+    ).state
+    assert (s.status, s.filled_qty, s.avg_fill_price, s.version) == (
+        S.PARTIALLY_FILLED,
+        2,
+        D("10"),
+        2,
+    )
+    assert s.venue_status == "partially_filled"
+
+
+def test_ledger_pending_cancel_snapshot_open_is_ignored_live_open_is_taken():
+    base = [event("e1", S.OPEN, qty="1"), event("e2", S.PENDING_CANCEL, at=T0 + 1, qty="1")]
+    stale = fold(*base, event("e3", S.OPEN, at=T0 + 2, is_snapshot=True)).state
+    assert stale.status is S.PENDING_CANCEL
+    rejected = fold(*base, event("e3", S.OPEN, at=T0 + 2, venue_status="cancel_rejected")).state
+    assert (rejected.status, rejected.venue_status) == (S.OPEN, "cancel_rejected")
+
+
+def test_ledger_live_fill_to_full_quantity_is_filled_before_done():
+    s = fold(
+        event("e1", S.OPEN, qty="1"),
+        event("e2", S.PARTIALLY_FILLED, at=T0 + 1, venue_status="trade", filled_qty="1"),
+    ).state
+    assert (s.status, s.venue_status) == (S.FILLED, "trade")
+    s = fold(
+        event("e1", S.OPEN, qty="1"),
+        event("e2", S.PARTIALLY_FILLED, at=T0 + 1, venue_status="trade", filled_qty="1"),
+        event("e3", S.FILLED, at=T0 + 1, venue_status="done", filled_qty="1"),
+    ).state
+    assert (s.status, s.venue_status) == (S.FILLED, "done")
+
+
+def test_ledger_partial_cancel_of_live_order_conserves():
+    s = fold(event("e1", S.PARTIALLY_FILLED, qty="10", filled_qty="2", canceled_qty="3")).state
+    assert (s.filled_qty, s.canceled_qty, s.remaining_qty) == (2, 3, 5)
+
+
+def test_ledger_overfill_raises_qty_instead_of_negative_remaining():
+    s = fold(event("e1", S.PARTIALLY_FILLED, qty="1", filled_qty="1.5")).state
+    assert (s.qty, s.remaining_qty, s.status) == (D("1.5"), 0, S.FILLED)
+
+
+def test_ledger_real_fills_sum_when_venue_gives_no_cumulative():
+    s = fold(
+        event("e1", S.OPEN, qty="3"),
+        event("e2", S.PARTIALLY_FILLED, at=T0 + 1, fill=fill("t1", "1", "100", fee="1")),
+        event("e3", S.PARTIALLY_FILLED, at=T0 + 2, fill=fill("t2", "1", "200", fee="2")),
+        event("e4", S.PARTIALLY_FILLED, at=T0 + 3, fill=fill("t2", "1", "200", fee="2")),
+    ).state
+    assert (s.filled_qty, s.avg_fill_price, s.fee, s.remaining_qty) == (2, 150, 3, 1)
+
+
+def test_ledger_late_event_refolds_to_sorted_result():
+    events = [
+        event("e1", S.OPEN, qty="2"),
+        event("e2", S.PARTIALLY_FILLED, at=T0 + 1, filled_qty="1"),
+        event("e3", S.CANCELED, at=T0 + 2),
+    ]
+    ledger = OrderLedger(KEY)
+    ledger.apply(events[2])
+    late = ledger.apply(events[0])
+    assert late is not None
+    assert late.late
+    ledger.apply(events[1])
+    assert ledger.state == fold(*events).state
+    assert ledger.state.created_at == T0
+
+
+def test_ledger_same_millisecond_sorts_by_progress():
+    s = fold(
+        event("done", S.FILLED, qty="1", filled_qty="1"),
+        event("trade", S.PARTIALLY_FILLED, qty="1", filled_qty="0.5"),
+    ).state
+    assert (s.status, s.last_event_id, s.version) == (S.FILLED, "done", 2)
+
+
+def test_ledger_event_of_other_order_raises_foreign_event_error():
+    ledger = fold(event("e1", S.OPEN, qty="1"))
+    with pytest.raises(ForeignEventError):
+        ledger.apply(event("e2", S.OPEN, order_id="o2"))
+    assert ledger.state.version == 1
+
+
+@pytest.mark.parametrize("name", ["qty", "filled_qty", "canceled_qty", "quote_qty"])
+def test_ledger_negative_quantity_raises_domain_error(name):
+    ledger = OrderLedger(KEY)
+    with pytest.raises(InvalidQuantityError):
+        ledger.apply(event("e1", S.OPEN, **{name: "-1"}))
+    assert ledger.state is None
+    assert issubclass(InvalidQuantityError, DomainError)
+    assert issubclass(DomainError, ValueError)
+
+
+def test_ledger_fill_of_other_symbol_raises_foreign_event_error():
+    with pytest.raises(ForeignEventError):
+        OrderLedger(KEY).apply(event("e1", S.OPEN, fill=fill("t", "1", "1", symbol="ETH/KRW")))
+
+
+def test_ledger_update_lists_real_fill_once():
+    ledger = OrderLedger(KEY)
+    f = fill("t1", "1", "100")
+    first = ledger.apply(event("e1", S.PARTIALLY_FILLED, qty="2", fill=f))
+    again = ledger.apply(event("e2", S.PARTIALLY_FILLED, at=T0 + 1, qty="2", fill=f))
+    assert first.fills == [f]
+    assert again.fills == []
+
+
+def test_ledger_fill_only_report_without_order_type_keeps_the_known_type() -> None:
+    typed = event("t1", S.OPEN, qty="1", price="100", order_type="limit")
+    untyped = event(
+        "t2", S.PARTIALLY_FILLED, at=T0 + 1, order_type="", fill=fill("x1", "0.5", "100")
+    )
+    for arrival in ((typed, untyped), (untyped, typed)):
+        assert fold(*arrival).state.order_type == "limit"

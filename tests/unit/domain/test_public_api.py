@@ -1,0 +1,43 @@
+"""The names the stream processor and the normalizers rely on."""
+
+from __future__ import annotations
+
+import inspect
+
+import pipeline.domain
+
+
+def test_domain_public_names_pinned():
+    assert set(pipeline.domain.__all__) == {
+        "BookOutput",
+        "CancelReason",
+        "DomainError",
+        "Fill",
+        "ForeignEventError",
+        "InvalidQuantityError",
+        "Liquidity",
+        "OrderEvent",
+        "OrderLedger",
+        "OrderState",
+        "OrderStatus",
+        "OrderUpdate",
+        "Position",
+        "PositionLedger",
+        "Side",
+        "TradingBook",
+        "order_sort_key",
+    }
+
+
+def test_domain_entry_points_signatures():
+    book = pipeline.domain.TradingBook
+    assert list(inspect.signature(book.apply).parameters) == ["self", "event"]
+    assert list(inspect.signature(book.evict).parameters) == ["self", "now_ms", "retention_ms"]
+    ledger = pipeline.domain.OrderLedger
+    assert list(inspect.signature(ledger.apply).parameters) == ["self", "event"]
+
+
+def test_order_event_fills_implied_is_last_defaulted_field():
+    fields = list(pipeline.domain.OrderEvent.__dataclass_fields__)
+    assert fields[-1] == "fills_implied"
+    assert pipeline.domain.OrderEvent.__dataclass_fields__["fills_implied"].default is False
