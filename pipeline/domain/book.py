@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from typing import TypeAlias
 
 from pipeline.domain.events import TERMINAL_STATUSES, Fill, OrderEvent
-from pipeline.domain.ledger import DUPLICATE, LATE, OrderLedger, check_event
+from pipeline.domain.ledger import DUPLICATE, LATE, REPLACED, OrderLedger, check_event
 from pipeline.domain.orders import OrderState
 from pipeline.domain.positions import Position, PositionLedger
 
@@ -85,10 +85,14 @@ class TradingBook:
         if out[0].status in TERMINAL_STATUSES:  # type: ignore[union-attr]
             self._terminal[order_key] = ledger
         if len(out) > 1 or event.fill is not None or (event.fills_implied and event.filled_qty):
-            self._positions_into(event, out[1:], out)  # type: ignore[arg-type]
+            # an earlier copy replacing an event already counted is no new fill-bearing event
+            bump = 0 if outcome == REPLACED else 1
+            self._positions_into(event, out[1:], out, bump)  # type: ignore[arg-type]
         return out
 
-    def _positions_into(self, event: OrderEvent, fills: list[Fill], out: list[BookOutput]) -> None:
+    def _positions_into(
+        self, event: OrderEvent, fills: list[Fill], out: list[BookOutput], bump: int = 1
+    ) -> None:
         """Apply `fills` to their positions; append each touched position to `out` once,
         stamped with its next version (the event's own position always, see module doc)."""
         own = (event.venue, event.account, event.symbol)
@@ -104,7 +108,7 @@ class TradingBook:
             ledger = positions.get(key)
             if ledger is None:
                 ledger = positions[key] = PositionLedger(key)
-            out.append(ledger.apply_batch(group, ledger.version + 1))
+            out.append(ledger.apply_batch(group, ledger.version + bump))
 
     def _after_eviction(self, event: OrderEvent) -> list[BookOutput]:
         self.after_eviction += 1

@@ -25,7 +25,7 @@ Memory is bounded by the order's own events; `is_terminal` tells the owner when 
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -51,8 +51,15 @@ class OrderUpdate:
 
 
 def fill_signature(fill: Fill) -> tuple[object, ...]:
-    """The parts of a fill that matter to positions; a change of any of them is a revision."""
-    return (fill.side, fill.price, fill.qty, fill.fee, fill.fee_asset, fill.trade_time)
+    """The content of a fill; a change of any part is a revision (re-emitted downstream).
+
+    `received_at` is included so that the row kept downstream is the one of the fold in sorted
+    order, whatever the arrival order (a derived fill takes it from the report implying it).
+    """
+    return (
+        fill.side, fill.price, fill.qty, fill.fee, fill.fee_asset, fill.trade_time,
+        fill.received_at,
+    )  # fmt: skip
 
 
 def void_of(fill: Fill) -> Fill:
@@ -105,7 +112,8 @@ def check_event(event: OrderEvent) -> None:
 
 
 #: `OrderLedger.fold_into` results.
-DUPLICATE, IN_ORDER, LATE = -1, 0, 1
+#: REPLACED: an earlier copy of an event already held replaced it (no new distinct event).
+DUPLICATE, IN_ORDER, LATE, REPLACED = -1, 0, 1, 2
 #: Keep the fold's state after every this many events (and after the last one).
 CHECKPOINT_EVERY = 8
 #: (implied level up to which derived fills are unchanged, recomputed (level, fill) pairs)
@@ -129,7 +137,8 @@ class OrderLedger:
 
     def __init__(self, key: tuple[str, str, str]) -> None:
         self.key = key
-        self._ids: set[str] = set()
+        # event id -> (sort key, received_at) of the copy kept
+        self._ids: dict[str, tuple[OrderSortKey, int]] = {}
         self._keys: list[OrderSortKey] = []
         self._events: list[OrderEvent] = []
         self._states: list[OrderState | None] = []  # sparse: checkpoints and the last
@@ -157,20 +166,29 @@ class OrderLedger:
         outcome = self.fold_into(event, out)
         if outcome == DUPLICATE:
             return None
-        return OrderUpdate(out[0], out[1:], outcome == LATE)
+        return OrderUpdate(out[0], out[1:], outcome != IN_ORDER)
 
     def fold_into(self, event: OrderEvent, out: list[Any]) -> int:
         """`apply` without allocating an update: append the new state, then the fills, to
-        `out`; return `DUPLICATE` (nothing appended), `IN_ORDER` or `LATE`."""
+        `out`; return `DUPLICATE` (nothing appended), `IN_ORDER`, `LATE` or `REPLACED`."""
         event_id = event.event_id
-        if event_id in self._ids:
-            return DUPLICATE
+        prior = self._ids.get(event_id)
+        if prior is not None:
+            sort_key = order_sort_key(event)
+            if (sort_key, event.received_at) >= prior:
+                return DUPLICATE
+            # The same venue event, reported earlier (e.g. one REST state seen by two polls):
+            # keep the earliest copy whatever the arrival order.
+            self._forget(prior[0])
+            replaced = True
+        else:
+            replaced = False
         key = self.key
         if event.order_id != key[2] or event.account != key[1] or event.venue != key[0]:
             raise ForeignEventError(f"event {event_id} of order {event.order_key} sent to {key}")
         check_event(event)
-        self._ids.add(event_id)
         sort_key = order_sort_key(event)
+        self._ids[event_id] = (sort_key, event.received_at)
         fill = event.fill
         if fill is not None and fill.qty:  # a zero-quantity "fill" executed nothing: ignored
             owners = self._trade_owner
@@ -196,7 +214,20 @@ class OrderLedger:
         rederived = self._refold(index, late)
         out.append(self._states[-1])
         self._fills_into(event, rederived, out)
+        if replaced:
+            return REPLACED
         return LATE if late else IN_ORDER
+
+    def _forget(self, sort_key: OrderSortKey) -> None:
+        """Remove the stored copy sorted at `sort_key` (it is about to be replaced by an
+        earlier copy of the same event, which refolds from its own, earlier position)."""
+        index = bisect_left(self._keys, sort_key)
+        del self._keys[index], self._events[index], self._states[index], self._memos[index]
+        owners = self._trade_owner
+        if owners:
+            for trade_id, (owner_key, _owner_id) in list(owners.items()):
+                if owner_key == sort_key:
+                    del owners[trade_id]
 
     def _owns(self, event: OrderEvent, fill: Fill) -> bool:
         """Is `event` the earliest (in sort order) report of `fill`'s trade?"""

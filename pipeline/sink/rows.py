@@ -34,6 +34,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "side", "order_type", "status", "venue_status", "cancel_reason", "qty", "price",
     "filled_qty", "canceled_qty", "avg_fill_price", "fee", "fee_asset", "trade_id",
     "fill_price", "fill_qty", "sequence", "is_snapshot", "late", "event_time", "received_at",
+    "version",
 )  # fmt: skip
 _EVENT_DECIMALS = frozenset({"qty", "price", "filled_qty", "canceled_qty", "avg_fill_price", "fee"})
 
@@ -74,6 +75,7 @@ def event_row(obj: dict[str, Any]) -> list[Any]:
         "fill_qty": fill.get("qty"),
         "is_snapshot": 1 if obj.get("is_snapshot") else 0,
         "late": 1 if obj.get("late") else 0,
+        "version": obj.get("version", 0),
     }
     row = _row(flat, EVENT_COLUMNS, _EVENT_DECIMALS)
     index = EVENT_COLUMNS.index("fill_price")

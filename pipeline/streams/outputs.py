@@ -33,9 +33,10 @@ def batch_messages(batch: ProcessedBatch) -> dict[str, list[Message]]:
     """The output messages of `batch`, per topic, in emission order."""
     out: dict[str, list[Message]] = {topic: [] for topic in OUTPUT_TOPICS}
     events = out[ORDERS_EVENTS]
-    for event, late in batch.events:
+    for event, late, offset in batch.events:
         value = event_to_dict(event)
         value["late"] = late
+        value["version"] = offset
         events.append((_key(event.venue, event.account, event.venue_symbol), value))
     fills = out[FILLS]
     for fill, version in batch.fills:

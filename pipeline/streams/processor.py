@@ -101,7 +101,8 @@ def _text(raw: bytes | None) -> str:
 class ProcessedBatch:
     """Everything one batch of raw records produced."""
 
-    events: list[tuple[OrderEvent, bool]] = field(default_factory=list)  # (event, late)
+    # (event, late, source offset): the offset orders copies of one event in the log table
+    events: list[tuple[OrderEvent, bool, int]] = field(default_factory=list)
     orders: dict[tuple[str, str, str], OrderState] = field(default_factory=dict)
     fills: list[tuple[Fill, int]] = field(default_factory=list)  # (fill, version)
     positions: dict[tuple[str, str, str], Position] = field(default_factory=dict)
@@ -143,7 +144,9 @@ class PartitionProcessor:
         self.partition = partition
         self.settings = settings
         self.book = TradingBook(tombstone_ms=settings.tombstone_ms)
-        self.reorder: ReorderBuffer[tuple[OrderEvent, bool]] = ReorderBuffer(settings.lateness_ms)
+        self.reorder: ReorderBuffer[tuple[OrderEvent, bool, int]] = ReorderBuffer(
+            settings.lateness_ms
+        )
         self.next_offset = 0  # the offset after the last record processed
         self._last_eviction = 0
 
@@ -184,14 +187,15 @@ class PartitionProcessor:
                         positions[output.key] = output
                     else:
                         fills.append((output, version))
-                if reorder_push(event.event_time, event.event_id, (event, False)):
+                offset = record.offset
+                if reorder_push(event.event_time, event.event_id, (event, False, offset)):
                     batch.late += 1
-                    events_out.append((event, True))
+                    events_out.append((event, True, offset))
         events_out.extend(self.reorder.drain())
         self._evict()
         return batch
 
-    def flush(self) -> list[tuple[OrderEvent, bool]]:
+    def flush(self) -> list[tuple[OrderEvent, bool, int]]:
         """Release every buffered canonical event (the partition went idle, or shutdown)."""
         return self.reorder.flush()
 

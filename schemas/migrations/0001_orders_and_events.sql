@@ -5,7 +5,9 @@
 -- FINAL (or argMax) to see one row per key. Fills are keyed by trade id *and* order id: a
 -- self-trade reports one trade id on two orders of the same account, two executions. A fill
 -- with qty 0 is a void: a derived fill (venues reporting only cumulative quantities) that a
--- later, real report replaced.
+-- later, real report replaced. An order event's version is the source offset of the raw record
+-- it was emitted for: when one venue event arrives twice with different times (two polls of
+-- one state), the copy the order state keeps (the earliest) is the one emitted last.
 
 CREATE TABLE IF NOT EXISTS {database}.orders
 (
@@ -70,10 +72,11 @@ CREATE TABLE IF NOT EXISTS {database}.order_events
     late             UInt8 DEFAULT 0,
     event_time       DateTime64(3, 'UTC'),
     received_at      DateTime64(3, 'UTC'),
+    version          UInt64 DEFAULT 0,
     written_at       DateTime64(3, 'UTC') DEFAULT now64(3)
 )
-ENGINE = ReplacingMergeTree
-ORDER BY (venue, account, order_id, event_time, event_id)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY (venue, account, order_id, event_id)
 SETTINGS non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS {database}.fills

@@ -238,3 +238,23 @@ def test_ledger_fill_only_report_without_order_type_keeps_the_known_type() -> No
     )
     for arrival in ((typed, untyped), (untyped, typed)):
         assert fold(*arrival).state.order_type == "limit"
+
+
+def test_ledger_same_event_id_seen_at_two_times_keeps_earliest_whatever_the_arrival() -> None:
+    opened = event("o", S.OPEN, qty="1", price="100")
+    poll_late = event("snap", S.PARTIALLY_FILLED, at=T0 + 500, filled_qty="0.4", is_snapshot=True)
+    poll_early = event("snap", S.PARTIALLY_FILLED, at=T0 + 100, filled_qty="0.4", is_snapshot=True)
+    canceled = event("c", S.CANCELED, at=T0 + 300, filled_qty="0.4")
+    results = {
+        (s.updated_at, s.last_event_id, s.status, s.version)
+        for s in (
+            fold(*arrival).state
+            for arrival in (
+                (opened, poll_late, poll_early, canceled),
+                (opened, poll_early, poll_late, canceled),
+                (canceled, poll_late, opened, poll_early),
+                (poll_early, canceled, poll_late, opened),
+            )
+        )
+    }
+    assert results == {(T0 + 300, "c", S.CANCELED, 3)}
