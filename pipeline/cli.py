@@ -86,9 +86,9 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     if args.truncate:
         truncate_tables(store)
     if bootstrap is not None:
-        report = asyncio.run(replay_topics(bootstrap, store))
+        report = asyncio.run(replay_topics(bootstrap, store, settings.processing))
     else:
-        report = replay_file(args.input, store)
+        report = replay_file(args.input, store, settings.processing)
     print(report.summary())
     return 0
 

@@ -27,6 +27,8 @@ ENV_SESSION_TIMEOUT = "PIPELINE_BROKER_SESSION_TIMEOUT"
 ENV_REBALANCE_TIMEOUT = "PIPELINE_BROKER_REBALANCE_TIMEOUT"
 ENV_HEARTBEAT = "PIPELINE_BROKER_HEARTBEAT_INTERVAL"
 ENV_LOG_LEVEL = "PIPELINE_LOG_LEVEL"
+ENV_LATENESS = "PIPELINE_LATENESS_MS"
+ENV_RETENTION = "PIPELINE_ORDER_RETENTION_HOURS"
 
 MASK = "***"
 
@@ -125,7 +127,9 @@ def parse_bootstrap(value: str, setting: str = ENV_KAFKA) -> str:
     return ",".join(servers)
 
 
-def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool) -> Any:
+def _number(
+    env: Mapping[str, str], name: str, default: float, *, integer: bool, allow_zero: bool = False
+) -> Any:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -134,7 +138,7 @@ def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool)
     except ValueError as exc:
         kind = "a whole number" if integer else "a number"
         raise ConfigError(name, raw, f"expected {kind}") from exc
-    if value <= 0:
+    if value < 0 or (value == 0 and not allow_zero):
         raise ConfigError(name, raw, "must be greater than zero")
     return value
 
@@ -158,6 +162,8 @@ class Settings:
     broker_rebalance_timeout: float = 10.0
     broker_heartbeat_interval: float = 1.0
     log_level: str = "INFO"
+    lateness_ms: int = 5_000
+    order_retention_hours: float = 24.0
 
     @property
     def embedded_store_path(self) -> Path:
@@ -169,6 +175,16 @@ class Settings:
         if self.clickhouse is not None:
             return self.clickhouse
         return ClickHouseTarget(scheme="chdb", path=self.embedded_store_path)
+
+    @property
+    def processing(self) -> Any:
+        """The per-partition processing tunables (`ProcessingSettings`)."""
+        from pipeline.streams.processor import ProcessingSettings
+
+        return ProcessingSettings(
+            lateness_ms=self.lateness_ms,
+            order_retention_ms=int(self.order_retention_hours * 3_600_000),
+        )
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given non-None values replaced (CLI flags)."""
@@ -203,4 +219,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         broker_rebalance_timeout=_number(env, ENV_REBALANCE_TIMEOUT, 10.0, integer=False),
         broker_heartbeat_interval=_number(env, ENV_HEARTBEAT, 1.0, integer=False),
         log_level=log_level,
+        lateness_ms=_number(env, ENV_LATENESS, 5_000, integer=True, allow_zero=True),
+        order_retention_hours=_number(env, ENV_RETENTION, 24.0, integer=False),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -21,7 +22,9 @@ from pipeline.config import Settings
 from pipeline.errors import ConfigError
 from pipeline.kafka import ensure_topics
 from pipeline.local.stack import EmbeddedStack
+from pipeline.local.statefile import StackState, clear_state, write_state
 from pipeline.sink.migrations import migrate
+from pipeline.sink.queryserver import QueryServer
 from pipeline.sink.store import Store
 
 log = logging.getLogger(__name__)
@@ -49,7 +52,7 @@ def build_roles(ctx: RunContext, names: tuple[str, ...]) -> list[Role]:
     roles: list[Role] = []
     process = sink = None
     if "process" in names:
-        process = ProcessWorker(ctx.bootstrap, ctx.settings)
+        process = ProcessWorker(ctx.bootstrap, ctx.settings, ctx.settings.processing)
         roles.append(_named("process", process.run))
     if "sink" in names:
         if ctx.store is None:
@@ -228,7 +231,10 @@ def run_worker(
         store = open_store(settings.store)
         migrate(store)
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    query_server = None
     try:
+        if store is not None and settings.store.is_embedded:
+            query_server = _serve_store(settings, store, out)
         print(f"worker roles {', '.join(roles)} on {bootstrap}", file=out, flush=True)
         ctx = RunContext(settings, bootstrap, store, out)
         asyncio.run(_run_roles(ctx, roles, duration, asyncio.Event()))
@@ -236,5 +242,25 @@ def run_worker(
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if query_server is not None:
+            query_server.stop()
+            clear_state(settings.data_dir, os.getpid())
     print("stopped", file=out, flush=True)
     return 0
+
+
+def _serve_store(settings: Settings, store: Store, out: TextIO) -> QueryServer:
+    """The sink owns the embedded store: let `pipeline sql` reach it while it runs."""
+    server = QueryServer(store)
+    server.start()
+    write_state(
+        settings.data_dir,
+        StackState(
+            pid=os.getpid(),
+            started_at=int(time.time() * 1000),
+            store_path=str(settings.store.path),
+            query_url=server.url,
+        ),
+    )
+    print(f"store query endpoint: {server.url} (use `pipeline sql`)", file=out, flush=True)
+    return server

@@ -123,16 +123,17 @@ def expected_state(
     envelopes: Iterable[tuple[bytes, RawEnvelope]],
 ) -> dict[str, list[tuple[Any, ...]]]:
     """The oracle of DESIGN §4: apply the distinct events sorted by event time, one book."""
-    events: dict[str, OrderEvent] = {}
+    events: dict[tuple[str, str, str, str], OrderEvent] = {}
     for _key, envelope in envelopes:
         for event in normalizer_for(envelope.venue).normalize(envelope):
-            known = events.get(event.event_id)
+            identity = (*event.order_key, event.event_id)
+            known = events.get(identity)
             # one venue event seen twice (two polls of one state): its earliest report counts
             if known is None or (order_sort_key(event), event.received_at) < (
                 order_sort_key(known),
                 known.received_at,
             ):
-                events[event.event_id] = event
+                events[identity] = event
     ordered = sorted(events.values(), key=order_sort_key)
     book = TradingBook()
     fills: dict[tuple[tuple[str, str, str, str], str], tuple[Fill, int]] = {}
@@ -186,3 +187,37 @@ def assert_same_rows(got: list[tuple[Any, ...]], want: list[tuple[Any, ...]], wh
     lines += [f"  missing: {row!r}" for row in missing[:5]]
     lines += [f"  extra:   {row!r}" for row in extra[:5]]
     raise AssertionError("\n".join(lines))
+
+
+_TIME_COLUMNS = frozenset({"created_at", "updated_at", "trade_time", "received_at", "event_time"})
+_DECIMAL_COLUMNS = frozenset(
+    {"qty", "price", "stop_price", "quote_qty", "filled_qty", "remaining_qty", "canceled_qty",
+     "avg_fill_price", "fee", "avg_price", "realized_pnl", "fill_price", "fill_qty"}
+)  # fmt: skip
+
+
+def _from_json(column: str, value: Any) -> Any:
+    """A value as the query endpoint sends it (JSON, decimals and times as text) -> typed."""
+    if value is None:
+        return None
+    if column in _TIME_COLUMNS:
+        from datetime import UTC, datetime
+
+        return round(datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp() * 1000)
+    if column in _DECIMAL_COLUMNS:
+        return Decimal(value)
+    if column == "fees":
+        return {k: Decimal(v) for k, v in value.items()}
+    return value
+
+
+def remote_rows(url: str, database: str, table: str, columns: tuple[str, ...]) -> list:
+    """Rows of a table owned by another process, through its query endpoint."""
+    from pipeline.sink.queryserver import remote_query
+
+    where = " WHERE qty > 0" if table == "fills" else ""
+    sql = f"SELECT {', '.join(columns)} FROM {database}.{table} FINAL{where}"
+    result = remote_query(url, sql)
+    return canon_rows(
+        [_from_json(c, v) for c, v in zip(columns, row, strict=True)] for row in result.rows
+    )

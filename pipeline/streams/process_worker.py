@@ -134,7 +134,12 @@ class ProcessWorker:
         commits: dict[TopicPartition, int] = {}
         for tp, records in fetched.items():
             processor = self.processors.get(tp)
-            if processor is None:  # revoked meanwhile
+            if processor is None:
+                # Fetched before this partition's recovery finished (the fetcher starts on
+                # assignment, the rebalance listener is still replaying), or revoked: never
+                # drop records; rewind so they are fetched again once the state is ready.
+                if tp in consumer.assignment():
+                    consumer.seek(tp, records[0].offset)
                 continue
             batch = processor.process(records, now_ms)
             self.stats.add(batch)
