@@ -28,6 +28,9 @@ from pipeline.errors import ConfigError, PipelineError
 log = logging.getLogger("pipeline")
 
 
+_COMMON_FLAGS = ("kafka_bootstrap", "clickhouse_url", "data_dir", "partitions", "log_level")
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("settings (override the PIPELINE_* environment)")
     group.add_argument("--kafka-bootstrap", metavar="HOST:PORT", help=f"overrides {ENV_KAFKA}")
@@ -91,6 +94,12 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         report = replay_file(args.input, store, settings.processing)
     print(report.summary())
     return 0
+
+
+def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.sim import cli as sim_cli
+
+    return sim_cli.run(args)
 
 
 def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
@@ -175,6 +184,15 @@ def make_parser() -> argparse.ArgumentParser:
     sql = add("sql", cmd_sql, "query the store and print the result (works during `run`)")
     sql.add_argument("query", help="the SQL, or - to read it from stdin")
     sql.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    sim = sub.add_parser(
+        "sim",
+        help="run the exchange simulator (the venues' protocols on loopback)",
+        description="Run the exchange simulator: the venues' real protocols on loopback.",
+    )
+    from pipeline.sim import cli as sim_cli
+
+    sim_cli.add_arguments(sim)
+    sim.set_defaults(handler=cmd_sim, **dict.fromkeys(_COMMON_FLAGS))
     add("normalize", cmd_normalize, "raw envelopes (JSON lines, stdin) -> canonical events")
     add("fold", cmd_fold, "canonical events (JSON lines, stdin) -> final orders and positions")
     return parser

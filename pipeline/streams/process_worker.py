@@ -31,6 +31,7 @@ from pipeline.config import Settings
 from pipeline.kafka import DEAD_LETTERS, ORDERS_EVENTS, RAW_TOPICS
 from pipeline.streams.outputs import batch_messages
 from pipeline.streams.processor import PartitionProcessor, ProcessedBatch, ProcessingSettings
+from pipeline.streams.producer import BatchingProducer
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ class ProcessWorker:
         self._last_seen: dict[TopicPartition, float] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
+        self._batcher: BatchingProducer | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         tune_gc()
@@ -122,6 +124,7 @@ class ProcessWorker:
             **consumer_timeouts(self.settings),
         )
         await self._producer.start()
+        self._batcher = BatchingProducer(self._producer)
         try:
             await self._consumer.start()
             self._consumer.subscribe(list(self.topics), listener=_Rebalance(self))
@@ -173,14 +176,16 @@ class ProcessWorker:
             self.stats.batches += 1
 
     async def _send(self, messages: dict[str, list[tuple[bytes, dict]]]) -> list:
-        producer = self._producer
-        assert producer is not None
-        futures = []
+        assert self._batcher is not None
         dumps = orjson.dumps
-        for topic, items in messages.items():
-            for key, value in items:
-                futures.append(await producer.send(topic, dumps(value), key=key))
-        self.stats.messages_out += len(futures)
+        encoded = {
+            topic: [(key, dumps(value)) for key, value in items]
+            for topic, items in messages.items()
+            if items
+        }
+        before = self._batcher.messages
+        futures = await self._batcher.send_all(encoded)
+        self.stats.messages_out += self._batcher.messages - before
         return futures
 
     async def _send_events(self, events: list) -> list:

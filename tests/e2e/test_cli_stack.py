@@ -143,7 +143,20 @@ def test_unreachable_broker_fails_with_exit_code_2_naming_setting(tmp_path: Path
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["run"], ["migrate"], ["topics"], ["sql"], ["broker"], ["normalize"], ["fold"]]
+    "command",
+    [
+        [],
+        ["run"],
+        ["migrate"],
+        ["topics"],
+        ["sql"],
+        ["broker"],
+        ["normalize"],
+        ["fold"],
+        ["worker"],
+        ["replay"],
+        ["sim"],
+    ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
     result = subprocess.run(

@@ -1,0 +1,155 @@
+"""`pipeline sim`: run the exchange simulator from the command line.
+
+    pipeline sim --rate 50 --duration 60 --seed 7 --secrets-out sim-keys.json \
+                 --truth-out truth.json --faults upbit:duplicate=0.05,reorder=0.05
+
+It prints the endpoints and account names, runs the order flow for `--duration` seconds (or
+until interrupted), then settles (pending cancels complete) and prints a summary; the ground
+truth goes to `--truth-out`. API keys are never printed: `--secrets-out` writes them to a
+file readable only by its owner, for the pipeline's ingestors to load.
+
+`add_arguments(parser)` and `run(args)` let `pipeline/cli.py` mount this as a subcommand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import orjson
+
+from pipeline.sim.faults import FaultPlan
+from pipeline.sim.kits import VENUE_KITS
+from pipeline.sim.server import SimConfig, Simulator
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rate", type=float, default=20.0, help="flow actions per second")
+    parser.add_argument("--duration", type=float, help="seconds to run (default: until Ctrl-C)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of flow, ids and keys")
+    parser.add_argument(
+        "--venues", default=",".join(VENUE_KITS), help=f"comma list of {', '.join(VENUE_KITS)}"
+    )
+    parser.add_argument("--accounts", default="alice,bob,carol", help="comma list of accounts")
+    parser.add_argument("--no-house", action="store_true", help="no liquidity provider")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback)")
+    parser.add_argument(
+        "--port", action="append", default=[], metavar="VENUE=PORT", help="fixed port per venue"
+    )
+    parser.add_argument("--control-port", type=int, default=0, help="control API port (0: any)")
+    parser.add_argument(
+        "--faults",
+        action="append",
+        default=[],
+        metavar="[VENUE:]SPEC",
+        help="fault plan, e.g. upbit:duplicate=0.05,reorder=0.1,slow_ms=10-50",
+    )
+    parser.add_argument("--secrets-out", type=Path, help="write the API keys here (mode 0600)")
+    parser.add_argument("--truth-out", type=Path, help="write the ground truth here (JSON)")
+
+
+def build_config(args: argparse.Namespace) -> SimConfig:
+    """A `SimConfig` from parsed arguments; `ValueError` names the bad argument."""
+    venues = tuple(v for v in args.venues.split(",") if v)
+    ports: dict[str, int] = {}
+    for item in args.port:
+        venue, _, port = item.partition("=")
+        if venue not in venues or not port.isdigit():
+            raise ValueError(f"--port {item!r}: expected VENUE=PORT for one of {venues}")
+        ports[venue] = int(port)
+    faults: dict[str, FaultPlan] = {}
+    for item in args.faults:
+        venue, sep, spec = item.partition(":")
+        targets = (venue,) if sep else venues
+        plan = FaultPlan.parse(spec if sep else item)
+        for target in targets:
+            if target not in venues:
+                raise ValueError(f"--faults {item!r}: unknown venue {target!r}")
+            faults[target] = plan
+    if args.rate < 0:
+        raise ValueError("--rate must not be negative")
+    return SimConfig(
+        seed=args.seed,
+        rate=args.rate,
+        venues=venues,
+        accounts=tuple(a for a in args.accounts.split(",") if a),
+        house=not args.no_house,
+        host=args.host,
+        ports=ports,
+        control_port=args.control_port,
+        faults=faults,
+    )
+
+
+def write_secrets(path: Path, simulator: Simulator) -> None:
+    """The keys as `{venue: [{account, api_key, secret_key}]}`, readable by the owner only."""
+    secrets = {
+        venue: [
+            {"account": c.account, "api_key": c.key, "secret_key": c.secret}
+            for c in simulator.credentials(venue)
+        ]
+        for venue in simulator.servers
+    }
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(orjson.dumps(secrets, option=orjson.OPT_INDENT_2))
+    path.chmod(0o600)
+
+
+async def serve(config: SimConfig, args: argparse.Namespace, out: TextIO) -> int:
+    simulator = Simulator(config)
+    await simulator.start()
+    try:
+        for venue, endpoints in simulator.endpoints().items():
+            accounts = ", ".join(c.account for c in simulator.credentials(venue))
+            urls = " ".join(f"{name}={url}" for name, url in endpoints.items())
+            out.write(f"{venue}: {urls} accounts: {accounts}\n")
+        if simulator.control_url:
+            out.write(f"control: {simulator.control_url}/control/status\n")
+        if args.secrets_out:
+            write_secrets(args.secrets_out, simulator)
+            out.write(f"keys written to {args.secrets_out}\n")
+        out.flush()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=args.duration)
+        await simulator.quiesce()
+        truth = simulator.truth()
+        out.write(f"{truth.summary()}\n")
+        out.write(f"flow: {sum(simulator.flow.actions.values())} actions\n")
+        if args.truth_out:
+            args.truth_out.write_bytes(orjson.dumps(truth.to_json(), option=orjson.OPT_INDENT_2))
+            out.write(f"ground truth written to {args.truth_out}\n")
+        return 0
+    finally:
+        await simulator.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the simulator; 0 on a clean end, 2 on a bad argument."""
+    try:
+        config = build_config(args)
+    except ValueError as exc:
+        sys.stderr.write(f"pipeline sim: {exc}\n")
+        return 2
+    return asyncio.run(serve(config, args, sys.stdout))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pipeline sim", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

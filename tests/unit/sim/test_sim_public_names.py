@@ -1,0 +1,51 @@
+"""The simulator's public names, and the engine's purity (no network stack, no clock)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pipeline.sim
+import pipeline.sim.engine
+
+ENGINE = Path(pipeline.sim.engine.__file__).parent
+
+
+def test_package_exports() -> None:
+    assert pipeline.sim.__all__ == ["FaultPlan", "GroundTruth", "SimConfig", "Simulator", "compare"]
+    for name in pipeline.sim.__all__:
+        assert getattr(pipeline.sim, name) is not None
+
+
+def test_engine_exports() -> None:
+    assert set(pipeline.sim.engine.__all__) >= {
+        "Exchange", "OrderBook", "HouseLiquidity", "EngineEvent", "EventKind", "OrderRequest",
+        "Order", "Fill", "Instrument", "VenueRules", "IdScheme", "EngineRejection", "StpMode",
+    }  # fmt: skip
+
+
+def test_engine_imports_only_the_standard_library_and_itself() -> None:
+    allowed = {"__future__", "bisect", "collections", "copy", "dataclasses", "decimal", "enum",
+               "random", "uuid"}  # fmt: skip
+    for path in ENGINE.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                root = (node.module or "").split(".")[0]
+                assert root in allowed or (node.module or "").startswith("pipeline.sim.engine"), (
+                    f"{path.name} imports {node.module}"
+                )
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    assert alias.name.split(".")[0] in allowed, f"{path.name} imports {alias.name}"
+        assert "time.time" not in path.read_text()
+
+
+def test_importing_the_engine_does_not_load_the_network_stack() -> None:
+    code = "import sys, pipeline.sim.engine; print('aiohttp' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
