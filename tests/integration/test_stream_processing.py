@@ -29,7 +29,7 @@ from pipeline.kafka import ensure_topics
 from pipeline.local.broker import TansuBroker
 from pipeline.sink.store import Store
 from pipeline.streams.process_worker import ProcessWorker
-from pipeline.streams.replay import replay_file
+from pipeline.streams.replay import replay_file, replay_topics
 from pipeline.streams.sink_worker import SinkWorker
 
 SCENARIO = scenario_envelopes()
@@ -124,3 +124,71 @@ async def test_two_process_workers_in_one_group_split_partitions_and_match_one(
     assert all(w.stats.records > 0 for w in workers), [w.stats.records for w in workers]
     assert sum(w.stats.records for w in workers) >= len(SCENARIO)
     _assert_tables_match_oracle(store)
+
+
+async def test_replay_from_topics_rebuilds_the_oracle_tables(
+    fresh_broker: TansuBroker, store: Store
+) -> None:
+    await ensure_topics(fresh_broker.bootstrap, partitions=3)
+    await produce(fresh_broker.bootstrap, as_records(disordered(SCENARIO)) + _poison_records())
+
+    report = await replay_topics(fresh_broker.bootstrap, store, TEST_PROCESSING)
+
+    assert report.records == len(disordered(SCENARIO)) + len(POISON)
+    assert report.dead_letters == len(POISON)
+    _assert_tables_match_oracle(store)
+
+
+async def test_sink_store_outage_is_retried_and_commits_only_after_the_write(
+    fresh_broker: TansuBroker, store: Store
+) -> None:
+    bootstrap = fresh_broker.bootstrap
+    await ensure_topics(bootstrap, partitions=2)
+    await produce(bootstrap, as_records(disordered(SCENARIO)))
+    db = store.database
+    store.command(f"RENAME TABLE {db}.positions TO {db}.positions_away")  # the outage
+    process = ProcessWorker(bootstrap, TEST_SETTINGS, TEST_PROCESSING)
+    sink = SinkWorker(bootstrap, TEST_SETTINGS, store, max_backoff_s=0.5)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(process.run(stop)), asyncio.create_task(sink.run(stop))]
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        while sink.stats.retries < 3 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.2)
+        assert sink.stats.retries >= 3, "the failing write was not retried"
+        assert "positions" in sink.stats.last_error
+        assert await _committed_total(bootstrap, "pipeline-sink") == 0  # nothing durable yet
+        assert sink.stats.rows_written == 0  # one batch in flight, no buffering beyond it
+
+        store.command(f"RENAME TABLE {db}.positions_away TO {db}.positions")  # recovery
+        while not _complete_without_poison(store) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.2)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    assert await _committed_total(bootstrap, "pipeline-sink") > 0
+    for table in ("orders", "positions", "fills"):
+        assert_same_rows(table_rows(store, table, COLUMNS[table]), EXPECTED[table], table)
+
+
+def _complete_without_poison(store: Store) -> bool:
+    return count(store, "positions") >= len(EXPECTED["positions"]) and count(
+        store, "orders"
+    ) >= len(EXPECTED["orders"])
+
+
+async def _committed_total(bootstrap: str, group: str) -> int:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from pipeline.streams.outputs import OUTPUT_TOPICS
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await consumer.start()
+    try:
+        total = 0
+        for topic in OUTPUT_TOPICS:
+            for partition in consumer.partitions_for_topic(topic) or ():
+                total += await consumer.committed(TopicPartition(topic, partition)) or 0
+        return total
+    finally:
+        await consumer.stop()
