@@ -62,17 +62,38 @@ def build_settings(args: argparse.Namespace) -> Settings:
     return replace(settings, **changes)
 
 
+def _ingest_config() -> object | None:
+    """The ingestors' configuration file named by PIPELINE_INGEST_CONFIG, if any."""
+    import os
+
+    from pipeline.ingest import ENV_INGEST_CONFIG, load_ingest_config
+
+    path = os.environ.get(ENV_INGEST_CONFIG)
+    return load_ingest_config(path) if path else None
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.runner import run_pipeline
 
-    return run_pipeline(settings, sys.stdout, duration=args.duration)
+    if args.rate is not None and args.rate < 0:
+        raise ConfigError("--rate", args.rate, "must not be negative")
+    ingest = _ingest_config()
+    sim_rate = None if args.no_sim or ingest is not None else args.rate
+    return run_pipeline(
+        settings, sys.stdout, args.duration, sim_rate, args.seed, ingest_config=ingest
+    )
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.runner import run_worker
 
     roles = ("process", "sink") if args.role == "all" else (args.role,)
-    return run_worker(settings, sys.stdout, roles, args.duration)
+    ingest = _ingest_config() if args.role == "ingest" else None
+    if args.role == "ingest" and ingest is None:
+        raise ConfigError(
+            "PIPELINE_INGEST_CONFIG", "(unset)", "the ingest role needs the ingestors' file"
+        )
+    return run_worker(settings, sys.stdout, roles, args.duration, ingest_config=ingest)
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
@@ -169,8 +190,17 @@ def make_parser() -> argparse.ArgumentParser:
 
     run = add("run", cmd_run, "run the pipeline on the embedded stack (or the configured one)")
     run.add_argument("--duration", type=float, metavar="SECONDS", help="stop after SECONDS")
+    run.add_argument(
+        "--rate", type=float, default=20.0, help="simulator order-flow actions per second"
+    )
+    run.add_argument("--seed", type=int, default=1, help="simulator seed (reproducible flow)")
+    run.add_argument(
+        "--no-sim",
+        action="store_true",
+        help="no simulator: process what arrives on raw.* (also when PIPELINE_INGEST_CONFIG is set)",
+    )
     worker = add("worker", cmd_worker, "run pipeline roles against a configured or running stack")
-    worker.add_argument("--role", choices=["process", "sink", "all"], required=True)
+    worker.add_argument("--role", choices=["ingest", "process", "sink", "all"], required=True)
     worker.add_argument("--duration", type=float, metavar="SECONDS", help="stop after SECONDS")
     replay = add("replay", cmd_replay, "rebuild tables from a file of raw envelopes or raw.*")
     source = replay.add_mutually_exclusive_group(required=True)

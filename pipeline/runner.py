@@ -9,13 +9,10 @@ stack. Roles are coroutines taking a `RunContext` and a stop event.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, TextIO
 
 from pipeline.config import Settings
@@ -23,6 +20,7 @@ from pipeline.errors import ConfigError
 from pipeline.kafka import ensure_topics
 from pipeline.local.stack import EmbeddedStack
 from pipeline.local.statefile import StackState, clear_state, write_state
+from pipeline.roles import Roles, RunContext, run_roles
 from pipeline.sink.migrations import migrate
 from pipeline.sink.queryserver import QueryServer
 from pipeline.sink.store import Store
@@ -30,113 +28,43 @@ from pipeline.sink.store import Store
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class RunContext:
-    """What every role of a running pipeline gets."""
-
-    settings: Settings
-    bootstrap: str
-    store: Store | None
-    out: TextIO
-    status_every: float = 5.0
-
-
-Role = Callable[[RunContext, asyncio.Event], Awaitable[None]]
-
-
-def build_roles(ctx: RunContext, names: tuple[str, ...]) -> list[Role]:
-    """The roles named (`process`, `sink`), plus a status reporter when there are any."""
-    from pipeline.streams.process_worker import ProcessWorker
-    from pipeline.streams.sink_worker import SinkWorker
-
-    roles: list[Role] = []
-    process = sink = None
-    if "process" in names:
-        process = ProcessWorker(ctx.bootstrap, ctx.settings, ctx.settings.processing)
-        roles.append(_named("process", process.run))
-    if "sink" in names:
-        if ctx.store is None:
-            raise ConfigError("--role", "sink", "the sink role needs the store")
-        sink = SinkWorker(ctx.bootstrap, ctx.settings, ctx.store)
-        roles.append(_named("sink", sink.run))
-    if roles:
-        roles.append(_named("status", lambda stop: _report(ctx, process, sink, stop)))
-    return roles
-
-
-def _named(name: str, run: Callable[[asyncio.Event], Awaitable[None]]) -> Role:
-    async def role(ctx: RunContext, stop: asyncio.Event) -> None:
-        await run(stop)
-
-    role.__name__ = name
-    return role
-
-
-async def _report(ctx: RunContext, process: Any, sink: Any, stop: asyncio.Event) -> None:
-    """Print what flowed every `status_every` seconds, and once more at the end."""
-    last = ""
-    while True:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=ctx.status_every)
-        parts = []
-        if process is not None:
-            p = process.stats
-            parts.append(
-                f"raw in {p.records}, events {p.normalized}, duplicates {p.duplicates}, "
-                f"late {p.late}, dead letters {p.dead_letters}, buffered {p.reorder_depth}"
-            )
-        if sink is not None:
-            s = sink.stats
-            parts.append(f"rows written {s.rows_written}, store errors {s.errors}")
-        line = "; ".join(parts)
-        if line != last:
-            print(line, file=ctx.out, flush=True)
-            last = line
-        if stop.is_set():
-            return
-
-
 DEFAULT_ROLES: tuple[str, ...] = ("process", "sink")
 
 
-async def _run_roles(
-    ctx: RunContext, names: tuple[str, ...], duration: float | None, stop: asyncio.Event
-) -> None:
+async def _run(ctx: RunContext, names: tuple[str, ...], duration: float | None) -> Roles:
+    """Create the topics, then run the roles until a signal or the duration ends them."""
+    requested = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    created = await ensure_topics(
-        ctx.bootstrap, ctx.settings.partitions, ctx.settings.replication_factor
-    )
-    if created:
-        print(f"topics created: {', '.join(created)}", file=ctx.out, flush=True)
-    roles = build_roles(ctx, names)
-    tasks = [asyncio.create_task(role(ctx, stop), name=role.__name__) for role in roles]
-    if duration is not None:
-        loop.call_later(duration, stop.set)
-    stopper = asyncio.create_task(stop.wait())
+        loop.add_signal_handler(sig, requested.set)
     try:
-        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task is not stopper and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+        created = await ensure_topics(
+            ctx.bootstrap, ctx.settings.partitions, ctx.settings.replication_factor
+        )
+        if created:
+            print(f"topics created: {', '.join(created)}", file=ctx.out, flush=True)
+        return await run_roles(ctx, names, duration, requested)
     finally:
-        stop.set()
-        for task in tasks:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(task), timeout=10)
-            if not task.done():
-                task.cancel()
-        stopper.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+def main_job_roles(settings: Settings, ingest_config: Any, sim: bool) -> tuple[str, ...]:
+    """`pipeline run`'s roles: ingest from the configured venues, or from the simulator."""
+    if ingest_config is not None:
+        return ("ingest", *DEFAULT_ROLES)
+    if sim:
+        return ("sim", "ingest", *DEFAULT_ROLES)
+    return DEFAULT_ROLES
 
 
 def run_pipeline(
     settings: Settings,
     out: TextIO,
     duration: float | None = None,
-    roles: tuple[str, ...] = DEFAULT_ROLES,
+    sim_rate: float | None = 20.0,
+    sim_seed: int = 1,
+    ingest_config: Any = None,
 ) -> int:
     """Start the stack, migrate, create topics, run `roles`; tear everything down after."""
     stack = EmbeddedStack(settings)
@@ -168,8 +96,15 @@ def run_pipeline(
             file=out,
             flush=True,
         )
-        ctx = RunContext(settings, stack.bootstrap, stack.store, out)
-        asyncio.run(_run_roles(ctx, roles, duration, asyncio.Event()))
+        ctx = RunContext(
+            settings, stack.bootstrap, stack.store, out,
+            sim_rate=sim_rate, sim_seed=sim_seed, ingest_config=ingest_config,
+        )  # fmt: skip
+        names = main_job_roles(settings, ingest_config, sim=sim_rate is not None)
+        roles = asyncio.run(_run(ctx, names, duration))
+        summary = roles.truth_summary()
+        if summary:
+            print(summary, file=out, flush=True)
     except KeyboardInterrupt:
         pass
     finally:
@@ -206,7 +141,11 @@ def run_broker(settings: Settings, out: TextIO, duration: float | None = None) -
 
 
 def run_worker(
-    settings: Settings, out: TextIO, roles: tuple[str, ...], duration: float | None = None
+    settings: Settings,
+    out: TextIO,
+    roles: tuple[str, ...],
+    duration: float | None = None,
+    ingest_config: Any = None,
 ) -> int:
     """Run `roles` against the configured (or running embedded) broker.
 
@@ -236,8 +175,8 @@ def run_worker(
         if store is not None and settings.store.is_embedded:
             query_server = _serve_store(settings, store, out)
         print(f"worker roles {', '.join(roles)} on {bootstrap}", file=out, flush=True)
-        ctx = RunContext(settings, bootstrap, store, out)
-        asyncio.run(_run_roles(ctx, roles, duration, asyncio.Event()))
+        ctx = RunContext(settings, bootstrap, store, out, ingest_config=ingest_config)
+        asyncio.run(_run(ctx, roles, duration))
     except KeyboardInterrupt:
         pass
     finally:

@@ -101,8 +101,9 @@ class Simulator:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def start(self) -> None:
-        """Quote the books, start every venue server, the control API and the flow."""
+    async def start(self, flow: bool = True) -> None:
+        """Quote the books, start every venue server, the control API and (unless `flow` is
+        False: a caller that must connect its clients first resumes it) the flow."""
         now = self.clock()
         for house in self.houses.values():
             house.top_up(now)
@@ -110,7 +111,7 @@ class Simulator:
             await server.start(self.config.host, self.config.ports.get(venue, 0))
         if self.control is not None:
             await self.control.start(self.config.host, self.config.control_port or 0)
-        if self.config.rate > 0:
+        if flow and self.config.rate > 0:
             self.resume_flow()
 
     async def stop(self) -> None:

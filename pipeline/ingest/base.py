@@ -1,0 +1,258 @@
+"""What every ingestor shares: the reconnect loop, filing messages, and gap recovery.
+
+An `Ingestor` owns one venue account. `run(stop)` calls `session()` (one connection: connect,
+authenticate, subscribe, snapshot, stream) again and again, with exponential backoff and
+jitter between attempts, until `stop` is set. Every message read goes through `file()`:
+parsed (unparseable -> `pipeline.dlq` with the reason), keyed by the symbol it carries
+(none -> not published, counted as `unkeyed`), observed (to know which orders are live) and
+published unmodified in the raw envelope.
+
+Gap recovery: after every (re)connect the subclass fetches the open orders per symbol; the
+orders known to be live before the gap that are missing from that snapshot have finished
+meanwhile, so `recover()` queries each of them (the venue's order-status call), and that
+reply is filed too. `LiveOrders` remembers what is live from everything observed.
+
+`RestPoller` is the base of venues without a private stream (Coinone, SSI, the futures
+gateway): each poll is a snapshot, so the same recovery applies between polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, ClassVar
+
+import aiohttp
+import orjson
+
+from pipeline.envelope import RawEnvelope
+from pipeline.ingest.config import AccountConfig
+from pipeline.ingest.publisher import RawPublisher, now_ms
+from pipeline.ingest.stats import IngestStats
+
+log = logging.getLogger(__name__)
+
+UNPARSEABLE = "unparseable_frame"
+
+
+class SessionError(Exception):
+    """A session cannot go on (closed by the venue, auth refused, request failed)."""
+
+
+class LiveOrders:
+    """The account's orders known to be live (id -> symbol), from every message observed.
+
+    A terminal report wins over a late live one (reordered frames), so finished orders are
+    remembered (bounded) and never re-enter the live set.
+    """
+
+    def __init__(self, closed_memory: int = 100_000) -> None:
+        self.live: dict[str, str] = {}
+        self._closed: OrderedDict[str, None] = OrderedDict()
+        self._memory = closed_memory
+
+    def seen(self, order_id: str, symbol: str, live: bool) -> None:
+        if live:
+            if order_id not in self._closed:
+                self.live[order_id] = symbol
+            return
+        self.forget(order_id)
+        self._closed[order_id] = None
+        if len(self._closed) > self._memory:
+            self._closed.popitem(last=False)
+
+    def forget(self, order_id: str) -> None:
+        self.live.pop(order_id, None)
+
+    def missing_from(self, symbol: str, open_ids: Iterable[str]) -> list[str]:
+        """Orders of `symbol` believed live that a fresh open-orders snapshot does not list."""
+        listed = set(open_ids)
+        return [i for i, s in self.live.items() if s == symbol and i not in listed]
+
+
+async def wait_stop(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep `seconds` unless `stop` is set first; True if stopping."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    return stop.is_set()
+
+
+async def supervise(stop: asyncio.Event, *tasks: asyncio.Task[Any]) -> None:
+    """Wait until `stop` or until a task ends; a task's error (or its end) ends the session."""
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if stop.is_set():
+        return
+    for task in done:
+        if task is not stopper and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+    raise SessionError("connection closed by the venue")
+
+
+async def cancel_tasks(*tasks: asyncio.Task[Any] | None) -> None:
+    for task in tasks:
+        if task is not None and not task.done():
+            task.cancel()
+    for task in tasks:
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+class Ingestor(ABC):
+    """One venue account: connect, snapshot, stream, reconnect; file every message."""
+
+    venue: ClassVar[str]
+
+    def __init__(self, config: AccountConfig, publisher: RawPublisher, stats: IngestStats) -> None:
+        if config.venue != self.venue:
+            raise ValueError(f"{type(self).__name__} serves {self.venue}, not {config.venue}")
+        self.config = config
+        self.account = config.account
+        self.credentials = config.require_credentials()
+        self.publisher = publisher
+        self.counters = stats.venue(self.venue)
+        self.live = LiveOrders()
+        self._random = random.Random()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config.name})"
+
+    # -- what a venue implements ----------------------------------------------------------
+
+    @abstractmethod
+    async def session(self, http: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+        """One connection, until it is lost (raise or return) or `stop` is set."""
+
+    @abstractmethod
+    def symbol_of(self, payload: Any) -> str | None:
+        """The venue symbol a message is about (None: it is about no order)."""
+
+    def observe(self, channel: str, payload: Any) -> None:  # noqa: B027 - optional hook
+        """Update `self.live` from a parsed message (optional)."""
+
+    # -- the reconnect loop ---------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = self.config.backoff
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        timeout = aiohttp.ClientTimeout(total=self.config.request_timeout)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            while not stop.is_set():
+                started = loop.time()
+                try:
+                    await self.session(http, stop)
+                    reason = "session ended"
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # any failure of one session means: reconnect
+                    reason = f"{type(exc).__name__}: {exc}"
+                if stop.is_set():
+                    return
+                self.counters.reconnects += 1
+                if loop.time() - started >= backoff.stable_after:
+                    attempt = 0
+                delay = backoff.delay(attempt, self._random.random())
+                attempt += 1
+                log.warning("%s: %s; reconnecting in %.2fs", self.config.name, reason, delay)
+                if await wait_stop(stop, delay):
+                    return
+
+    # -- filing messages ------------------------------------------------------------------
+
+    async def file(
+        self,
+        channel: str,
+        raw: bytes | str,
+        request_symbol: str | None = None,
+        received_at: int | None = None,
+    ) -> Any:
+        """Parse, key, observe and publish one message; the parsed payload (None if not)."""
+        received_at = now_ms() if received_at is None else received_at
+        self.counters.received += 1
+        try:
+            payload = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            self.counters.dead_letters += 1
+            await self.publisher.dead_letter(
+                self.venue, self.account, channel, raw, UNPARSEABLE, f"not JSON: {exc}"
+            )
+            return None
+        await self.publish(channel, payload, request_symbol, received_at)
+        return payload
+
+    async def publish(
+        self, channel: str, payload: Any, request_symbol: str | None, received_at: int
+    ) -> bool:
+        """Publish a parsed message keyed by its symbol (the request's, when it names one)."""
+        symbol = self.symbol_of(payload)
+        if symbol is None:
+            self.counters.unkeyed += 1
+            return False
+        self.observe(channel, payload)
+        envelope = RawEnvelope(self.venue, self.account, channel, received_at, payload)
+        await self.publisher.publish(envelope, request_symbol or symbol)
+        return True
+
+    # -- gap recovery ---------------------------------------------------------------------
+
+    async def recover(
+        self,
+        symbol: str,
+        open_ids: Iterable[str],
+        query: Callable[[str, str], Awaitable[bool]],
+    ) -> int:
+        """Query every order of `symbol` that was live but is no longer open (`query(order_id,
+        symbol)` files the reply, False when the venue no longer knows the order)."""
+        missing = self.live.missing_from(symbol, open_ids)
+        for order_id in missing:
+            self.counters.recovered_orders += 1
+            if not await query(order_id, symbol):
+                self.live.forget(order_id)
+        return len(missing)
+
+
+class RestPoller(Ingestor):
+    """Base of REST-polled venues: log in (optional), then poll every `poll_interval` s.
+
+    A subclass implements `poll()`: fetch the open orders per symbol (file each reply and
+    call `recover()` with the ids it listed, passing a detail query) and, where the venue
+    has one, the recent fills. Replies identical to the previous one of the same channel and
+    symbol in this session are not published again (`file_changed`): they carry nothing
+    new and would only grow the raw topic; the first reply after every (re)connect always is.
+    """
+
+    async def login(self, http: aiohttp.ClientSession) -> None:
+        """Obtain a session token where the venue needs one (SSI); called per session."""
+
+    @abstractmethod
+    async def poll(self, http: aiohttp.ClientSession) -> None:
+        """One round of requests: a snapshot of the account's orders."""
+
+    async def session(self, http: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+        self._last: dict[tuple[str, str], bytes] = {}
+        await self.login(http)
+        self.counters.connects += 1
+        while not stop.is_set():
+            await self.poll(http)
+            self.counters.snapshots += 1
+            if await wait_stop(stop, self.config.poll_interval):
+                return
+
+    async def file_changed(self, channel: str, raw: bytes, symbol: str) -> Any:
+        """`file()` unless `raw` equals the last reply of (channel, symbol); the payload."""
+        if self._last.get((channel, symbol)) == raw:
+            return orjson.loads(raw)
+        payload = await self.file(channel, raw, symbol)
+        if payload is not None:
+            self._last[(channel, symbol)] = raw
+        return payload

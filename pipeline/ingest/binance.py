@@ -1,0 +1,193 @@
+"""Binance Spot: the user data stream over the WebSocket API, snapshots by `openOrders.status`.
+
+Session: connect to the WebSocket API, `userDataStream.subscribe.signature` (apiKey,
+timestamp, HMAC-SHA256 signature over the sorted parameters; works with any key type),
+then snapshot: `openOrders.status` per symbol (channel `wsapi.openOrders.status`) and
+`order.status` (channel `wsapi.order.status`) for every order that was live before the gap
+and is not open any more. Stream messages (`{"subscriptionId", "event"}`) are published on
+channel `userData`, keyed by the event's `s`; a response is published by the reader in wire
+order, on the channel of the method that asked and keyed by the symbol it asked about.
+Responses to session requests and events without a symbol (balances) are not published.
+`eventStreamTerminated` ends the session (it is re-subscribed after the reconnect).
+Keep-alive: WebSocket pings every `ping_interval`; the server's pings are answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from pipeline.ingest.auth import binance_signed
+from pipeline.ingest.base import Ingestor, SessionError, cancel_tasks, supervise
+from pipeline.ingest.publisher import now_ms
+
+log = logging.getLogger(__name__)
+
+TERMINAL = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_MATCH"})
+REQUEST_TIMEOUT = 10.0
+
+
+@dataclass
+class Pending:
+    future: asyncio.Future[Any]
+    channel: str | None  # raw channel of the reply (None: session request, not published)
+    symbol: str | None
+
+
+def _event(payload: Any) -> Any:
+    """The event inside any of the three stream wrappers (FACTS §1.3)."""
+    if isinstance(payload, dict):
+        if isinstance(payload.get("event"), dict):
+            return payload["event"]
+        if isinstance(payload.get("data"), dict):
+            return payload["data"]
+    return payload
+
+
+def _result_orders(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    result = payload.get("result")
+    if isinstance(result, list):
+        return [r for r in result if isinstance(r, dict)]
+    return [result] if isinstance(result, dict) else []
+
+
+class BinanceIngestor(Ingestor):
+    venue = "binance"
+
+    def symbol_of(self, payload: Any) -> str | None:
+        if isinstance(payload, dict) and "status" in payload and "id" in payload:
+            orders = _result_orders(payload)
+            symbol = orders[0].get("symbol") if orders else None
+        else:
+            event = _event(payload)
+            symbol = event.get("s") if isinstance(event, dict) else None
+        return symbol if isinstance(symbol, str) and symbol else None
+
+    def observe(self, channel: str, payload: Any) -> None:
+        if channel == "userData":
+            event = _event(payload)
+            if isinstance(event, dict) and event.get("e") == "executionReport":
+                self._seen(event.get("i"), event.get("s"), event.get("X"))
+            return
+        for order in _result_orders(payload):
+            self._seen(order.get("orderId"), order.get("symbol"), order.get("status"))
+
+    def _seen(self, order_id: Any, symbol: Any, status: Any) -> None:
+        if isinstance(order_id, int | str) and isinstance(symbol, str) and isinstance(status, str):
+            self.live.seen(f"{symbol}:{order_id}", symbol, status not in TERMINAL)
+
+    # -- the session ----------------------------------------------------------------------
+
+    async def session(self, http: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+        if not self.config.ws_url:
+            raise SessionError("no ws_url configured")
+        self._ids = itertools.count(1)
+        self._pending: dict[str, Pending] = {}
+        async with http.ws_connect(self.config.ws_url, heartbeat=self.config.ping_interval) as ws:
+            self._ws = ws
+            reader = asyncio.create_task(self._read(ws))
+            try:
+                reply = await self.request("userDataStream.subscribe.signature")
+                if reply.get("status") != 200:
+                    self.counters.errors += 1
+                    raise SessionError(f"subscribe refused: {_error(reply)}")
+                await self.snapshot()
+                self.counters.connects += 1
+                await supervise(stop, reader)
+            finally:
+                await cancel_tasks(reader)
+                for pending in self._pending.values():
+                    if not pending.future.done():
+                        pending.future.set_exception(SessionError("connection lost"))
+                self._pending.clear()
+
+    async def request(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        channel: str | None = None,
+        symbol: str | None = None,
+    ) -> dict[str, Any]:
+        """Send one signed request; its reply (filed by the reader when `channel` is set)."""
+        request_id = f"ingest-{next(self._ids)}"
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = Pending(future, channel, symbol)
+        body = {
+            "id": request_id,
+            "method": method,
+            "params": binance_signed(self.credentials, params),
+        }
+        await self._ws.send_str(orjson.dumps(body).decode())
+        try:
+            return await asyncio.wait_for(future, timeout=REQUEST_TIMEOUT)
+        finally:
+            self._pending.pop(request_id, None)
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for message in ws:
+            if message.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                if message.type is aiohttp.WSMsgType.ERROR:
+                    raise SessionError(f"websocket error: {ws.exception()}")
+                continue
+            await self._on_message(message.data)
+
+    async def _on_message(self, raw: str | bytes) -> None:
+        received_at = now_ms()
+        try:
+            payload = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            await self.file("userData", raw, received_at=received_at)  # -> dead letter
+            return
+        self.counters.received += 1
+        if isinstance(payload, dict) and "id" in payload and "status" in payload:
+            pending = self._pending.get(payload["id"])
+            if pending is None:
+                self.counters.unkeyed += 1
+                log.warning("%s: reply to an unknown request id", self.config.name)
+                return
+            if pending.channel is not None:
+                await self.publish(pending.channel, payload, pending.symbol, received_at)
+            if payload.get("status") != 200:
+                self.counters.errors += 1
+            if not pending.future.done():
+                pending.future.set_result(payload)
+            return
+        await self.publish("userData", payload, None, received_at)
+        event = _event(payload)
+        if isinstance(event, dict) and event.get("e") == "eventStreamTerminated":
+            raise SessionError("user data stream terminated")
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    async def snapshot(self) -> None:
+        for symbol in self.config.symbols:
+            reply = await self.request(
+                "openOrders.status", {"symbol": symbol}, "wsapi.openOrders.status", symbol
+            )
+            if reply.get("status") != 200:
+                raise SessionError(f"openOrders.status {symbol}: {_error(reply)}")
+            self.counters.snapshots += 1
+            open_ids = [f"{symbol}:{o.get('orderId')}" for o in _result_orders(reply)]
+            await self.recover(symbol, open_ids, self._order)
+
+    async def _order(self, key: str, symbol: str) -> bool:
+        order_id = key.partition(":")[2]
+        params = {"symbol": symbol, "orderId": int(order_id) if order_id.isdigit() else order_id}
+        reply = await self.request("order.status", params, "wsapi.order.status", symbol)
+        if reply.get("status") == 200:
+            return True
+        code = (reply.get("error") or {}).get("code")
+        if code == -2013:  # the venue does not know it (any more)
+            return False
+        raise SessionError(f"order.status {symbol}: {_error(reply)}")
+
+
+def _error(reply: dict[str, Any]) -> str:
+    error = reply.get("error") or {}
+    return f"HTTP {reply.get('status')} {error.get('code')} {error.get('msg')}"

@@ -1,0 +1,85 @@
+"""The ingest role: every configured ingestor plus the shared publisher, until `stop`.
+
+    stats = IngestStats()
+    await run_ingestors(load_ingest_config(path), bootstrap, stop, stats)
+
+One `RawPublisher` (one Kafka producer, one bounded queue) serves all ingestors of the
+process. On `stop` the ingestors close their connections first, then the publisher flushes
+what is queued (giving up after `drain_timeout` seconds if Kafka is unreachable, counting
+the messages lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from pipeline.errors import ConfigError
+from pipeline.ingest.base import Ingestor
+from pipeline.ingest.binance import BinanceIngestor
+from pipeline.ingest.config import AccountConfig, IngestConfig
+from pipeline.ingest.publisher import RawPublisher
+from pipeline.ingest.stats import IngestStats
+from pipeline.ingest.upbit import UpbitIngestor
+
+log = logging.getLogger(__name__)
+
+INGESTORS: dict[str, type[Ingestor]] = {
+    UpbitIngestor.venue: UpbitIngestor,
+    BinanceIngestor.venue: BinanceIngestor,
+}
+
+
+def build_ingestor(config: AccountConfig, publisher: RawPublisher, stats: IngestStats) -> Ingestor:
+    """The ingestor of `config.venue`; `ConfigError` for a venue without one (yet)."""
+    kind = INGESTORS.get(config.venue)
+    if kind is None:
+        raise ConfigError(
+            "ingestors.venue", config.venue, f"no ingestor yet; available: {', '.join(INGESTORS)}"
+        )
+    return kind(config, publisher, stats)
+
+
+async def run_ingestors(
+    config: IngestConfig,
+    bootstrap: str,
+    stop: asyncio.Event,
+    stats: IngestStats | None = None,
+    drain_timeout: float = 8.0,
+) -> None:
+    """Run every ingestor of `config`, publishing to the Kafka cluster at `bootstrap`."""
+    stats = IngestStats() if stats is None else stats
+    publisher = RawPublisher(bootstrap, stats, queue_size=config.queue_size)
+    ingestors = [build_ingestor(account, publisher, stats) for account in config.accounts]
+    log.info("ingesting %s", ", ".join(repr(i) for i in ingestors))
+    sender = asyncio.create_task(publisher.run(), name="ingest-publisher")
+    tasks = [asyncio.create_task(i.run(stop), name=f"ingest {i.config.name}") for i in ingestors]
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait([stopper, sender, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        stop.set()
+        stopper.cancel()
+        for task in tasks:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), timeout=5)
+            if not task.done():
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if not sender.done():
+            await publisher.close()
+            try:
+                await asyncio.wait_for(asyncio.shield(sender), timeout=drain_timeout)
+            except TimeoutError:
+                publisher.abandon()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(sender), timeout=2)
+                sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sender
+        log.info("ingest stopped: %s", stats.summary())

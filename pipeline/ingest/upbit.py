@@ -1,0 +1,153 @@
+"""Upbit: the private `myOrder` WebSocket, with REST snapshots after every (re)connect.
+
+Session: connect to the WebSocket with `Authorization: Bearer <JWT>` (HS256, access key and
+a fresh nonce), subscribe `[{"ticket"}, {"type": "myOrder", "codes": symbols}, {"format"}]`
+(Upbit sends no acknowledgement; a refused key arrives as an error frame), then snapshot:
+`GET /v1/orders/open?market=..&states[]=wait&states[]=watch` per symbol (channel
+`rest.orders`, paged by 100) and `GET /v1/order?uuid=..` (channel `rest.order`) for every
+order that was live before the gap and is not open any more. Keep-alive: a text `PING` every
+`ping_interval` (the `{"status": "UP"}` reply names no market and is not published) plus
+WebSocket pings. Frames are published as received (a JSON_LIST frame is one message, keyed
+by its first order's market). Options: `format` (DEFAULT, SIMPLE, JSON_LIST, SIMPLE_LIST).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import orjson
+
+from pipeline.ingest.auth import upbit_authorization, upbit_query
+from pipeline.ingest.base import Ingestor, SessionError, cancel_tasks, supervise, wait_stop
+
+log = logging.getLogger(__name__)
+
+PAGE = 100
+TERMINAL_STATES = frozenset({"done", "cancel", "prevented"})
+FORMATS = ("DEFAULT", "SIMPLE", "JSON_LIST", "SIMPLE_LIST")
+
+
+def _first(payload: Any) -> Any:
+    if isinstance(payload, list):
+        return payload[0] if payload and isinstance(payload[0], dict) else None
+    return payload if isinstance(payload, dict) else None
+
+
+def _orders(payload: Any) -> list[dict[str, Any]]:
+    items = payload if isinstance(payload, list) else [payload]
+    return [item for item in items if isinstance(item, dict)]
+
+
+class UpbitIngestor(Ingestor):
+    venue = "upbit"
+
+    @property
+    def format(self) -> str:
+        fmt = str(self.config.options.get("format", "DEFAULT"))
+        return fmt if fmt in FORMATS else "DEFAULT"
+
+    def symbol_of(self, payload: Any) -> str | None:
+        first = _first(payload)
+        if first is None:
+            return None
+        symbol = first.get("code") or first.get("cd") or first.get("market")
+        return symbol if isinstance(symbol, str) and symbol else None
+
+    def observe(self, channel: str, payload: Any) -> None:
+        for order in _orders(payload):
+            order_id = order.get("uuid") or order.get("uid")
+            symbol = order.get("code") or order.get("cd") or order.get("market")
+            state = order.get("state") or order.get("s")
+            if isinstance(order_id, str) and isinstance(symbol, str) and isinstance(state, str):
+                self.live.seen(order_id, symbol, state not in TERMINAL_STATES)
+
+    # -- the session ----------------------------------------------------------------------
+
+    async def session(self, http: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+        if not self.config.ws_url:
+            raise SessionError("no ws_url configured")
+        headers = {"Authorization": upbit_authorization(self.credentials)}
+        async with http.ws_connect(
+            self.config.ws_url, headers=headers, heartbeat=self.config.ping_interval
+        ) as ws:
+            kind: dict[str, Any] = {"type": "myOrder"}
+            if self.config.symbols:
+                kind["codes"] = list(self.config.symbols)
+            request = [{"ticket": f"ingest-{uuid.uuid4()}"}, kind, {"format": self.format}]
+            await ws.send_str(orjson.dumps(request).decode())
+            reader = asyncio.create_task(self._read(ws))
+            pinger = asyncio.create_task(self._ping(ws, stop))
+            try:
+                await self.snapshot(http)
+                self.counters.connects += 1
+                await supervise(stop, reader, pinger)
+            finally:
+                await cancel_tasks(reader, pinger)
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for message in ws:
+            if message.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                if message.type is aiohttp.WSMsgType.ERROR:
+                    raise SessionError(f"websocket error: {ws.exception()}")
+                continue
+            payload = await self.file("myOrder", message.data)
+            error = payload.get("error") if isinstance(payload, dict) else None
+            if isinstance(error, dict):
+                self.counters.errors += 1
+                name = error.get("name")
+                if name in ("INVALID_AUTH", "NO_TICKET", "NO_TYPE", "WRONG_FORMAT"):
+                    raise SessionError(f"refused: {name} {error.get('message')}")
+                log.warning("%s: error frame %s", self.config.name, name)
+
+    async def _ping(self, ws: aiohttp.ClientWebSocketResponse, stop: asyncio.Event) -> None:
+        while not await wait_stop(stop, self.config.ping_interval):
+            await ws.send_str("PING")
+
+    # -- REST -----------------------------------------------------------------------------
+
+    async def _get(
+        self, http: aiohttp.ClientSession, path: str, pairs: list[tuple[str, Any]]
+    ) -> tuple[int, bytes]:
+        headers = {"Authorization": upbit_authorization(self.credentials, upbit_query(pairs))}
+        url = f"{self.config.base_url}{path}?{urlencode(pairs)}"
+        async with http.get(url, headers=headers) as response:
+            return response.status, await response.read()
+
+    async def snapshot(self, http: aiohttp.ClientSession) -> None:
+        """Open orders per symbol, then the final state of orders that closed in the gap."""
+        for symbol in self.config.symbols:
+            open_ids: list[str] = []
+            for page in range(1, 1000):
+                pairs = [
+                    ("market", symbol),
+                    ("states[]", "wait"),
+                    ("states[]", "watch"),
+                    ("limit", PAGE),
+                    ("page", page),
+                ]
+                status, body = await self._get(http, "/v1/orders/open", pairs)
+                if status != 200:
+                    self.counters.errors += 1
+                    raise SessionError(f"GET /v1/orders/open {symbol}: HTTP {status}")
+                payload = await self.file("rest.orders", body, symbol)
+                orders = _orders(payload) if isinstance(payload, list) else []
+                open_ids += [str(o.get("uuid")) for o in orders]
+                if len(orders) < PAGE:
+                    break
+            self.counters.snapshots += 1
+            await self.recover(symbol, open_ids, lambda i, s: self._order(http, i, s))
+
+    async def _order(self, http: aiohttp.ClientSession, order_id: str, symbol: str) -> bool:
+        status, body = await self._get(http, "/v1/order", [("uuid", order_id)])
+        if status == 404:
+            return False
+        if status != 200:
+            self.counters.errors += 1
+            raise SessionError(f"GET /v1/order: HTTP {status}")
+        await self.file("rest.order", body, symbol)
+        return True
