@@ -125,15 +125,19 @@ class Roles:
         return "; ".join(parts)
 
     async def report(self, stop: asyncio.Event) -> None:
-        """Print what flowed every `status_every` seconds (when it changed)."""
-        last = ""
+        """The live view every `status_every` seconds (redrawn in place on a terminal)."""
+        from pipeline.liveview import CLEAR, Rates, render
+
+        rates = Rates()
+        tty = self.ctx.out.isatty()
         while not stop.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.ctx.status_every)
-            line = self.status_line()
-            if line and line != last:
-                print(line, file=self.ctx.out, flush=True)
-                last = line
+            if stop.is_set():
+                return
+            lines = await asyncio.to_thread(render, self, rates, self.ctx.store)
+            text = "\n".join(lines)
+            print((CLEAR + text) if tty else text, file=self.ctx.out, flush=True)
 
     async def drain(self, timeout: float = 60.0) -> None:
         """Stop the venue flow and wait until everything it produced reached the store."""

@@ -54,6 +54,7 @@ class FlowProfile:
     post_only: bool = True
     conditional: bool = True
     conditional_market: bool = True
+    conditional_limit: bool = True  # False: conditional orders are market orders only
     quote_market_buys: bool = False
     amend: bool = False
     partial_cancel: bool = False
@@ -234,7 +235,9 @@ class OrderFlow:
         distance = tick * self._rng.randint(1, 6)
         base = flow.exchange.last_price.get(symbol, self._mid(flow, symbol))
         stop = base + distance if rising else max(base - distance, tick)
-        market = flow.profile.conditional_market and self._rng.random() < 0.5
+        market = flow.profile.conditional_market and (
+            self._rng.random() < 0.5 or not flow.profile.conditional_limit
+        )
         limit = (
             None
             if market

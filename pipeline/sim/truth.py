@@ -30,8 +30,9 @@ from typing import Any
 from pipeline.sim.engine import Exchange, Fill, Order, Side, Status
 
 ZERO = Decimal(0)
-VENUES_WITHOUT_EXPIRED: frozenset[str] = frozenset({"upbit", "coinone"})
-"""Venues whose payloads cannot say "expired": a released remainder reads as `canceled`."""
+VENUES_WITHOUT_EXPIRED: frozenset[str] = frozenset({"upbit", "coinone", "ssi"})
+"""Venues whose payloads cannot say "expired": a released remainder reads as `canceled`
+(SSI has `EX`, but reports the released remainder of MP/MAK/MOK orders as `CL`/`FFPC`)."""
 
 OrderKey = tuple[str, str, str]  # (venue, account, order_id)
 PositionKey = tuple[str, str, str]  # (venue, account, symbol)

@@ -15,9 +15,9 @@ def parse(*argv: str) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
-def test_defaults_build_a_two_venue_config() -> None:
+def test_defaults_build_an_every_venue_config() -> None:
     config = build_config(parse())
-    assert config.venues == ("upbit", "binance")
+    assert config.venues == ("upbit", "binance", "coinone", "ssi", "futures_gateway")
     assert (config.rate, config.seed, config.house) == (20.0, 1, True)
     assert config.accounts == ("alice", "bob", "carol")
 

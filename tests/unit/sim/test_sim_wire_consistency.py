@@ -36,6 +36,8 @@ UPBIT_PROFILE = without(
     UPBIT_KIT.flow, stp_modes=(StpMode.NONE, StpMode.CANCEL_MAKER, StpMode.CANCEL_TAKER)
 )
 PROFILES = {"upbit": UPBIT_PROFILE, "binance": VENUE_KITS["binance"].flow}
+# coinone, ssi and futures_gateway have their own consistency tests (test_sim_*_consistency.py)
+VENUES = sorted(PROFILES)
 
 
 def check(venue: str, seed: int, steps: int) -> None:
@@ -48,18 +50,18 @@ def check(venue: str, seed: int, steps: int) -> None:
     assert result.positions_matched == len(truth.positions)
 
 
-@pytest.mark.parametrize("venue", sorted(VENUE_KITS))
+@pytest.mark.parametrize("venue", VENUES)
 def test_seeded_flow_folds_back_to_the_truth(venue: str) -> None:
     check(venue, seed=11, steps=1200)
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 100_000), venue=st.sampled_from(sorted(VENUE_KITS)))
+@given(seed=st.integers(0, 100_000), venue=st.sampled_from(VENUES))
 def test_any_seed_folds_back_to_the_truth(seed: int, venue: str) -> None:
     check(venue, seed, steps=300)
 
 
-@pytest.mark.parametrize("venue", sorted(VENUE_KITS))
+@pytest.mark.parametrize("venue", VENUES)
 def test_every_rendered_payload_normalizes_and_duplicates_change_nothing(venue: str) -> None:
     _exchange, payloads = run_flow(venue, seed=5, steps=400, profile=PROFILES[venue])
     once = fold(venue, payloads)
@@ -74,7 +76,7 @@ def test_every_rendered_payload_normalizes_and_duplicates_change_nothing(venue: 
 
 
 def test_ground_truth_symbols_are_the_normalizers_symbols() -> None:
-    for venue in VENUE_KITS:
+    for venue in VENUES:
         exchange, payloads = run_flow(venue, seed=2, steps=60, profile=PROFILES[venue])
         book = fold(venue, payloads)
         truth = GroundTruth.from_exchanges([exchange])

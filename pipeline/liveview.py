@@ -1,0 +1,103 @@
+"""The live terminal view of `pipeline run`: what flows, and what the tables say now.
+
+Every few seconds: venue messages per second per venue (from the ingestors), the processing
+lag (published but not yet processed), and from the store: open orders, fills, and realized
+PnL and fees per account. On a terminal the view redraws in place; into a file or a pipe it
+prints one block per refresh, so logs stay readable.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pipeline.errors import StoreError
+from pipeline.sink.store import Store
+from pipeline.tables import cell
+
+CLEAR = "\x1b[H\x1b[2J"
+
+
+@dataclass
+class Rates:
+    """Per-venue counters turned into per-second rates between two looks."""
+
+    last: dict[str, int] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)
+
+    def update(self, counts: dict[str, int]) -> dict[str, float]:
+        now = time.monotonic()
+        elapsed = max(now - self.at, 1e-6)
+        rates = {k: (v - self.last.get(k, 0)) / elapsed for k, v in counts.items()}
+        self.last, self.at = dict(counts), now
+        return rates
+
+
+def store_picture(store: Store) -> list[str]:
+    """Open orders, fills and PnL per account, as the tables say now."""
+    db = store.database
+    try:
+        open_orders = store.query(
+            f"SELECT venue, count() FROM {db}.open_orders GROUP BY venue ORDER BY venue"
+        ).rows
+        fill_count = store.query(f"SELECT count() FROM {db}.fills FINAL WHERE qty > 0").rows[0][0]
+        # PnL is in each symbol's quote currency and fees in their own assets: never add
+        # across currencies
+        pnl = store.query(
+            "SELECT venue, account, "
+            "splitByChar(':', splitByChar('/', symbol)[2])[1] AS quote, "
+            "sum(realized_pnl), count() "
+            f"FROM {db}.positions FINAL GROUP BY venue, account, quote ORDER BY ALL"
+        ).rows
+        fees = dict(
+            ((venue, account), paid)
+            for venue, account, paid in store.query(
+                f"SELECT venue, account, sumMap(fees) FROM {db}.positions FINAL "
+                "GROUP BY venue, account"
+            ).rows
+        )
+    except StoreError as exc:
+        return [f"store: {exc}"]
+    lines = [
+        "open orders: "
+        + (", ".join(f"{venue} {n}" for venue, n in open_orders) or "none")
+        + f"; fills: {fill_count}"
+    ]
+    for venue, account, quote, realized, symbols in pnl:
+        paid = fees.get((venue, account)) or {}
+        fee_text = ", ".join(f"{cell(Decimal(v))} {k}" for k, v in sorted(paid.items()))
+        lines.append(
+            f"  {venue:<16} {account:<12} realized {cell(Decimal(realized)):>20} {quote:<5}"
+            f" ({symbols} symbols); fees {fee_text or '0'}"
+        )
+    return lines
+
+
+def render(roles: Any, rates: Rates, store: Store | None) -> list[str]:
+    """The view's lines for the roles of one run (see `pipeline.roles.Roles`)."""
+    lines = [time.strftime("%H:%M:%S")]
+    ingest = roles.ingest_stats
+    if ingest is not None:
+        per_venue = {name: s.received for name, s in ingest.venues.items()}
+        speed = rates.update(per_venue)
+        lines.append(
+            "venue msgs/s: "
+            + (", ".join(f"{v} {speed[v]:.0f}" for v in sorted(speed)) or "none yet")
+            + f"; reconnects {ingest.total('reconnects')}"
+        )
+    if roles.process is not None:
+        p = roles.process.stats
+        lag = ingest.total("published") - p.records if ingest is not None else None
+        lines.append(
+            f"processed {p.records} raw ({p.normalized} events, {p.duplicates} duplicates, "
+            f"{p.late} late, {p.dead_letters} dead letters)"
+            + (f"; lag {max(lag, 0)}" if lag is not None else "")
+        )
+    if roles.sink is not None:
+        s = roles.sink.stats
+        lines.append(f"rows written {s.rows_written}; store errors {s.errors}")
+    if store is not None:
+        lines += store_picture(store)
+    return lines
