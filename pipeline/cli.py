@@ -72,6 +72,16 @@ def _ingest_config() -> object | None:
     return load_ingest_config(path) if path else None
 
 
+def _cancel_config() -> object | None:
+    """The cancel role's configuration file named by PIPELINE_CANCEL_CONFIG, if any."""
+    import os
+
+    from pipeline.commands.config import ENV_CANCEL_CONFIG, load_cancel_config
+
+    path = os.environ.get(ENV_CANCEL_CONFIG)
+    return load_cancel_config(path) if path else None
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.runner import run_pipeline
 
@@ -80,8 +90,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     ingest = _ingest_config()
     sim_rate = None if args.no_sim or ingest is not None else args.rate
     return run_pipeline(
-        settings, sys.stdout, args.duration, sim_rate, args.seed, ingest_config=ingest
-    )
+        settings, sys.stdout, args.duration, sim_rate, args.seed,
+        ingest_config=ingest, cancel_config=_cancel_config(),
+    )  # fmt: skip
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -93,7 +104,14 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(
             "PIPELINE_INGEST_CONFIG", "(unset)", "the ingest role needs the ingestors' file"
         )
-    return run_worker(settings, sys.stdout, roles, args.duration, ingest_config=ingest)
+    cancel = _cancel_config() if args.role == "cancel" else None
+    if args.role == "cancel" and cancel is None:
+        raise ConfigError(
+            "PIPELINE_CANCEL_CONFIG", "(unset)", "the cancel role needs its configuration file"
+        )
+    return run_worker(
+        settings, sys.stdout, roles, args.duration, ingest_config=ingest, cancel_config=cancel
+    )
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
@@ -115,6 +133,12 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         report = replay_file(args.input, store, settings.processing)
     print(report.summary())
     return 0
+
+
+def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.commands import cli as cancel_cli
+
+    return cancel_cli.run(args, settings)
 
 
 def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
@@ -197,10 +221,12 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-sim",
         action="store_true",
-        help="no simulator: process what arrives on raw.* (also when PIPELINE_INGEST_CONFIG is set)",
+        help="no simulator: process what arrives on raw.* (implied by PIPELINE_INGEST_CONFIG)",
     )
     worker = add("worker", cmd_worker, "run pipeline roles against a configured or running stack")
-    worker.add_argument("--role", choices=["ingest", "process", "sink", "all"], required=True)
+    worker.add_argument(
+        "--role", choices=["ingest", "process", "sink", "cancel", "all"], required=True
+    )
     worker.add_argument("--duration", type=float, metavar="SECONDS", help="stop after SECONDS")
     replay = add("replay", cmd_replay, "rebuild tables from a file of raw envelopes or raw.*")
     source = replay.add_mutually_exclusive_group(required=True)
@@ -223,6 +249,10 @@ def make_parser() -> argparse.ArgumentParser:
 
     sim_cli.add_arguments(sim)
     sim.set_defaults(handler=cmd_sim, **dict.fromkeys(_COMMON_FLAGS))
+    from pipeline.commands import cli as cancel_cli
+
+    cancel = add("cancel", cmd_cancel, "publish a signed cancel command and print its result")
+    cancel_cli.add_arguments(cancel)
     add("normalize", cmd_normalize, "raw envelopes (JSON lines, stdin) -> canonical events")
     add("fold", cmd_fold, "canonical events (JSON lines, stdin) -> final orders and positions")
     return parser

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import signal
+import threading
 import time
 from typing import Any, TextIO
 
@@ -37,6 +38,8 @@ async def _run(ctx: RunContext, names: tuple[str, ...], duration: float | None) 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, requested.set)
+    if _term_requested.is_set():  # SIGTERM arrived while the stack was starting
+        requested.set()
     try:
         created = await ensure_topics(
             ctx.bootstrap, ctx.settings.partitions, ctx.settings.replication_factor
@@ -49,13 +52,14 @@ async def _run(ctx: RunContext, names: tuple[str, ...], duration: float | None) 
             loop.remove_signal_handler(sig)
 
 
-def main_job_roles(settings: Settings, ingest_config: Any, sim: bool) -> tuple[str, ...]:
-    """`pipeline run`'s roles: ingest from the configured venues, or from the simulator."""
-    if ingest_config is not None:
-        return ("ingest", *DEFAULT_ROLES)
-    if sim:
-        return ("sim", "ingest", *DEFAULT_ROLES)
-    return DEFAULT_ROLES
+def main_job_roles(ingest_config: Any, cancel_config: Any, sim: bool) -> tuple[str, ...]:
+    """`pipeline run`'s roles: ingest from (and cancel on) the configured venues, or the
+    simulator's."""
+    if sim and ingest_config is None:
+        return ("sim", "ingest", "cancel", *DEFAULT_ROLES)
+    roles = ("ingest",) if ingest_config is not None else ()
+    roles += ("cancel",) if cancel_config is not None else ()
+    return (*roles, *DEFAULT_ROLES)
 
 
 def run_pipeline(
@@ -65,15 +69,23 @@ def run_pipeline(
     sim_rate: float | None = 20.0,
     sim_seed: int = 1,
     ingest_config: Any = None,
+    cancel_config: Any = None,
 ) -> int:
-    """Start the stack, migrate, create topics, run `roles`; tear everything down after."""
+    """Start the stack, migrate, create topics, run the roles; tear everything down after."""
     stack = EmbeddedStack(settings)
     # SIGTERM before the event loop installs its handlers must still tear the stack down.
-    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    previous = _catch_term()
     try:
         stack.start()
         assert stack.store is not None
         applied = migrate(stack.store)
+        sim = sim_rate is not None and ingest_config is None
+        keys = None
+        if sim and cancel_config is None:
+            from pipeline.commands.config import create_local_keys
+
+            keys = create_local_keys(settings.data_dir)
+            stack.command_keys = str(keys.resolve())
         stack.publish_state()
         print(
             f"broker: {stack.bootstrap}" + (" (embedded Tansu)" if stack.broker else ""),
@@ -99,8 +111,9 @@ def run_pipeline(
         ctx = RunContext(
             settings, stack.bootstrap, stack.store, out,
             sim_rate=sim_rate, sim_seed=sim_seed, ingest_config=ingest_config,
+            cancel_config=cancel_config, command_keys=keys,
         )  # fmt: skip
-        names = main_job_roles(settings, ingest_config, sim=sim_rate is not None)
+        names = main_job_roles(ingest_config, cancel_config, sim=sim)
         roles = asyncio.run(_run(ctx, names, duration))
         summary = roles.truth_summary()
         if summary:
@@ -114,14 +127,27 @@ def run_pipeline(
     return 0
 
 
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+_term_requested = threading.Event()
+
+
+def _note_term(signum: int, frame: object) -> None:
+    """SIGTERM outside the event loop (startup, the broker-only loop): remember it.
+
+    Raising from a signal handler could land anywhere, even inside the event loop's own
+    machinery; a flag is checked at the points where stopping is clean.
+    """
+    _term_requested.set()
+
+
+def _catch_term() -> Any:
+    _term_requested.clear()
+    return signal.signal(signal.SIGTERM, _note_term)
 
 
 def run_broker(settings: Settings, out: TextIO, duration: float | None = None) -> int:
     """Run the embedded broker alone (development), create the topics, wait for Ctrl-C."""
     stack = EmbeddedStack(settings.with_overrides(kafka_bootstrap=None), own_store=False)
-    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    previous = _catch_term()
     try:
         stack.start()
         asyncio.run(ensure_topics(stack.bootstrap, settings.partitions))
@@ -129,7 +155,7 @@ def run_broker(settings: Settings, out: TextIO, duration: float | None = None) -
         print(f"broker: {stack.bootstrap}", file=out, flush=True)
         print(f"export PIPELINE_KAFKA_BOOTSTRAP={stack.bootstrap}", file=out, flush=True)
         deadline = None if duration is None else time.monotonic() + duration
-        while deadline is None or time.monotonic() < deadline:
+        while (deadline is None or time.monotonic() < deadline) and not _term_requested.is_set():
             time.sleep(0.2)
     except KeyboardInterrupt:
         pass
@@ -146,6 +172,7 @@ def run_worker(
     roles: tuple[str, ...],
     duration: float | None = None,
     ingest_config: Any = None,
+    cancel_config: Any = None,
 ) -> int:
     """Run `roles` against the configured (or running embedded) broker.
 
@@ -169,13 +196,16 @@ def run_worker(
             )
         store = open_store(settings.store)
         migrate(store)
-    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    previous = _catch_term()
     query_server = None
     try:
         if store is not None and settings.store.is_embedded:
             query_server = _serve_store(settings, store, out)
         print(f"worker roles {', '.join(roles)} on {bootstrap}", file=out, flush=True)
-        ctx = RunContext(settings, bootstrap, store, out, ingest_config=ingest_config)
+        ctx = RunContext(
+            settings, bootstrap, store, out,
+            ingest_config=ingest_config, cancel_config=cancel_config,
+        )  # fmt: skip
         asyncio.run(_run(ctx, roles, duration))
     except KeyboardInterrupt:
         pass

@@ -3,14 +3,17 @@
 `run_ingestors(config, bootstrap, stop, stats)` is the ingest role. `load_ingest_config`
 reads the file that lists venues, accounts, URLs and symbols (keys come from the
 environment or a secrets file). `UpbitIngestor` and `BinanceIngestor` stream over
-WebSockets; `RestPoller` is the base of polled venues. See `pipeline/ingest/base.py` for the
-reconnect and gap-recovery design.
+WebSockets; `RestPoller` is the base of polled venues: `CoinoneIngestor` (REST polls plus
+the MYORDER WebSocket), `SsiIngestor` (order book polls plus the notify-id stream) and
+`FuturesGatewayIngestor` (open orders per symbol, order status). See
+`pipeline/ingest/base.py` for the reconnect and gap-recovery design.
 """
 
 from __future__ import annotations
 
 from pipeline.ingest.base import Ingestor, LiveOrders, RestPoller, SessionError
 from pipeline.ingest.binance import BinanceIngestor
+from pipeline.ingest.coinone import CoinoneIngestor
 from pipeline.ingest.config import (
     ENV_INGEST_CONFIG,
     ENV_INGEST_SECRETS,
@@ -23,8 +26,10 @@ from pipeline.ingest.config import (
     parse_ingest_config,
     simulator_config,
 )
+from pipeline.ingest.futures_gateway import FuturesGatewayIngestor
 from pipeline.ingest.publisher import RawPublisher
 from pipeline.ingest.service import INGESTORS, build_ingestor, run_ingestors
+from pipeline.ingest.ssi import SsiIngestor
 from pipeline.ingest.stats import IngestStats, VenueStats
 from pipeline.ingest.upbit import UpbitIngestor
 
@@ -35,7 +40,9 @@ __all__ = [
     "AccountConfig",
     "Backoff",
     "BinanceIngestor",
+    "CoinoneIngestor",
     "Credentials",
+    "FuturesGatewayIngestor",
     "IngestConfig",
     "IngestStats",
     "Ingestor",
@@ -43,6 +50,7 @@ __all__ = [
     "RawPublisher",
     "RestPoller",
     "SessionError",
+    "SsiIngestor",
     "UpbitIngestor",
     "VenueStats",
     "build_ingestor",

@@ -33,6 +33,7 @@ import orjson
 from pipeline.envelope import RawEnvelope
 from pipeline.ingest.config import AccountConfig
 from pipeline.ingest.publisher import RawPublisher, now_ms
+from pipeline.ingest.ratelimit import TokenBucket
 from pipeline.ingest.stats import IngestStats
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,9 @@ class Ingestor(ABC):
     """One venue account: connect, snapshot, stream, reconnect; file every message."""
 
     venue: ClassVar[str]
+    # every order and fill of the account reaches the raw topic (False: a poller that cannot
+    # see orders that start and end between two polls, nor single trades)
+    complete: ClassVar[bool] = True
 
     def __init__(self, config: AccountConfig, publisher: RawPublisher, stats: IngestStats) -> None:
         if config.venue != self.venue:
@@ -221,6 +225,10 @@ class Ingestor(ABC):
         return len(missing)
 
 
+class RateLimited(SessionError):
+    """The venue answered "too many requests": end the session, back off, snapshot again."""
+
+
 class RestPoller(Ingestor):
     """Base of REST-polled venues: log in (optional), then poll every `poll_interval` s.
 
@@ -229,7 +237,25 @@ class RestPoller(Ingestor):
     has one, the recent fills. Replies identical to the previous one of the same channel and
     symbol in this session are not published again (`file_changed`): they carry nothing
     new and would only grow the raw topic; the first reply after every (re)connect always is.
+
+    Every request first takes a token from the account's `bucket` (`throttle()`): at most
+    `rate_limit` requests per second (config; default the class's `default_rate_limit`, a
+    safe share of the venue's limit), bursts of `rate_burst`.
     """
+
+    default_rate_limit: ClassVar[float] = 5.0
+    default_rate_burst: ClassVar[float] = 5.0
+
+    def __init__(self, config: AccountConfig, publisher: RawPublisher, stats: IngestStats) -> None:
+        super().__init__(config, publisher, stats)
+        self.bucket = TokenBucket(
+            config.rate_limit or self.default_rate_limit,
+            max(1.0, config.rate_burst or self.default_rate_burst),
+        )
+        self._last: dict[tuple[str, str], bytes] = {}
+
+    async def throttle(self) -> None:
+        await self.bucket.acquire()
 
     async def login(self, http: aiohttp.ClientSession) -> None:
         """Obtain a session token where the venue needs one (SSI); called per session."""
@@ -239,14 +265,18 @@ class RestPoller(Ingestor):
         """One round of requests: a snapshot of the account's orders."""
 
     async def session(self, http: aiohttp.ClientSession, stop: asyncio.Event) -> None:
-        self._last: dict[tuple[str, str], bytes] = {}
+        self._last = {}
         await self.login(http)
+        await self.poll(http)
+        self.counters.snapshots += 1
         self.counters.connects += 1
-        while not stop.is_set():
+        await self.poll_forever(http, stop)
+
+    async def poll_forever(self, http: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+        """Poll every `poll_interval` seconds until `stop` (a failed poll raises)."""
+        while not await wait_stop(stop, self.config.poll_interval):
             await self.poll(http)
             self.counters.snapshots += 1
-            if await wait_stop(stop, self.config.poll_interval):
-                return
 
     async def file_changed(self, channel: str, raw: bytes, symbol: str) -> Any:
         """`file()` unless `raw` equals the last reply of (channel, symbol); the payload."""

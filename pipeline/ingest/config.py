@@ -2,8 +2,10 @@
 
 A file (TOML or JSON, chosen by the suffix) lists one entry per venue account; keys never
 come from it (nor from the command line): they come from the environment,
-`PIPELINE_<VENUE>_<ACCOUNT>_API_KEY` / `_SECRET_KEY`, or from a secrets file in the
-simulator's `--secrets-out` format `{venue: [{account, api_key, secret_key}]}`.
+`PIPELINE_<VENUE>_<ACCOUNT>_API_KEY` / `_SECRET_KEY` (SSI also `_PRIVATE_KEY`, the RSA key
+PEM for `X-Signature`, and `_PIN`, the two-factor code of its AccessToken call), or from a
+secrets file in the simulator's `--secrets-out` format
+`{venue: [{account, api_key, secret_key, private_key?, pin?}]}`.
 
     secrets_file = "sim-keys.json"      # optional; PIPELINE_INGEST_SECRETS overrides it
 
@@ -12,6 +14,8 @@ simulator's `--secrets-out` format `{venue: [{account, api_key, secret_key}]}`.
     backoff_max = 30.0
     ping_interval = 20.0                # keep-alive period of WebSocket ingestors
     poll_interval = 2.0                 # period of REST pollers
+    rate_limit = 10.0                   # REST requests per second per account (token bucket;
+    rate_burst = 5                      #   default: a safe share of the venue's own limit)
 
     [[ingestors]]
     venue = "upbit"
@@ -53,21 +57,33 @@ DEFAULT_URLS: dict[str, dict[str, str]] = {
         "base_url": "https://api.binance.com",
         "ws_url": "wss://ws-api.binance.com/ws-api/v3",
     },
-    "coinone": {"base_url": "https://api.coinone.co.kr"},
+    "coinone": {
+        "base_url": "https://api.coinone.co.kr",
+        "ws_url": "wss://stream.coinone.co.kr/v1/private",
+    },
     "ssi": {"base_url": "https://fc-tradeapi.ssi.com.vn"},
 }
-_SECRET_NAMES = frozenset({"api_key", "secret_key", "secret", "apikey", "password", "token"})
+SIMULATOR_PIN = "000000"  # the simulated SSI AccessToken accepts any non-empty PIN
+_SECRET_NAMES = frozenset(
+    {"api_key", "secret_key", "secret", "apikey", "password", "token", "private_key", "pin"}
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """One account's API key pair. Neither part appears in a repr or str."""
+    """One account's API key pair, plus what some venues need besides: SSI's RSA private key
+    (PEM, signs writes) and PIN (its AccessToken `code`). No part appears in a repr or str."""
 
     api_key: str = field(repr=False)
     secret_key: str = field(repr=False)
+    private_key: str | None = field(default=None, repr=False)
+    pin: str | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
-        return f"Credentials(api_key={MASK}, secret_key={MASK})"
+        extra = "".join(
+            f", {name}={MASK}" for name in ("private_key", "pin") if getattr(self, name)
+        )
+        return f"Credentials(api_key={MASK}, secret_key={MASK}{extra})"
 
     __str__ = __repr__
 
@@ -104,6 +120,8 @@ class AccountConfig:
     ping_interval: float = 20.0
     poll_interval: float = 2.0
     request_timeout: float = 10.0
+    rate_limit: float | None = None  # REST requests/s of this account (None: venue default)
+    rate_burst: float | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -153,8 +171,15 @@ def credential_env_names(venue: str, account: str) -> tuple[str, str]:
     return f"PIPELINE_{stem}_API_KEY", f"PIPELINE_{stem}_SECRET_KEY"
 
 
+def extra_credential_env_names(venue: str, account: str) -> tuple[str, str]:
+    """(`PIPELINE_<VENUE>_<ACCOUNT>_PRIVATE_KEY`, `..._PIN`): optional, SSI uses them."""
+    stem = credential_env_names(venue, account)[0].removesuffix("_API_KEY")
+    return f"{stem}_PRIVATE_KEY", f"{stem}_PIN"
+
+
 def load_secrets_file(path: Path) -> dict[tuple[str, str], Credentials]:
-    """(venue, account) -> keys from `{venue: [{account, api_key, secret_key}]}`."""
+    """(venue, account) -> keys from `{venue: [{account, api_key, secret_key, private_key?,
+    pin?}]}` (`private_key`: SSI's RSA key as PEM; `pin`: its two-factor code)."""
     setting = f"secrets file {path}"
     try:
         data = json.loads(path.read_bytes())
@@ -182,7 +207,16 @@ def load_secrets_file(path: Path) -> dict[tuple[str, str], Credentials]:
                     str(path),
                     f"{venue}[{number}]: needs non-empty account, api_key and secret_key",
                 )
-            found[(venue, entry["account"])] = Credentials(entry["api_key"], entry["secret_key"])
+            extras = {name: entry.get(name) for name in ("private_key", "pin")}
+            for name, value in extras.items():
+                if value is not None and not (isinstance(value, str) and value):
+                    raise ConfigError(
+                        ENV_INGEST_SECRETS, str(path), f"{venue}[{number}]: {name} must be a "
+                        "non-empty string when present"
+                    )  # fmt: skip
+            found[(venue, entry["account"])] = Credentials(
+                entry["api_key"], entry["secret_key"], extras["private_key"], extras["pin"]
+            )
     return found
 
 
@@ -195,7 +229,8 @@ def _credentials(
     key_name, secret_name = credential_env_names(venue, account)
     key, secret = env.get(key_name), env.get(secret_name)
     if key and secret:
-        return Credentials(key, secret)
+        private_name, pin_name = extra_credential_env_names(venue, account)
+        return Credentials(key, secret, env.get(private_name) or None, env.get(pin_name) or None)
     if key or secret:
         missing = secret_name if key else key_name
         raise ConfigError(missing, "(unset)", f"both {key_name} and {secret_name} are needed")
@@ -230,6 +265,8 @@ _TUNABLES = {
     "ping_interval": ("", "ping_interval"),
     "poll_interval": ("", "poll_interval"),
     "request_timeout": ("", "request_timeout"),
+    "rate_limit": ("", "rate_limit"),
+    "rate_burst": ("", "rate_burst"),
 }
 _ENTRY_KEYS = frozenset({"venue", "account", "base_url", "ws_url", "symbols", "options"})
 
@@ -369,7 +406,7 @@ def simulator_config(
         if venue not in wanted:
             continue
         symbols = tuple(simulator.exchanges[venue].instruments)
-        ws_url = endpoints.get("ws") or endpoints.get("ws_api")
+        ws_url = endpoints.get("ws") or endpoints.get("ws_api") or endpoints.get("stream")
         base_url = endpoints.get("rest") or simulator.base_url(venue)
         for credential in simulator.credentials(venue):
             if accounts is not None and credential.account not in accounts:
@@ -381,7 +418,12 @@ def simulator_config(
                     base_url=base_url,
                     ws_url=ws_url,
                     symbols=symbols,
-                    credentials=Credentials(credential.key, credential.secret),
+                    credentials=Credentials(
+                        credential.key,
+                        credential.secret,
+                        getattr(credential, "private_key", None) or None,
+                        SIMULATOR_PIN if venue == "ssi" else None,
+                    ),
                     **tunables,
                 )
             )

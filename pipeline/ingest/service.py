@@ -18,8 +18,11 @@ import logging
 from pipeline.errors import ConfigError
 from pipeline.ingest.base import Ingestor
 from pipeline.ingest.binance import BinanceIngestor
+from pipeline.ingest.coinone import CoinoneIngestor
 from pipeline.ingest.config import AccountConfig, IngestConfig
+from pipeline.ingest.futures_gateway import FuturesGatewayIngestor
 from pipeline.ingest.publisher import RawPublisher
+from pipeline.ingest.ssi import SsiIngestor
 from pipeline.ingest.stats import IngestStats
 from pipeline.ingest.upbit import UpbitIngestor
 
@@ -28,6 +31,9 @@ log = logging.getLogger(__name__)
 INGESTORS: dict[str, type[Ingestor]] = {
     UpbitIngestor.venue: UpbitIngestor,
     BinanceIngestor.venue: BinanceIngestor,
+    CoinoneIngestor.venue: CoinoneIngestor,
+    SsiIngestor.venue: SsiIngestor,
+    FuturesGatewayIngestor.venue: FuturesGatewayIngestor,
 }
 
 

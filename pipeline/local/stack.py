@@ -35,6 +35,7 @@ class EmbeddedStack:
     store: Store | None = None
     query_server: QueryServer | None = None
     bootstrap: str = ""
+    command_keys: str | None = None
     _state_written: bool = field(default=False, repr=False)
 
     def start(self) -> EmbeddedStack:
@@ -80,6 +81,7 @@ class EmbeddedStack:
                 if self.own_store and store_target.is_embedded
                 else None,
                 query_url=self.query_server.url if self.query_server else None,
+                command_keys=self.command_keys,
             ),
         )
         self._state_written = True

@@ -28,6 +28,7 @@ class StackState:
     broker_pid: int | None = None
     store_path: str | None = None  # chDB directory owned by `pid`, if any
     query_url: str | None = None  # http://127.0.0.1:port of the owner's query endpoint
+    command_keys: str | None = None  # the local operator's command key file (embedded runs)
 
 
 def state_path(data_dir: Path) -> Path:

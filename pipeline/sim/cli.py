@@ -20,10 +20,11 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import orjson
 
+from pipeline.ingest.config import SIMULATOR_PIN
 from pipeline.sim.faults import FaultPlan
 from pipeline.sim.kits import VENUE_KITS
 from pipeline.sim.server import SimConfig, Simulator
@@ -88,13 +89,19 @@ def build_config(args: argparse.Namespace) -> SimConfig:
 
 
 def write_secrets(path: Path, simulator: Simulator) -> None:
-    """The keys as `{venue: [{account, api_key, secret_key}]}`, readable by the owner only."""
+    """The keys as `{venue: [{account, api_key, secret_key}]}`, readable by the owner only;
+    SSI entries add `private_key` (the RSA key PEM that signs writes) and `pin` (any
+    non-empty code opens the simulated AccessToken)."""
+
+    def entry(credential: Any) -> dict[str, str]:
+        found = {"account": credential.account, "api_key": credential.key,
+                 "secret_key": credential.secret}  # fmt: skip
+        if getattr(credential, "private_key", None):
+            found.update(private_key=credential.private_key, pin=SIMULATOR_PIN)
+        return found
+
     secrets = {
-        venue: [
-            {"account": c.account, "api_key": c.key, "secret_key": c.secret}
-            for c in simulator.credentials(venue)
-        ]
-        for venue in simulator.servers
+        venue: [entry(c) for c in simulator.credentials(venue)] for venue in simulator.servers
     }
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as handle:

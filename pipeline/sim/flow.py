@@ -78,6 +78,7 @@ class VenueFlow:
     exchange: Exchange
     house: HouseLiquidity | None
     profile: FlowProfile
+    accounts: tuple[str, ...] | None = None  # None: `FlowConfig.accounts`
 
 
 class OrderFlow:
@@ -139,8 +140,8 @@ class OrderFlow:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _account(self) -> str:
-        return self._rng.choice(self.config.accounts)
+    def _account(self, flow: VenueFlow) -> str:
+        return self._rng.choice(flow.accounts or self.config.accounts)
 
     def _mid(self, flow: VenueFlow, symbol: str) -> Decimal:
         if flow.house is not None:
@@ -178,7 +179,7 @@ class OrderFlow:
     ) -> Order:  # fmt: skip
         side = side or self._side()
         request = OrderRequest(
-            account or self._account(), symbol, side, OrderType.LIMIT, qty=qty,
+            account or self._account(flow), symbol, side, OrderType.LIMIT, qty=qty,
             price=self._price(flow, symbol, side, ticks), time_in_force=tif,
             post_only=post_only, stp=self._stp(flow) if stp is None else stp,
             client_order_id=self._client_id(flow),
@@ -186,7 +187,7 @@ class OrderFlow:
         return flow.exchange.place(request, now)[0]
 
     def _live(self, flow: VenueFlow) -> list[Order]:
-        accounts = set(self.config.accounts)
+        accounts = set(flow.accounts or self.config.accounts)
         return [o for o in flow.exchange.open_orders() if o.account in accounts]
 
     # -- actions --------------------------------------------------------------------------
@@ -201,7 +202,7 @@ class OrderFlow:
 
     def _market(self, flow: VenueFlow, symbol: str, now: int) -> None:
         request = OrderRequest(
-            self._account(), symbol, self._side(), OrderType.MARKET,
+            self._account(flow), symbol, self._side(), OrderType.MARKET,
             qty=self._qty(flow, symbol), stp=self._stp(flow),
             client_order_id=self._client_id(flow),
         )  # fmt: skip
@@ -211,7 +212,7 @@ class OrderFlow:
         lots = self._qty(flow, symbol)
         amount = (self._mid(flow, symbol) * lots).to_integral_value()
         request = OrderRequest(
-            self._account(), symbol, Side.BUY, OrderType.MARKET, quote_qty=amount,
+            self._account(flow), symbol, Side.BUY, OrderType.MARKET, quote_qty=amount,
             client_order_id=self._client_id(flow),
         )  # fmt: skip
         flow.exchange.place(request, now)
@@ -244,7 +245,7 @@ class OrderFlow:
             else (stop + tick * 2 if side is Side.BUY else max(stop - tick * 2, tick))
         )
         request = OrderRequest(
-            self._account(), symbol, side, OrderType.MARKET if market else OrderType.LIMIT,
+            self._account(flow), symbol, side, OrderType.MARKET if market else OrderType.LIMIT,
             qty=self._qty(flow, symbol), price=limit, trigger=kind, stop_price=stop,
             stp=self._stp(flow), client_order_id=self._client_id(flow),
         )  # fmt: skip
@@ -289,7 +290,9 @@ class OrderFlow:
 
     def _cancel_all(self, flow: VenueFlow, symbol: str, now: int) -> None:
         scope = None if self._rng.random() < 0.3 else [symbol]
-        flow.exchange.cancel_all(self._account(), now, scope, deferred=flow.profile.deferred_cancel)
+        flow.exchange.cancel_all(
+            self._account(flow), now, scope, deferred=flow.profile.deferred_cancel
+        )
 
     def _drift(self, flow: VenueFlow, symbol: str, now: int) -> None:
         if flow.house is not None:

@@ -38,6 +38,7 @@ class SimConfig:
     rate: float = 20.0
     venues: tuple[str, ...] = ("upbit", "binance")
     accounts: tuple[str, ...] = ("alice", "bob", "carol")
+    venue_accounts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # per venue
     house: bool = True
     host: str = "127.0.0.1"
     ports: Mapping[str, int] = field(default_factory=dict)
@@ -45,6 +46,10 @@ class SimConfig:
     faults: Mapping[str, FaultPlan] = field(default_factory=dict)
     flow_profiles: Mapping[str, FlowProfile] = field(default_factory=dict)
     record: bool = False
+
+    def accounts_of(self, venue: str) -> tuple[str, ...]:
+        """The flow's accounts on `venue` (`venue_accounts`, else `accounts`)."""
+        return tuple(self.venue_accounts.get(venue) or self.accounts)
 
     def __post_init__(self) -> None:
         unknown = [v for v in self.venues if v not in VENUE_KITS]
@@ -70,7 +75,7 @@ class Simulator:
                 venue, kit.instruments, kit.rules, IdScheme(kit.id_style, config.seed)
             )
             house = None
-            accounts = list(config.accounts)
+            accounts = list(config.accounts_of(venue))
             if config.house:
                 house = HouseLiquidity(exchange, kit.reference_prices, kit.house)
                 self.houses[venue] = house
@@ -86,7 +91,10 @@ class Simulator:
                 faults=config.faults.get(venue),
                 record=config.record,
             )
-            flows[venue] = VenueFlow(exchange, house, config.flow_profiles.get(venue, kit.flow))
+            flows[venue] = VenueFlow(
+                exchange, house, config.flow_profiles.get(venue, kit.flow),
+                config.venue_accounts.get(venue) or None,
+            )  # fmt: skip
         self.flow = OrderFlow(
             flows, FlowConfig(seed=config.seed, rate=config.rate, accounts=config.accounts)
         )
@@ -177,7 +185,10 @@ class Simulator:
         return next(c for c in self._credentials[venue] if c.account == account)
 
     def truth(self, accounts: list[str] | None = None) -> GroundTruth:
-        return GroundTruth.from_exchanges(self.exchanges.values(), accounts)
+        trade_ids: dict[tuple[str, str, str], str] = {}
+        for server in self.servers.values():
+            trade_ids.update(getattr(server, "reported_trade_ids", {}))
+        return GroundTruth.from_exchanges(self.exchanges.values(), accounts, trade_ids)
 
     def recorded(self) -> list[EmittedPayload]:
         """Every payload the servers emitted (when `SimConfig.record`), in order per venue."""

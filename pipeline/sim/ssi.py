@@ -106,6 +106,9 @@ class SsiServer(VenueServer):
         self._last_errors: dict[str, Any] = {}  # order id -> its last failed request
         self._request_ids: set[tuple[str, str]] = set()
         self._notify = 0
+        # (venue, order id, engine trade id) -> the trade id the pipeline derives from the
+        # stream (`<orderID>:<notifyID>`; SSI states none): ground truth orders fills by it
+        self.reported_trade_ids: dict[tuple[str, str, str], str] = {}
 
     def endpoints(self) -> dict[str, str]:
         return {"rest": self.base_url, "stream": self.ws_url(self.stream_path)}
@@ -281,6 +284,10 @@ class SsiServer(VenueServer):
     def on_events(self, events: Sequence[EngineEvent]) -> None:
         for event in events:
             for message in wire.stream_messages(event, self._next_notify):
+                if message["type"] == "orderMatchEvent" and event.fill is not None:
+                    data = message["data"]
+                    key = ("ssi", event.fill.order_id, event.fill.trade_id)
+                    self.reported_trade_ids[key] = f"{data['orderID']}:{data['notifyID']}"
                 self._publish(event.account, message)
 
     async def _stream(self, request: web.Request) -> web.WebSocketResponse:

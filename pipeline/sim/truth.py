@@ -22,7 +22,7 @@ so `compare` checks average prices to a relative tolerance; everything else exac
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -103,8 +103,13 @@ def fill_truth(fill: Fill) -> dict[str, Any]:
     }
 
 
-def fold_positions(fills: Iterable[Fill]) -> dict[PositionKey, dict[str, Any]]:
-    """Average-cost positions per (venue, account, symbol), signed, fees per asset."""
+def fold_positions(
+    fills: Iterable[Fill], trade_ids: Mapping[tuple[str, str, str], str] | None = None
+) -> dict[PositionKey, dict[str, Any]]:
+    """Average-cost positions per (venue, account, symbol), signed, fees per asset. Fills are
+    ordered by (time, trade id, order id) with the trade id the pipeline sees: `trade_ids`
+    maps (venue, order id, engine trade id) to it where the venue states none (SSI)."""
+    known = trade_ids or {}
     grouped: dict[PositionKey, list[Fill]] = {}
     for fill in fills:
         grouped.setdefault((fill.venue, fill.account, fill.symbol), []).append(fill)
@@ -112,7 +117,13 @@ def fold_positions(fills: Iterable[Fill]) -> dict[PositionKey, dict[str, Any]]:
     for key, group in grouped.items():
         qty = avg = realized = ZERO
         fees: dict[str, Decimal] = {}
-        group.sort(key=lambda f: (f.time, f.trade_id, f.order_id))
+        group.sort(
+            key=lambda f: (
+                f.time,
+                known.get((f.venue, f.order_id, f.trade_id), f.trade_id),
+                f.order_id,
+            )
+        )
         for fill in group:
             size, price = fill.qty, fill.price
             signed = size if fill.side is Side.BUY else -size
@@ -152,7 +163,10 @@ class GroundTruth:
 
     @classmethod
     def from_exchanges(
-        cls, exchanges: Iterable[Exchange], accounts: Iterable[str] | None = None
+        cls,
+        exchanges: Iterable[Exchange],
+        accounts: Iterable[str] | None = None,
+        trade_ids: Mapping[tuple[str, str, str], str] | None = None,
     ) -> GroundTruth:
         wanted = None if accounts is None else set(accounts)
         truth = cls()
@@ -164,7 +178,7 @@ class GroundTruth:
             all_fills.extend(f for f in exchange.fills if wanted is None or f.account in wanted)
         for fill in all_fills:
             truth.fills[(fill.venue, fill.account, fill.order_id, fill.trade_id)] = fill_truth(fill)
-        truth.positions = fold_positions(all_fills)
+        truth.positions = fold_positions(all_fills, trade_ids)
         return truth
 
     def to_json(self) -> dict[str, Any]:

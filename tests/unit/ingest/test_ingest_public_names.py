@@ -9,12 +9,14 @@ def test_public_names_are_pinned() -> None:
     assert sorted(ingest.__all__) == sorted(
         [
             "ENV_INGEST_CONFIG", "ENV_INGEST_SECRETS", "INGESTORS", "AccountConfig", "Backoff",
-            "BinanceIngestor", "Credentials", "IngestConfig", "IngestStats", "Ingestor",
-            "LiveOrders", "RawPublisher", "RestPoller", "SessionError", "UpbitIngestor",
+            "BinanceIngestor", "CoinoneIngestor", "Credentials", "FuturesGatewayIngestor",
+            "IngestConfig", "IngestStats", "Ingestor",
+            "LiveOrders", "RawPublisher", "RestPoller", "SessionError", "SsiIngestor",
+            "UpbitIngestor",
             "VenueStats", "build_ingestor", "credential_env_names", "load_ingest_config",
             "parse_ingest_config", "run_ingestors", "simulator_config",
         ]
     )  # fmt: skip
     for name in ingest.__all__:
         assert getattr(ingest, name) is not None
-    assert set(ingest.INGESTORS) == {"upbit", "binance"}
+    assert set(ingest.INGESTORS) == {"upbit", "binance", "coinone", "ssi", "futures_gateway"}

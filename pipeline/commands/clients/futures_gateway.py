@@ -1,0 +1,58 @@
+"""Futures gateway cancels (seed 002): `POST /trade/api/v2/futures/cancel_all` for the
+exchange (the account) or one symbol, TP/SL included, 10 requests per 60 s; `DELETE /order`
+for one order. Both only raise the cancel (CANCELLATION_RAISED -> CANCELLED later)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+
+from pipeline.commands.clients.base import Ack, HttpClientBase, http_status_error
+from pipeline.domain.orders import OrderState
+from pipeline.sim.venue_signing import gateway_headers
+
+PREFIX = "/trade/api/v2/futures"
+
+
+class GatewayCancelClient(HttpClientBase):
+    async def call(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> Any:
+        exchange = {"exchange": self.account.account}
+        if body is None:
+            query, raw = {**exchange, **(params or {})}, b""
+        else:
+            query, raw = dict(params or {}), orjson.dumps({**exchange, **body})
+        full = PREFIX + path
+        now = self.clock() if self.clock else time.time_ns() // 1_000_000
+        creds = self.account.credentials
+        headers = gateway_headers(creds.api_key, creds.secret_key, now, method, full, query, raw)
+        if raw:
+            headers["Content-Type"] = "application/json"
+        url = self.account.base_url + full + ("?" + urlencode(query) if query else "")
+        status, reply = await self.request_json(method, url, data=raw or None, headers=headers)
+        if status == 200 and isinstance(reply, dict):
+            return reply.get("data")
+        error = (reply or {}).get("error", {}) if isinstance(reply, dict) else {}
+        message = str(error.get("message", f"HTTP {status}"))
+        wait = re.search(r"retry after (\d+) s", message)
+        raise http_status_error(
+            status, error.get("code"), message, int(wait.group(1)) * 1000 if wait else None
+        )
+
+    async def cancel_order(self, state: OrderState) -> Ack:
+        await self.call("DELETE", "/order", params={"order_id": state.order_id})
+        return Ack(order_ids=[state.order_id])
+
+    async def cancel_scope(self, venue_symbol: str | None, states: list[OrderState]) -> Ack:
+        body = {} if venue_symbol is None else {"symbol": venue_symbol}
+        data = await self.call("POST", "/cancel_all", body=body)
+        return Ack(order_ids=[str(i) for i in (data or {}).get("orders_ids", [])])

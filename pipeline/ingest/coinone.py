@@ -1,0 +1,301 @@
+"""Coinone (private API v2.1): REST polling per pair plus the MYORDER WebSocket.
+
+Every call is a signed POST (`pipeline.ingest.auth.coinone_signed`: `access_token` + UUID v4
+`nonce` in the body, base64 payload and HMAC-SHA512 signature headers). One session:
+
+1. if a `ws_url` is configured (option `myorder`, default true): open the MYORDER
+   WebSocket (the handshake is signed the same way, over `{access_token, nonce,
+   timestamp}`), subscribe to the configured pairs and wait for `SUBSCRIBED`; frames are
+   published on channel `MYORDER` keyed by their pair (`tc-qc`, e.g. `BTC-KRW`); control
+   frames (`SUBSCRIBED`, `PONG`) name no pair and are not published;
+2. poll at once (the snapshot after every (re)connect), then every `poll_interval`:
+   - `POST /v2.1/order/active_orders` per pair -> channel `rest.active_orders`, one message
+     per reply, keyed by the pair asked about;
+   - orders that left the open set (known live from any channel, or published in a
+     working state, and not listed now): `POST /v2.1/order/detail` for each -> channel
+     `rest.order_detail`. Also when MYORDER already said how the order ended: the final
+     detail restates the cumulative fee, which MYORDER frames (per-trade `ef`) never do,
+     so a fee stated by an earlier snapshot does not stay stale;
+
+   - `POST /v2.1/order/completed_orders` per pair, incrementally: `from_ts` = the newest
+     trade time seen so far (inclusive, so a trade in that same millisecond is not missed;
+     the trades repeated are one event downstream), paging back with `to_trade_id` when a
+     page is full -> channel `rest.completed_orders`. The first poll looks back
+     `history_ms` (option, default 24 h).
+   A reply identical to the previous one of its channel and pair is not published again.
+3. `{"request_type": "PING"}` every `ping_interval` keeps the socket alive (Coinone closes
+   idle connections after 30 min).
+
+A lost WebSocket ends the session; the reconnect re-subscribes and polls again, and the
+completed-trades cursor survives, so fills that happened in the gap are fetched. Error
+replies (`result: error`) are not published: 104 on a detail means the venue forgot the
+order; anything else ends the session (HTTP 429 / error 4 included, after which the backoff
+applies). Requests are throttled per account (default 20/s, a quarter of Coinone's 80/s).
+Pairs are spelled `<TARGET>-<QUOTE>` as the normalizer keys them (`BTC-KRW`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+import orjson
+
+from pipeline.ingest.auth import coinone_signed
+from pipeline.ingest.base import (
+    RateLimited,
+    RestPoller,
+    SessionError,
+    cancel_tasks,
+    supervise,
+    wait_stop,
+)
+from pipeline.ingest.publisher import now_ms
+
+log = logging.getLogger(__name__)
+
+PAGE = 100
+DAY_MS = 86_400_000
+SUBSCRIBE_TIMEOUT = 10.0
+WORKING = frozenset({"LIVE", "PARTIALLY_FILLED", "NOT_TRIGGERED", "TRIGGERED"})
+WS_WORKING = frozenset({"wait", "watch", "not_triggered", "trade"})
+ACTIVE_ORDERS = "rest.active_orders"
+COMPLETED_ORDERS = "rest.completed_orders"
+ORDER_DETAIL = "rest.order_detail"
+MYORDER = "MYORDER"
+
+
+def pair_of(symbol: str) -> dict[str, str]:
+    """`BTC-KRW` -> `{"quote_currency": "KRW", "target_currency": "BTC"}`."""
+    target, sep, quote = symbol.partition("-")
+    if not sep or not target or not quote:
+        raise SessionError(f"coinone symbol {symbol!r}: expected TARGET-QUOTE like BTC-KRW")
+    return {"quote_currency": quote, "target_currency": target}
+
+
+def _pair(target: Any, quote: Any) -> str | None:
+    if isinstance(target, str) and isinstance(quote, str) and target and quote:
+        return f"{target.upper()}-{quote.upper()}"
+    return None
+
+
+def _positive(value: Any) -> bool:
+    try:
+        return float(value) > 0
+    except (TypeError, ValueError):
+        return False
+
+
+class CoinoneIngestor(RestPoller):
+    venue = "coinone"
+    default_rate_limit = 20.0
+    default_rate_burst = 10.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        history = self.config.options.get("history_ms", DAY_MS)
+        self._history_ms = int(history) if isinstance(history, int | float) else DAY_MS
+        self._trades_from: dict[str, int] = {}  # pair -> newest trade time seen (ms)
+        self._stated: dict[str, set[str]] = {}  # pair -> orders published in a working state
+        self._subscribed = asyncio.Event()
+
+    # -- keys and the live set ------------------------------------------------------------
+
+    def symbol_of(self, payload: Any) -> str | None:
+        if not isinstance(payload, dict):
+            return None
+        if isinstance(payload.get("d"), dict):  # MYORDER DATA frame
+            return _pair(payload["d"].get("tc"), payload["d"].get("qc"))
+        if isinstance(payload.get("order"), dict):
+            order = payload["order"]
+        else:
+            items = payload.get("active_orders") or payload.get("completed_orders")
+            order = items[0] if isinstance(items, list) and items else None
+        if not isinstance(order, dict):
+            return None
+        return _pair(order.get("target_currency"), order.get("quote_currency"))
+
+    def observe(self, channel: str, payload: Any) -> None:
+        if channel == MYORDER:
+            d = payload.get("d")
+            state = d.get("st") if isinstance(d, dict) else None
+            if isinstance(state, str):
+                live = state.lower() in WS_WORKING or (
+                    state.lower() == "cancel" and _positive(d.get("rq"))
+                )
+                self._seen(d.get("oi"), _pair(d.get("tc"), d.get("qc")), live)
+            return
+        if channel == ACTIVE_ORDERS:
+            for order in payload.get("active_orders") or []:
+                if isinstance(order, dict):
+                    pair = _pair(order.get("target_currency"), order.get("quote_currency"))
+                    self._seen(order.get("order_id"), pair, True, stated=True)
+            return
+        if channel == ORDER_DETAIL and isinstance(payload.get("order"), dict):
+            order = payload["order"]
+            status = order.get("status")
+            live = status in WORKING or (
+                status == "PARTIALLY_CANCELED" and _positive(order.get("remain_qty"))
+            )
+            pair = _pair(order.get("target_currency"), order.get("quote_currency"))
+            self._seen(order.get("order_id"), pair, live, stated=True)
+
+    def _seen(self, order_id: Any, pair: str | None, live: bool, stated: bool = False) -> None:
+        if isinstance(order_id, str) and order_id and pair is not None:
+            self.live.seen(order_id, pair, live)
+            if stated:
+                if live:
+                    self._stated.setdefault(pair, set()).add(order_id)
+                else:
+                    self._stated.get(pair, set()).discard(order_id)
+
+    # -- the session ----------------------------------------------------------------------
+
+    async def session(self, http: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+        self._last = {}
+        if not self.config.ws_url or not self.config.options.get("myorder", True):
+            await super().session(http, stop)
+            return
+        _, headers = coinone_signed(self.credentials, {"timestamp": now_ms()})
+        self._subscribed = asyncio.Event()
+        async with http.ws_connect(
+            self.config.ws_url, headers=headers, heartbeat=self.config.ping_interval
+        ) as ws:
+            request: dict[str, Any] = {"request_type": "SUBSCRIBE", "channel": MYORDER}
+            if self.config.symbols:
+                request["topic"] = [pair_of(s) for s in self.config.symbols]
+            await ws.send_str(orjson.dumps(request).decode())
+            reader = asyncio.create_task(self._read(ws))
+            pinger = asyncio.create_task(self._ping(ws, stop))
+            poller: asyncio.Task[None] | None = None
+            try:
+                waiter = asyncio.create_task(self._subscribed.wait())
+                done, _ = await asyncio.wait(
+                    [waiter, reader], timeout=SUBSCRIBE_TIMEOUT, return_when="FIRST_COMPLETED"
+                )
+                waiter.cancel()
+                if reader in done:
+                    reader.result()  # raises the reader's error
+                    raise SessionError(f"MYORDER closed before subscribing (code {ws.close_code})")
+                if not self._subscribed.is_set():
+                    raise SessionError("MYORDER subscription not confirmed")
+                await self.poll(http)  # the snapshot after (re)connecting
+                self.counters.snapshots += 1
+                self.counters.connects += 1
+                poller = asyncio.create_task(self.poll_forever(http, stop))
+                await supervise(stop, reader, pinger, poller)
+            finally:
+                await cancel_tasks(reader, pinger, poller)
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for message in ws:
+            if message.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                if message.type is aiohttp.WSMsgType.ERROR:
+                    raise SessionError(f"websocket error: {ws.exception()}")
+                continue
+            payload = await self.file(MYORDER, message.data)
+            if not isinstance(payload, dict):
+                continue
+            kind = payload.get("r") or payload.get("response_type")
+            if kind == "SUBSCRIBED":
+                self._subscribed.set()
+            elif kind == "ERROR":
+                self.counters.errors += 1
+                raise SessionError(f"MYORDER error frame: {payload.get('error_msg')}")
+        if ws.close_code == 4280:
+            raise SessionError("MYORDER authentication refused (close code 4280)")
+
+    async def _ping(self, ws: aiohttp.ClientWebSocketResponse, stop: asyncio.Event) -> None:
+        while not await wait_stop(stop, self.config.ping_interval):
+            await ws.send_str('{"request_type":"PING"}')
+
+    # -- REST -----------------------------------------------------------------------------
+
+    async def _post(
+        self, http: aiohttp.ClientSession, path: str, params: dict[str, Any]
+    ) -> tuple[bytes, Any]:
+        """(raw reply, parsed reply or None if not JSON); raises on HTTP errors."""
+        await self.throttle()
+        body, headers = coinone_signed(self.credentials, params)
+        async with http.post(f"{self.config.base_url}{path}", data=body, headers=headers) as r:
+            status, raw = r.status, await r.read()
+        if status == 429:
+            self.counters.errors += 1
+            raise RateLimited(f"POST {path}: HTTP 429 (rate limited)")
+        if status != 200:
+            self.counters.errors += 1
+            raise SessionError(f"POST {path}: HTTP {status}")
+        try:
+            return raw, orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return raw, None
+
+    async def _call(
+        self, http: aiohttp.ClientSession, path: str, params: dict[str, Any], channel: str,
+        symbol: str,
+    ) -> Any:  # fmt: skip
+        """A successful reply, filed on `channel` if it changed; errors end the session."""
+        raw, payload = await self._post(http, path, params)
+        if payload is None:
+            await self.file(channel, raw, symbol)  # -> dead letter
+            raise SessionError(f"POST {path}: reply is not JSON")
+        if not isinstance(payload, dict) or payload.get("result") != "success":
+            self.counters.errors += 1
+            code = payload.get("error_code") if isinstance(payload, dict) else None
+            raise SessionError(f"POST {path}: error {code}")
+        return await self.file_changed(channel, raw, symbol)
+
+    async def poll(self, http: aiohttp.ClientSession) -> None:
+        for symbol in self.config.symbols:
+            reply = await self._call(
+                http, "/v2.1/order/active_orders", pair_of(symbol), ACTIVE_ORDERS, symbol
+            )
+            orders = reply.get("active_orders") or []
+            open_ids = [str(o.get("order_id")) for o in orders if isinstance(o, dict)]
+            await self.recover(symbol, open_ids, lambda i, s: self._detail(http, i, s))
+            # An order whose working state was published (a stated cumulative fee) and that
+            # is no longer open gets its final detail even when MYORDER already told how it
+            # ended: MYORDER frames state no cumulative fee, so the last stated one is stale.
+            stated = self._stated.setdefault(symbol, set())
+            for order_id in sorted(stated.difference(open_ids, self.live.live)):
+                self.counters.recovered_orders += 1
+                if not await self._detail(http, order_id, symbol):
+                    stated.discard(order_id)
+        for symbol in self.config.symbols:
+            await self._completed(http, symbol)
+
+    async def _detail(self, http: aiohttp.ClientSession, order_id: str, symbol: str) -> bool:
+        params = {"order_id": order_id, **pair_of(symbol)}
+        raw, payload = await self._post(http, "/v2.1/order/detail", params)
+        if isinstance(payload, dict) and payload.get("result") != "success":
+            if str(payload.get("error_code")) == "104":  # the venue does not know it
+                return False
+            self.counters.errors += 1
+            raise SessionError(f"order detail: error {payload.get('error_code')}")
+        await self.file(ORDER_DETAIL, raw, symbol)
+        return payload is not None
+
+    async def _completed(self, http: aiohttp.ClientSession, symbol: str) -> None:
+        """The pair's trades since the newest one seen, newest first, paged back."""
+        since = self._trades_from.get(symbol)
+        if since is None:
+            since = max(0, now_ms() - self._history_ms)
+        newest = since
+        to_trade_id: str | None = None
+        for _ in range(1000):
+            params: dict[str, Any] = {**pair_of(symbol), "size": PAGE, "from_ts": since,
+                                      "to_ts": now_ms()}  # fmt: skip
+            if to_trade_id:
+                params["to_trade_id"] = to_trade_id
+            reply = await self._call(
+                http, "/v2.1/order/completed_orders", params, COMPLETED_ORDERS, symbol
+            )
+            trades = [t for t in reply.get("completed_orders") or [] if isinstance(t, dict)]
+            times = [t["timestamp"] for t in trades if isinstance(t.get("timestamp"), int)]
+            newest = max([newest, *times])
+            if len(trades) < PAGE or not isinstance(trades[-1].get("trade_id"), str):
+                break
+            to_trade_id = trades[-1]["trade_id"]
+        self._trades_from[symbol] = newest

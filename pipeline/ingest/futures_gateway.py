@@ -1,0 +1,128 @@
+"""The futures trading gateway (seed 002): open orders per symbol, order status for the rest.
+
+The account is the exchange behind the gateway (`EXCHANGE_2`); its API key belongs to that
+exchange. Every request carries the gateway's HMAC headers (`X-GW-API-KEY`,
+`X-GW-TIMESTAMP`, `X-GW-SIGNATURE`: `pipeline.ingest.auth.gateway_headers`). Each poll (at
+once after every (re)connect, then every `poll_interval`):
+
+- `GET /trade/api/v2/futures/open_orders?exchange=<account>&symbol=<symbol>` for every
+  configured symbol -> channel `rest.open_orders`, one message per reply, keyed
+  `futures_gateway|<exchange>|<symbol>`. The endpoint takes a symbol filter, so every reply
+  holds the orders of one symbol: without the filter one reply would mix symbols, and a raw
+  message must be neither split (the payload stays unmodified) nor keyed by one symbol while
+  carrying orders of others (they would land in another partition than the rest of those
+  orders' events). Symbols are therefore required. Empty replies name no order and are not
+  published; a reply identical to the previous one of its symbol is not published again;
+- `GET /trade/api/v2/futures/order?exchange=&order_id=` for every order known live that the
+  reply no longer lists -> channel `rest.order_status` (HTTP 404 `ORDER_NOT_FOUND`: forgotten).
+
+What polling cannot see: the gateway has no private stream, no trade list and no order
+history, so an order that is placed and finishes between two polls (a market or IOC order,
+a limit order filled at once) is never heard of, and several trades of one order between
+two polls arrive as one cumulative step (`fills_implied`). A short `poll_interval` narrows
+that window; nothing closes it.
+
+Rate limits are per exchange (1,200 requests per 60 s on these endpoints, shared with the
+cancel executor's calls): the default bucket takes 10/s. HTTP 429 ends the session (backoff).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import orjson
+
+from pipeline.ingest.auth import gateway_headers
+from pipeline.ingest.base import RateLimited, RestPoller, SessionError
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/trade/api/v2/futures"
+OPEN_ORDERS = "rest.open_orders"
+ORDER_STATUS = "rest.order_status"
+OPEN_STATUSES = frozenset({"NEW", "OPEN", "TRIGGERED", "PARTIALLY_FILLED", "CANCELLATION_RAISED"})
+
+
+def _orders(payload: Any) -> list[dict[str, Any]]:
+    """The order objects of an `open_orders` or `order` reply."""
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if isinstance(data, dict) and isinstance(data.get("orders"), list):
+        return [o for o in data["orders"] if isinstance(o, dict)]
+    if isinstance(data, dict) and "order_id" in data:
+        return [data]
+    return []
+
+
+class FuturesGatewayIngestor(RestPoller):
+    venue = "futures_gateway"
+    complete = False  # no stream, trade list or history: see the module docstring
+    default_rate_limit = 10.0
+    default_rate_burst = 10.0
+
+    def symbol_of(self, payload: Any) -> str | None:
+        orders = _orders(payload)
+        symbol = orders[0].get("symbol") if orders else None
+        return symbol if isinstance(symbol, str) and symbol else None
+
+    def observe(self, channel: str, payload: Any) -> None:
+        for order in _orders(payload):
+            order_id, symbol, status = (
+                order.get("order_id"),
+                order.get("symbol"),
+                order.get("status"),
+            )
+            if isinstance(order_id, str) and isinstance(symbol, str) and isinstance(status, str):
+                self.live.seen(order_id, symbol, status in OPEN_STATUSES)
+
+    async def _get(
+        self, http: aiohttp.ClientSession, path: str, params: dict[str, str]
+    ) -> tuple[int, bytes]:
+        await self.throttle()
+        full = PREFIX + path
+        headers = gateway_headers(self.credentials, "GET", full, params)
+        url = f"{self.config.base_url}{full}?{urlencode(params)}"
+        async with http.get(url, headers=headers) as response:
+            status, raw = response.status, await response.read()
+        if status == 429:
+            self.counters.errors += 1
+            raise RateLimited(f"GET {path}: HTTP 429 {_code(raw)}")
+        return status, raw
+
+    async def poll(self, http: aiohttp.ClientSession) -> None:
+        if not self.config.symbols:
+            raise SessionError("no symbols configured (open orders are polled per symbol)")
+        for symbol in self.config.symbols:
+            params = {"exchange": self.account, "symbol": symbol}
+            status, raw = await self._get(http, "/open_orders", params)
+            if status != 200:
+                self.counters.errors += 1
+                raise SessionError(f"open_orders {symbol}: HTTP {status} {_code(raw)}")
+            payload = await self.file_changed(OPEN_ORDERS, raw, symbol)
+            if payload is None:
+                raise SessionError(f"open_orders {symbol}: reply is not JSON")
+            open_ids = [str(o.get("order_id")) for o in _orders(payload)]
+            await self.recover(symbol, open_ids, lambda i, s: self._status(http, i, s))
+
+    async def _status(self, http: aiohttp.ClientSession, order_id: str, symbol: str) -> bool:
+        status, raw = await self._get(
+            http, "/order", {"exchange": self.account, "order_id": order_id}
+        )
+        if status == 404:
+            return False
+        if status != 200:
+            self.counters.errors += 1
+            raise SessionError(f"order status: HTTP {status} {_code(raw)}")
+        await self.file(ORDER_STATUS, raw, symbol)
+        return True
+
+
+def _code(raw: bytes) -> str:
+    """The gateway's error code of a reply (never its whole text)."""
+    try:
+        error = orjson.loads(raw).get("error") or {}
+    except (orjson.JSONDecodeError, AttributeError):
+        return ""
+    return str(error.get("code", "")) if isinstance(error, dict) else ""
