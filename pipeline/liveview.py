@@ -51,13 +51,11 @@ def store_picture(store: Store) -> list[str]:
             "sum(realized_pnl), count() "
             f"FROM {db}.positions FINAL GROUP BY venue, account, quote ORDER BY ALL"
         ).rows
-        fees = dict(
-            ((venue, account), paid)
-            for venue, account, paid in store.query(
-                f"SELECT venue, account, sumMap(fees) FROM {db}.positions FINAL "
-                "GROUP BY venue, account"
-            ).rows
-        )
+        fee_rows = store.query(
+            f"SELECT venue, account, sumMap(fees) FROM {db}.positions FINAL "
+            "GROUP BY venue, account"
+        ).rows
+        fees = {(venue, account): paid for venue, account, paid in fee_rows}
     except StoreError as exc:
         return [f"store: {exc}"]
     lines = [

@@ -73,10 +73,10 @@ class TradingBook:
             if order_key in self._evicted:
                 return self._after_eviction(event)
             ledger = OrderLedger(order_key)
-            outcome = ledger.fold_into(event, out)
+            outcome = ledger.fold_into(event, out, True)
             self._orders[order_key] = ledger  # only once the first event proved legal
         else:
-            outcome = ledger.fold_into(event, out)
+            outcome = ledger.fold_into(event, out, True)
             if outcome == DUPLICATE:
                 self.duplicates += 1
                 return out
@@ -84,11 +84,22 @@ class TradingBook:
                 self.late_events += 1
         if out[0].status in TERMINAL_STATUSES:  # type: ignore[union-attr]
             self._terminal[order_key] = ledger
-        if len(out) > 1 or event.fill is not None or (event.fills_implied and event.filled_qty):
+        fill = event.fill
+        if len(out) == 2 and fill is out[1] and outcome != REPLACED:
+            # The common fill-bearing case: the event's own new fill, nothing else.
+            self._own_position(event).apply_one(fill, out)
+        elif len(out) > 1 or fill is not None or (event.fills_implied and event.filled_qty):
             # an earlier copy replacing an event already counted is no new fill-bearing event
             bump = 0 if outcome == REPLACED else 1
             self._positions_into(event, out[1:], out, bump)  # type: ignore[arg-type]
         return out
+
+    def _own_position(self, event: OrderEvent) -> PositionLedger:
+        key = (event.venue, event.account, event.symbol)
+        ledger = self._positions.get(key)
+        if ledger is None:
+            ledger = self._positions[key] = PositionLedger(key)
+        return ledger
 
     def _positions_into(
         self, event: OrderEvent, fills: list[Fill], out: list[BookOutput], bump: int = 1

@@ -121,44 +121,56 @@ _Rederived = tuple[Decimal, list[tuple[Decimal, Fill]]]
 
 
 class OrderLedger:
-    """The sorted distinct events of one order, their fold, and the fills they imply."""
+    """The sorted distinct events of one order, their fold, and the fills they imply.
+
+    Storage is kept lean because a partition holds one ledger per live order, and every
+    object it keeps is one more for the garbage collector to scan: the events sorted by
+    `order_sort_key` (only the last one's key is kept; the rare late event or replaced copy
+    recomputes keys to bisect), the fold of all of them (`_state`, `_memo`), and a checkpoint
+    (state, memo) after every `CHECKPOINT_EVERY`-th event, created only once an order is that
+    long. An event that sorts last (the common case) is one fold step from `_state`; a late
+    one refolds from the checkpoint before it.
+    """
 
     __slots__ = (
+        "_checkpoints",
         "_emitted",
         "_events",
         "_ids",
-        "_keys",
-        "_memos",
+        "_last_key",
+        "_memo",
         "_real",
-        "_states",
+        "_state",
         "_trade_owner",
         "key",
     )
 
     def __init__(self, key: tuple[str, str, str]) -> None:
         self.key = key
-        # event id -> (sort key, received_at) of the copy kept
-        self._ids: dict[str, tuple[OrderSortKey, int]] = {}
-        self._keys: list[OrderSortKey] = []
-        self._events: list[OrderEvent] = []
-        self._states: list[OrderState | None] = []  # sparse: checkpoints and the last
-        self._memos: list[FoldMemo | None] = []
+        self._ids: dict[str, OrderEvent] = {}  # event id -> the copy kept
+        self._events: list[OrderEvent] = []  # sorted by order_sort_key
+        self._last_key: OrderSortKey | None = None  # order_sort_key(self._events[-1])
+        self._state: OrderState | None = None  # the fold of every event held
+        self._memo: FoldMemo | None = None
+        # checkpoints[j] = (state, memo) after events[j * CHECKPOINT_EVERY + CHECKPOINT_EVERY - 1]
+        self._checkpoints: list[tuple[OrderState, FoldMemo]] | None = None
         # Created on first use: most orders never need them.
-        self._trade_owner: dict[str, tuple[OrderSortKey, str]] | None = None
+        # trade id -> its earliest report (in sort order) among the events held
+        self._trade_owner: dict[str, OrderEvent] | None = None
         self._real: dict[str, Fill] | None = None
         self._emitted: dict[str, tuple[Decimal, Fill]] | None = None  # id -> (level, fill)
 
     @property
     def state(self) -> OrderState | None:
-        return self._states[-1] if self._states else None
+        return self._state
 
     @property
     def is_terminal(self) -> bool:
         """True once the order is filled/canceled/rejected/expired: safe to evict later."""
-        return bool(self._states) and self._states[-1].status in TERMINAL_STATUSES
+        return self._state is not None and self._state.status in TERMINAL_STATUSES
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._events)
 
     def apply(self, event: OrderEvent) -> OrderUpdate | None:
         """Fold `event` in; `None` for a duplicate. Raises `DomainError` on illegal input."""
@@ -168,74 +180,104 @@ class OrderLedger:
             return None
         return OrderUpdate(out[0], out[1:], outcome != IN_ORDER)
 
-    def fold_into(self, event: OrderEvent, out: list[Any]) -> int:
+    def fold_into(self, event: OrderEvent, out: list[Any], routed: bool = False) -> int:
         """`apply` without allocating an update: append the new state, then the fills, to
-        `out`; return `DUPLICATE` (nothing appended), `IN_ORDER`, `LATE` or `REPLACED`."""
-        event_id = event.event_id
-        prior = self._ids.get(event_id)
-        if prior is not None:
-            sort_key = order_sort_key(event)
-            if (sort_key, event.received_at) >= prior:
-                return DUPLICATE
-            # The same venue event, reported earlier (e.g. one REST state seen by two polls):
-            # keep the earliest copy whatever the arrival order.
-            self._forget(prior[0])
-            replaced = True
-        else:
-            replaced = False
+        `out`; return `DUPLICATE` (nothing appended), `IN_ORDER`, `LATE` or `REPLACED`.
+
+        `routed`: the caller picked this ledger by the event's own order key (as
+        `TradingBook` does), so the check that the event belongs here is skipped.
+        """
+        if event.event_id in self._ids:
+            return self._fold_copy(event, out)
+        if not routed:
+            self._check_owner(event)
+        return self._accept(event, out, False)
+
+    def _check_owner(self, event: OrderEvent) -> None:
         key = self.key
         if event.order_id != key[2] or event.account != key[1] or event.venue != key[0]:
-            raise ForeignEventError(f"event {event_id} of order {event.order_key} sent to {key}")
+            raise ForeignEventError(
+                f"event {event.event_id} of order {event.order_key} sent to {key}"
+            )
+
+    def _fold_copy(self, event: OrderEvent, out: list[Any]) -> int:
+        """A second copy of an event held: a duplicate, or an earlier report replacing it."""
+        prior = self._ids[event.event_id]
+        if (order_sort_key(event), event.received_at) >= (
+            order_sort_key(prior),
+            prior.received_at,
+        ):
+            return DUPLICATE
+        # The same venue event, reported earlier (e.g. one REST state seen by two polls):
+        # keep the earliest copy whatever the arrival order. Validate it before forgetting
+        # the copy held, so that a `DomainError` leaves the ledger unchanged.
+        self._check_owner(event)
+        check_event(event)
+        self._forget(prior)
+        return self._accept(event, out, True)
+
+    def _accept(self, event: OrderEvent, out: list[Any], replaced: bool) -> int:
+        """Hold a new distinct event (its owner already checked) and fold it in."""
         check_event(event)
         sort_key = order_sort_key(event)
-        self._ids[event_id] = (sort_key, event.received_at)
+        self._ids[event.event_id] = event
         fill = event.fill
+        owned = False  # is this event the earliest report of its fill's trade?
         if fill is not None and fill.qty:  # a zero-quantity "fill" executed nothing: ignored
             owners = self._trade_owner
             if owners is None:
                 owners = self._trade_owner = {}
             owner = owners.get(fill.trade_id)
-            if owner is None or sort_key < owner[0]:
-                owners[fill.trade_id] = (sort_key, event_id)
-        keys = self._keys
-        if not keys or sort_key > keys[-1]:
-            index = len(keys)
-            keys.append(sort_key)
-            self._events.append(event)
-            self._states.append(None)
-            self._memos.append(None)
+            if owner is None or sort_key < order_sort_key(owner):
+                owners[fill.trade_id] = event
+                owned = True
+        events = self._events
+        last_key = self._last_key
+        if last_key is None or sort_key > last_key:
+            events.append(event)
+            self._last_key = sort_key
+            if not replaced:
+                # The hot path: the event sorts last, so the fold is one step from the state
+                # held (after a `_forget` that state is stale, hence the refold below).
+                state, memo = fold_event(self._state, self._memo, event, owned)
+                self._state, self._memo = state, memo
+                if len(events) % CHECKPOINT_EVERY == 0:
+                    self._checkpoint(state, memo)
+                out.append(state)
+                if owned or memo.derived is not None or self._emitted:
+                    self._fills_into(event, owned, None, out)
+                return IN_ORDER
+            index = len(events) - 1
         else:
-            index = bisect_right(keys, sort_key)
-            keys.insert(index, sort_key)
-            self._events.insert(index, event)
-            self._states.insert(index, None)
-            self._memos.insert(index, None)
-        late = index < len(keys) - 1
+            index = bisect_right(events, sort_key, key=order_sort_key)
+            events.insert(index, event)
+        late = index < len(events) - 1
         rederived = self._refold(index, late)
-        out.append(self._states[-1])
-        self._fills_into(event, rederived, out)
+        out.append(self._state)
+        self._fills_into(event, owned, rederived, out)
         if replaced:
             return REPLACED
         return LATE if late else IN_ORDER
 
-    def _forget(self, sort_key: OrderSortKey) -> None:
-        """Remove the stored copy sorted at `sort_key` (it is about to be replaced by an
-        earlier copy of the same event, which refolds from its own, earlier position)."""
-        index = bisect_left(self._keys, sort_key)
-        del self._keys[index], self._events[index], self._states[index], self._memos[index]
+    def _checkpoint(self, state: OrderState, memo: FoldMemo) -> None:
+        if self._checkpoints is None:
+            self._checkpoints = []
+        self._checkpoints.append((state, memo))
+
+    def _forget(self, prior: OrderEvent) -> None:
+        """Remove the stored copy `prior` (it is about to be replaced by an earlier copy of
+        the same event, which refolds from its own, earlier position)."""
+        events = self._events
+        index = bisect_left(events, order_sort_key(prior), key=order_sort_key)
+        del events[index]
+        self._last_key = order_sort_key(events[-1]) if events else None
+        if self._checkpoints:
+            del self._checkpoints[index // CHECKPOINT_EVERY :]
         owners = self._trade_owner
         if owners:
-            for trade_id, (owner_key, _owner_id) in list(owners.items()):
-                if owner_key == sort_key:
+            for trade_id, owner in list(owners.items()):
+                if owner is prior:
                     del owners[trade_id]
-
-    def _owns(self, event: OrderEvent, fill: Fill) -> bool:
-        """Is `event` the earliest (in sort order) report of `fill`'s trade?"""
-        owners = self._trade_owner
-        if owners is None:
-            return False
-        owner = owners.get(fill.trade_id)
-        return owner is not None and owner[1] == event.event_id
 
     def _refold(self, start: int, late: bool) -> _Rederived | None:
         """Fold from the last checkpoint before `start` to the end.
@@ -244,39 +286,42 @@ class OrderLedger:
         one state, not one per event. For a late event, return the derived fills recomputed
         and the implied level where recomputation began (fills up to it are unchanged).
         """
-        states, memos, events = self._states, self._memos, self._events
-        restart = start - 1
-        while restart >= 0 and states[restart] is None:
-            restart -= 1
-        state = states[restart] if restart >= 0 else None
-        memo = memos[restart] if restart >= 0 else None
+        checkpoints = self._checkpoints or []
+        # the checkpoints wholly before `start` stay valid; fold on from the last of them
+        kept = min(start // CHECKPOINT_EVERY, len(checkpoints))
+        del checkpoints[kept:]
+        state: OrderState | None = None
+        memo: FoldMemo | None = None
+        if kept:
+            state, memo = checkpoints[-1]
         rederived: _Rederived | None = None
         if late:
             rederived = (memo.implied.level if memo is not None else _ZERO, [])
-        last = len(events) - 1
         owners = self._trade_owner
-        for i in range(restart + 1, last + 1):
+        events = self._events
+        for i in range(kept * CHECKPOINT_EVERY, len(events)):
             event = events[i]
             fill = event.fill
             counted = False
             if fill is not None and owners is not None:
-                owner = owners.get(fill.trade_id)
-                counted = owner is not None and owner[1] == event.event_id
+                counted = owners.get(fill.trade_id) is event
             state, memo = fold_event(state, memo, event, counted)
-            if i == last or i % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1:
-                states[i], memos[i] = state, memo
-            else:
-                states[i] = memos[i] = None
+            if i % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1:
+                self._checkpoint(state, memo)
             if rederived is not None and memo.derived is not None:
                 rederived[1].append((memo.implied.level, memo.derived))
-        if 0 <= restart < last and restart % CHECKPOINT_EVERY != CHECKPOINT_EVERY - 1:
-            states[restart] = memos[restart] = None  # the previous last state, no checkpoint
+        self._state, self._memo = state, memo
         return rederived
 
-    def _fills_into(self, event: OrderEvent, rederived: _Rederived | None, out: list[Any]) -> None:
+    def _fills_into(
+        self, event: OrderEvent, owned: bool, rederived: _Rederived | None, out: list[Any]
+    ) -> None:
+        """Append the fills to emit because of `event`; `owned`: it is the earliest report of
+        its (non-zero) fill's trade."""
         fill = event.fill
         real = self._real
-        if fill is not None and self._owns(event, fill):
+        if owned:
+            assert fill is not None
             if real is None:
                 real = self._real = {}
             known = real.get(fill.trade_id)
@@ -290,7 +335,7 @@ class OrderLedger:
                 emitted.clear()
             return
         if rederived is None:  # in order: at most one new derived fill, from the last step
-            memo = self._memos[-1]
+            memo = self._memo
             derived = memo.derived  # type: ignore[union-attr]
             if derived is not None:
                 if emitted is None:

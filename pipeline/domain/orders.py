@@ -33,7 +33,7 @@ from decimal import Decimal
 
 from pipeline.domain.events import TERMINAL_STATUSES, Fill, OrderEvent, OrderStatus, Side
 from pipeline.domain.implied import ImpliedBase, derive_fill
-from pipeline.domain.transitions import PROGRESS_RANK, next_status
+from pipeline.domain.transitions import NEXT_STATUS, PROGRESS_RANK
 
 ZERO = Decimal(0)
 _FILLED = OrderStatus.FILLED
@@ -157,7 +157,7 @@ def fold_event(
         created_at = prev.created_at
         version = prev.version + 1
 
-    taken = next_status(current, event.status, event.is_snapshot)
+    taken = NEXT_STATUS[event.is_snapshot][(current, event.status)]  # = next_status(...)
     status: OrderStatus = taken if taken is not None else current  # type: ignore[assignment]
     was_terminal = current in TERMINAL_STATUSES
 

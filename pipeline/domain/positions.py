@@ -19,7 +19,8 @@ so a late fill refolds only from the checkpoint before where it belongs.
 `version` grows by one per accepted change (new fill, revision, void) when `apply` is used, so
 it ends identical for any arrival order of the same fixed fills. Revisions depend on how the
 derived fills were discovered, so `TradingBook` stamps its own arrival-independent version
-through `apply_batch` (see book.py). `compact` bounds memory for long-lived positions.
+through `apply_batch` / `apply_one` (see book.py). `compact` bounds memory for long-lived
+positions.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from pipeline.domain.errors import ForeignEventError, InvalidQuantityError
 from pipeline.domain.events import Fill, Side
@@ -141,6 +143,42 @@ class PositionLedger:
         for fill in fills:
             self._change(fill)
         return self._commit(version)
+
+    def apply_one(self, fill: Fill, out: list[Any]) -> None:
+        """`out.append(apply_batch([fill], version + 1))`, with a fast path for the common
+        case: a new non-zero fill sorting after every fill held, one fold step from the
+        current position (`TradingBook` calls this for every ordinary execution)."""
+        key = self.key
+        qty = fill.qty
+        keys = self._keys
+        fills = self._fills
+        if (
+            qty > 0
+            and fill.symbol == key[2]
+            and fill.account == key[1]
+            and fill.venue == key[0]
+            and self._dirty == len(fills)
+            and not self._compacted
+        ):
+            sort_key = (fill.trade_time, fill.trade_id, fill.order_id)
+            identity = (fill.order_id, fill.trade_id)
+            if (not keys or sort_key > keys[-1]) and identity not in self._by_id:
+                version = self.version + 1
+                position = fold_fill(self._current, fill, version)
+                last = len(fills)
+                keys.append(sort_key)
+                fills.append(fill)
+                states = self._states
+                states.append(position)
+                if last and (last - 1) % CHECKPOINT_EVERY != CHECKPOINT_EVERY - 1:
+                    states[last - 1] = None  # the previous last position, no checkpoint
+                self._by_id[identity] = fill
+                self._dirty = last + 1
+                self.version = version
+                self._current = position
+                out.append(position)
+                return
+        out.append(self.apply_batch((fill,), self.version + 1))
 
     def compact(self, before_ms: int) -> int:
         """Fold fills with `trade_time < before_ms` into a base and forget them; return count.

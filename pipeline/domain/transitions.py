@@ -88,3 +88,15 @@ def next_status(
     if action is Action.ACCEPT or (action is Action.LIVE and not is_snapshot):
         return incoming
     return None
+
+
+#: `next_status` precomputed for the fold's hot path (one lookup instead of a call), one
+#: table per `is_snapshot` (False/0, True/1, and None read as "not a snapshot", as `not`
+#: would): NEXT_STATUS[is_snapshot][(current, incoming)] -> the status taken, or None.
+NEXT_STATUS: dict[bool | None, dict[tuple[OrderStatus | None, OrderStatus], OrderStatus | None]] = {
+    snapshot: {
+        (current, incoming): next_status(current, incoming, bool(snapshot))
+        for current, incoming in TRANSITIONS
+    }
+    for snapshot in (False, True, None)
+}

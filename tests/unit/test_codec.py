@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import string
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import orjson
 import pytest
@@ -11,11 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.codec import (
+    dec,
     event_from_dict,
     event_to_dict,
     fill_from_dict,
     fill_to_dict,
     loads,
+    opt_dec,
     order_state_from_dict,
     order_state_to_dict,
     position_from_dict,
@@ -194,3 +196,22 @@ def test_codec_missing_field_and_non_object_raise_bad_input():
         fill_from_dict([])  # type: ignore[arg-type]
     with pytest.raises(BadInputError, match="not valid JSON"):
         loads("{")
+
+
+@settings(max_examples=500)
+@given(
+    value=st.decimals()
+    | st.builds(
+        lambda digits, exponent: Decimal(f"{digits}E{exponent}"),
+        st.integers(-(10**30), 10**30),
+        st.integers(-40, 40),
+    ),
+    capitals=st.sampled_from([0, 1]),
+)
+def test_codec_decimal_text_is_format_f_exactly(value, capitals):
+    """`dec` takes `str`'s faster spelling only where it equals `format(value, "f")`."""
+    with localcontext() as context:
+        context.capitals = capitals
+        assert dec(value) == format(value, "f")
+        assert opt_dec(value) == format(value, "f")
+    assert opt_dec(None) is None

@@ -120,7 +120,8 @@ QUOTE_ASSETS: tuple[str, ...] = tuple(
 )  # fmt: skip
 """Known quote assets, longest first, so `BTCFDUSD` splits at FDUSD and `BTCBIDR` at BIDR."""
 
-_SYMBOLS: dict[str, str] = {}
+SYMBOL_CACHE: dict[str, str] = {}
+"""`to_symbol`'s results; hot paths try it before calling."""
 _SYMBOL_CACHE_LIMIT = 4096
 ZERO = Decimal(0)
 
@@ -131,14 +132,14 @@ def to_symbol(venue_symbol: str, field: str = "s") -> str:
     Binance symbols carry no separator, so the split needs a table of quote assets; an
     unknown quote raises rather than guessing, naming the symbol.
     """
-    found = _SYMBOLS.get(venue_symbol)
+    found = SYMBOL_CACHE.get(venue_symbol)
     if found is not None:
         return found
     for quote in QUOTE_ASSETS:
         if venue_symbol.endswith(quote) and len(venue_symbol) > len(quote):
             result = f"{venue_symbol[: -len(quote)]}/{quote}"
-            if len(_SYMBOLS) < _SYMBOL_CACHE_LIMIT:
-                _SYMBOLS[venue_symbol] = result
+            if len(SYMBOL_CACHE) < _SYMBOL_CACHE_LIMIT:
+                SYMBOL_CACHE[venue_symbol] = result
             return result
     raise NormalizationError(VENUE, field, venue_symbol, "symbol has no known quote asset")
 

@@ -18,10 +18,18 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from pipeline.domain.events import Fill, Liquidity, OrderEvent, OrderStatus, Side
+from pipeline.domain.events import (
+    TERMINAL_STATUSES,
+    Fill,
+    Liquidity,
+    OrderEvent,
+    OrderStatus,
+    Side,
+)
 from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 from pipeline.venues.base import (
+    DECIMAL_OF_STRING,
     choice,
     expect_object,
     fast_decimal,
@@ -36,10 +44,13 @@ from pipeline.venues.base import (
 from pipeline.venues.binance.mapping import (
     EXECUTION_TYPES,
     IGNORED_EVENTS,
+    ORDER_TYPE_MAP,
     SIDE_MAP,
     STATUS_MAP,
     STOP_TYPES,
+    SYMBOL_CACHE,
     VENUE,
+    ZERO,
     cancel_reason_of,
     order_type_of,
     settle,
@@ -48,17 +59,23 @@ from pipeline.venues.binance.mapping import (
 )
 
 _MAKER = {True: Liquidity.MAKER, False: Liquidity.TAKER, None: Liquidity.UNKNOWN}
+_OPEN = OrderStatus.OPEN
+_CANCEL_LABELS = frozenset({"CANCELED", "EXPIRED", "EXPIRED_IN_MATCH"})  # may carry a reason
 
 
 def user_stream(payload: Any, envelope: RawEnvelope) -> list[OrderEvent]:
     """Unwrap one user-stream message and translate it if it is an execution report."""
-    obj = expect_object(VENUE, payload, "payload")
+    obj = payload if type(payload) is dict else expect_object(VENUE, payload, "payload")
     path = ""
     if "event" in obj:
-        obj, path = expect_object(VENUE, obj["event"], "event"), "event."
+        obj, path = obj["event"], "event."
+        if type(obj) is not dict:
+            obj = expect_object(VENUE, obj, "event")
     elif "data" in obj:
         obj, path = expect_object(VENUE, obj["data"], "data"), "data."
-    kind = fast_text(VENUE, obj, "e", path)
+    kind = obj.get("e")
+    if type(kind) is not str or not kind:
+        kind = fast_text(VENUE, obj, "e", path)
     if kind == "executionReport":
         return [execution_report(obj, envelope, path)]
     if kind in IGNORED_EVENTS:
@@ -67,48 +84,106 @@ def user_stream(payload: Any, envelope: RawEnvelope) -> list[OrderEvent]:
 
 
 def execution_report(ev: dict[str, Any], envelope: RawEnvelope, path: str) -> OrderEvent:
-    """One `executionReport`; a TRADE carries its `Fill`."""
-    execution: str = choice(VENUE, ev, "x", EXECUTION_TYPES, path)
-    status: OrderStatus = choice(VENUE, ev, "X", STATUS_MAP, path)
-    label: str = ev["X"]
-    order_id = fast_text(VENUE, ev, "i", path)
-    venue_symbol = fast_text(VENUE, ev, "s", path)
-    symbol = to_symbol(venue_symbol, path + "s")
-    side = choice(VENUE, ev, "S", SIDE_MAP, path)
-    type_label = fast_text(VENUE, ev, "o", path)
-    tif_label = fast_opt_text(VENUE, ev, "f", path)
-    event_time = fast_millis(VENUE, ev, "E", path)
-    filled = fast_decimal(VENUE, ev, "z", path)
-    qty: Decimal | None = fast_decimal(VENUE, ev, "q", path)
-    quote_qty = fast_opt_decimal(VENUE, ev, "Q", path) or None
+    """One `executionReport`; a TRADE carries its `Fill`.
+
+    Every Binance report passes here, so each field is read inline with its common case
+    first: a decimal string looked up in the decimal cache (`DECIMAL_OF_STRING`), a non-empty
+    string, a non-negative integer, a known label looked up in its table. Anything else goes
+    to the `base` reader named on the same line, which converts it or raises the documented
+    error. Fields are read in a fixed order, which decides the error reported when several
+    are bad.
+    """
+    strings = DECIMAL_OF_STRING
+    label = ev.get("x")
+    execution = EXECUTION_TYPES.get(label) if type(label) is str else None
+    if execution is None:
+        execution = choice(VENUE, ev, "x", EXECUTION_TYPES, path)  # raises, naming the field
+    label = ev.get("X")
+    status = STATUS_MAP.get(label) if type(label) is str else None
+    if status is None:
+        status = choice(VENUE, ev, "X", STATUS_MAP, path)
+    order_id = ev.get("i")
+    order_id = str(order_id) if type(order_id) is int else fast_text(VENUE, ev, "i", path)
+    venue_symbol = ev.get("s")
+    if type(venue_symbol) is not str or not venue_symbol:
+        venue_symbol = fast_text(VENUE, ev, "s", path)
+    symbol = SYMBOL_CACHE.get(venue_symbol) or to_symbol(venue_symbol, path + "s")
+    side = ev.get("S")
+    side = SIDE_MAP.get(side) if type(side) is str else None
+    if side is None:
+        side = choice(VENUE, ev, "S", SIDE_MAP, path)
+    type_label = ev.get("o")
+    if type(type_label) is not str or not type_label:
+        type_label = fast_text(VENUE, ev, "o", path)
+    tif_label = ev.get("f")
+    if type(tif_label) is not str or not tif_label:
+        tif_label = fast_opt_text(VENUE, ev, "f", path)
+    event_time = ev.get("E")
+    if type(event_time) is not int or event_time < 0:
+        event_time = fast_millis(VENUE, ev, "E", path)
+    value = ev.get("z")
+    filled = strings.get(value) if type(value) is str else None
+    if filled is None:
+        filled = fast_decimal(VENUE, ev, "z", path)
+    value = ev.get("q")
+    qty: Decimal | None = strings.get(value) if type(value) is str else None
+    if qty is None:
+        qty = fast_decimal(VENUE, ev, "q", path)
+    value = ev.get("Q")
+    quote_qty = strings.get(value) if type(value) is str else None
+    if quote_qty is None:
+        quote_qty = fast_opt_decimal(VENUE, ev, "Q", path)
+    quote_qty = quote_qty or None
     if not qty and quote_qty:
         qty = None  # MARKET by quoteOrderQty: the base quantity is known only at the end
-    qty, canceled = settle(status, qty, filled, fast_opt_decimal(VENUE, ev, "A", path), path + "z")
+    prevented = fast_opt_decimal(VENUE, ev, "A", path)
+    if qty is not None and ZERO <= filled <= qty:  # settle's common case, without a call
+        canceled = qty - filled if status in TERMINAL_STATUSES else prevented or ZERO
+    else:
+        qty, canceled = settle(status, qty, filled, prevented, path + "z")
 
-    if status is OrderStatus.OPEN and type_label in STOP_TYPES:
+    if status is _OPEN and type_label in STOP_TYPES:
         working = opt_flag(VENUE, ev, "w", path)
         if not (working if working is not None else "W" in ev):
             status = OrderStatus.UNTRIGGERED
 
-    client_order_id = fast_text(VENUE, ev, "c", path)
+    client_order_id = ev.get("c")
+    if type(client_order_id) is not str or not client_order_id:
+        client_order_id = fast_text(VENUE, ev, "c", path)
     if execution == "CANCELED":
         client_order_id = fast_opt_text(VENUE, ev, "C", path) or client_order_id
 
     avg: Decimal | None = None
     if filled > 0:
-        cumulative_quote = fast_opt_decimal(VENUE, ev, "Z", path)
+        value = ev.get("Z")
+        cumulative_quote = strings.get(value) if type(value) is str else None
+        if cumulative_quote is None:
+            cumulative_quote = fast_opt_decimal(VENUE, ev, "Z", path)
         if cumulative_quote is not None and cumulative_quote >= 0:
             avg = cumulative_quote / filled
 
     fill = None
     if execution == "TRADE":
         fill = _fill(ev, envelope, path, order_id, symbol, venue_symbol, side, event_time)
-    execution_id = opt_integer(VENUE, ev, "I", path)
+    execution_id = ev.get("I")
+    if type(execution_id) is not int:
+        execution_id = opt_integer(VENUE, ev, "I", path)
     trade_ref = fill.trade_id if fill is not None else ""
     exec_ref = "" if execution_id is None else execution_id
     event_id = (
         f"binance:{venue_symbol}:{order_id}:{execution}:{label}:{trade_ref}:{exec_ref}:{event_time}"
     )
+    value = ev.get("p")
+    price = strings.get(value) if type(value) is str else None
+    if price is None:
+        price = fast_opt_decimal(VENUE, ev, "p", path)
+    value = ev.get("P")
+    stop_price = strings.get(value) if type(value) is str else None
+    if stop_price is None:
+        stop_price = fast_opt_decimal(VENUE, ev, "P", path)
+    reason = None
+    if label in _CANCEL_LABELS:
+        reason = cancel_reason_of(label, type_label, tif_label, ev.get("eR"))
     # Positional on purpose: keyword construction of this 27-field dataclass costs ~1 us more
     # per event. The order is pinned by tests/unit/venues/test_event_layout.py.
     return OrderEvent(
@@ -119,23 +194,23 @@ def execution_report(ev: dict[str, Any], envelope: RawEnvelope, path: str) -> Or
         symbol,
         venue_symbol,
         side,
-        order_type_of(type_label),
+        ORDER_TYPE_MAP.get(type_label) or order_type_of(type_label),
         status,
         label,  # venue_status
         event_time,
         envelope.received_at,
         qty,
-        fast_opt_decimal(VENUE, ev, "p", path) or None,  # price
+        price or None,
         filled,
         avg,
         canceled,
         None,  # fee: Binance states commissions per trade only
         None,  # fee_asset
         quote_qty,
-        fast_opt_decimal(VENUE, ev, "P", path) or None,  # stop_price
+        stop_price or None,
         client_order_id,
         time_in_force_of(tif_label),
-        cancel_reason_of(label, type_label, tif_label, ev.get("eR")),
+        reason,
         fill,
         execution_id,  # sequence
         False,  # is_snapshot
@@ -153,12 +228,35 @@ def _fill(
     event_time: int,
 ) -> Fill:
     """The trade of an `x=TRADE` report (`t`, `L`, `l`, `n`, `N`, `m`, `T`)."""
-    trade_id = fast_text(VENUE, ev, "t", path)
+    strings = DECIMAL_OF_STRING
+    trade_id = ev.get("t")
+    trade_id = str(trade_id) if type(trade_id) is int else fast_text(VENUE, ev, "t", path)
     if trade_id == "-1":
         raise NormalizationError(VENUE, path + "t", ev["t"], "a TRADE report needs a trade id")
-    qty = fast_decimal(VENUE, ev, "l", path)
+    value = ev.get("l")
+    qty = strings.get(value) if type(value) is str else None
+    if qty is None:
+        qty = fast_decimal(VENUE, ev, "l", path)
     if qty <= 0:
         raise NormalizationError(VENUE, path + "l", ev["l"], "a TRADE must execute a quantity")
+    value = ev.get("L")
+    price = strings.get(value) if type(value) is str else None
+    if price is None:
+        price = fast_decimal(VENUE, ev, "L", path)
+    value = ev.get("n")
+    fee = strings.get(value) if type(value) is str else None
+    if fee is None:
+        fee = fast_decimal(VENUE, ev, "n", path)
+    fee_asset = ev.get("N")
+    if type(fee_asset) is str:
+        fee_asset = fee_asset or None
+    elif fee_asset is not None:
+        fee_asset = fast_opt_text(VENUE, ev, "N", path)  # raises
+    maker = ev.get("m")
+    liquidity = _MAKER[maker if type(maker) is bool else opt_flag(VENUE, ev, "m", path)]
+    trade_time = ev.get("T")
+    if type(trade_time) is not int or trade_time < 0:
+        trade_time = opt_millis(VENUE, ev, "T", path)
     return Fill(  # positional, like OrderEvent above
         VENUE,
         envelope.account,
@@ -167,11 +265,11 @@ def _fill(
         order_id,
         trade_id,
         side,
-        fast_decimal(VENUE, ev, "L", path),  # price
+        price,
         qty,
-        fast_decimal(VENUE, ev, "n", path),  # fee
-        fast_opt_text(VENUE, ev, "N", path),  # fee_asset
-        _MAKER[opt_flag(VENUE, ev, "m", path)],
-        opt_millis(VENUE, ev, "T", path) or event_time,  # trade_time
+        fee,
+        fee_asset,
+        liquidity,
+        trade_time or event_time,  # trade_time
         envelope.received_at,
     )

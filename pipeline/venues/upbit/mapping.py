@@ -179,7 +179,8 @@ REST_KEYS = Keys(
     stream_type="",
 )
 
-_SYMBOLS: dict[str, tuple[str, str]] = {}
+MARKET_CACHE: dict[str, tuple[str, str]] = {}
+"""`split_market`'s results; hot paths try it before calling."""
 _SYMBOL_CACHE_LIMIT = 4096
 
 
@@ -189,15 +190,15 @@ def split_market(code: str, field: str) -> tuple[str, str]:
     Upbit writes QUOTE-BASE; the canonical form is BASE/QUOTE. Results are cached because a
     desk trades a few hundred markets at most; the cache is bounded against garbage input.
     """
-    found = _SYMBOLS.get(code)
+    found = MARKET_CACHE.get(code)
     if found is not None:
         return found
     quote, sep, base = code.partition("-")
     if not sep or not quote or not base or "-" in base or not code.isupper():
         raise NormalizationError(VENUE, field, code, "expected a market code like KRW-BTC")
     result = (f"{base}/{quote}", quote)
-    if len(_SYMBOLS) < _SYMBOL_CACHE_LIMIT:
-        _SYMBOLS[code] = result
+    if len(MARKET_CACHE) < _SYMBOL_CACHE_LIMIT:
+        MARKET_CACHE[code] = result
     return result
 
 

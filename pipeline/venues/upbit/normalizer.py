@@ -45,7 +45,9 @@ class UpbitNormalizer:
                     path = f"[{index}]."
                     events.extend(_ws_frame(expect_object(VENUE, item, path[:-1]), envelope, path))
                 return events
-            return _ws_frame(expect_object(VENUE, payload, "payload"), envelope, "")
+            if type(payload) is not dict:
+                payload = expect_object(VENUE, payload, "payload")
+            return _ws_frame(payload, envelope, "")
         if channel == CHANNEL_REST_ORDER:
             return [_rest_order(expect_object(VENUE, payload, "payload"), envelope, "")]
         if channel == CHANNEL_REST_ORDERS:
@@ -76,7 +78,7 @@ def _ws_frame(obj: dict[str, Any], envelope: RawEnvelope, path: str) -> list[Ord
         if kind in IGNORED_TYPES:
             return []
         raise NormalizationError(VENUE, path + keys.type, kind, "expected myOrder")
-    return [order_event(obj, keys, envelope, path, rest=False)]
+    return [order_event(obj, keys, envelope, path, False)]  # rest=False
 
 
 def _rest_order(obj: dict[str, Any], envelope: RawEnvelope, path: str) -> OrderEvent:

@@ -23,6 +23,7 @@ from pipeline.domain.events import CancelReason, Fill, Liquidity, OrderEvent, Or
 from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 from pipeline.venues.base import (
+    DECIMAL_OF_DOUBLE,
     choice,
     fast_decimal,
     fast_millis,
@@ -34,6 +35,7 @@ from pipeline.venues.base import (
     opt_millis,
 )
 from pipeline.venues.upbit.mapping import (
+    MARKET_CACHE,
     ORDER_TYPE_MAP,
     SIDE_MAP,
     STATE_STAGE,
@@ -49,13 +51,24 @@ from pipeline.venues.upbit.mapping import (
 ZERO = Decimal(0)
 _UNFILLED_REMAINDER_TYPES = frozenset({"price", "market", "best"})
 _LIQUIDITY = {True: Liquidity.MAKER, False: Liquidity.TAKER, None: Liquidity.UNKNOWN}
+_BUY = Side.BUY
+
+# Reading fields: every report of every order passes here, so each field is read inline with
+# its common case first: a JSON double looked up in the decimal cache (`DECIMAL_OF_DOUBLE`), a
+# non-empty string, a non-negative integer, a known label looked up in its table. Anything else
+# (a cache miss, zero, REST's decimal strings, a wrong type, an unknown label) goes to the
+# `base` reader named on the same line, which converts it or raises the documented error. The
+# fields are read in a fixed order, which decides the error reported when several are bad.
 
 
 def order_event(
     obj: dict[str, Any], k: Keys, envelope: RawEnvelope, path: str, rest: bool
 ) -> OrderEvent:
     """Translate one order report; `rest` marks a REST object (string numbers, a snapshot)."""
-    uuid = fast_text(VENUE, obj, k.uuid, path)
+    doubles = DECIMAL_OF_DOUBLE
+    uuid = obj.get(k.uuid)
+    if type(uuid) is not str or not uuid:
+        uuid = fast_text(VENUE, obj, k.uuid, path)
     state = obj.get(k.state)
     status = STATUS_MAP.get(state) if type(state) is str else None
     if status is None:
@@ -64,8 +77,10 @@ def order_event(
         raise NormalizationError(
             VENUE, path + k.state, state, "REST order objects never report state trade"
         )
-    venue_symbol = fast_text(VENUE, obj, k.code, path)
-    symbol, quote = split_market(venue_symbol, path + k.code)
+    venue_symbol = obj.get(k.code)
+    if type(venue_symbol) is not str or not venue_symbol:
+        venue_symbol = fast_text(VENUE, obj, k.code, path)
+    symbol, quote = MARKET_CACHE.get(venue_symbol) or split_market(venue_symbol, path + k.code)
     side_label = obj.get(k.side)
     side = SIDE_MAP.get(side_label) if type(side_label) is str else None
     if side is None:
@@ -74,16 +89,29 @@ def order_event(
     order_type = ORDER_TYPE_MAP.get(ord_type) if type(ord_type) is str else None
     if order_type is None:
         order_type = choice(VENUE, obj, k.order_type, ORDER_TYPE_MAP, path)
-    quote_sized = ord_type == "price" or (ord_type == "best" and side is Side.BUY)
-    executed = fast_decimal(VENUE, obj, k.executed_volume, path)
+    quote_sized = ord_type == "price" or (ord_type == "best" and side is _BUY)
+    value = obj.get(k.executed_volume)
+    executed = doubles.get(value) if type(value) is float else None
+    if executed is None:
+        executed = fast_decimal(VENUE, obj, k.executed_volume, path)
     if executed < 0:
         raise NormalizationError(
             VENUE, path + k.executed_volume, obj[k.executed_volume], "must not be negative"
         )
-    trades_count = opt_integer(VENUE, obj, k.trades_count, path)
-    prevented = fast_opt_decimal(VENUE, obj, k.prevented_volume, path)
-    tif = _time_in_force(obj, k.time_in_force, path)
-    event_time = envelope.received_at if rest else fast_millis(VENUE, obj, k.timestamp, path)
+    trades_count = obj.get(k.trades_count)
+    if type(trades_count) is not int:
+        trades_count = opt_integer(VENUE, obj, k.trades_count, path)
+    value = obj.get(k.prevented_volume)
+    prevented = doubles.get(value) if type(value) is float else None
+    if prevented is None:
+        prevented = fast_opt_decimal(VENUE, obj, k.prevented_volume, path)
+    tif = None if obj.get(k.time_in_force) is None else _time_in_force(obj, k.time_in_force, path)
+    if rest:
+        event_time = envelope.received_at
+    else:
+        event_time = obj.get(k.timestamp)
+        if type(event_time) is not int or event_time < 0:
+            event_time = fast_millis(VENUE, obj, k.timestamp, path)
     terminal = state in TERMINAL_STATES
 
     if state == "prevented" and obj.get(k.smp_type) == "reduce":
@@ -114,7 +142,10 @@ def order_event(
         if quote_sized:
             qty = None
         else:
-            remaining = fast_decimal(VENUE, obj, k.remaining_volume, path)
+            value = obj.get(k.remaining_volume)
+            remaining = doubles.get(value) if type(value) is float else None
+            if remaining is None:
+                remaining = fast_decimal(VENUE, obj, k.remaining_volume, path)
             if remaining < 0:
                 raise NormalizationError(
                     VENUE, path + k.remaining_volume, obj[k.remaining_volume], "is negative"
@@ -126,12 +157,18 @@ def order_event(
         quote_qty = fast_opt_decimal(VENUE, obj, k.price, path)
         qty = executed if terminal else None
     else:
-        qty = fast_decimal(VENUE, obj, k.volume, path)
+        value = obj.get(k.volume)
+        qty = doubles.get(value) if type(value) is float else None
+        if qty is None:
+            qty = fast_decimal(VENUE, obj, k.volume, path)
         if qty < executed:
             raise NormalizationError(
                 VENUE, path + k.executed_volume, obj[k.executed_volume], "exceeds the volume"
             )
-        price = fast_opt_decimal(VENUE, obj, k.price, path)
+        value = obj.get(k.price)
+        price = doubles.get(value) if type(value) is float else None
+        if price is None:
+            price = fast_opt_decimal(VENUE, obj, k.price, path)
 
     cancel_reason: str | None = None
     canceled: Decimal | None
@@ -153,7 +190,10 @@ def order_event(
 
     avg: Decimal | None = None
     if executed > 0:
-        avg = fast_opt_decimal(VENUE, obj, k.avg_price, path)
+        value = obj.get(k.avg_price)
+        avg = doubles.get(value) if type(value) is float else None
+        if avg is None:
+            avg = fast_opt_decimal(VENUE, obj, k.avg_price, path)
         if not avg:
             funds = fast_opt_decimal(VENUE, obj, k.executed_funds, path)
             avg = funds / executed if funds else None
@@ -167,10 +207,22 @@ def order_event(
     else:
         trade_id = fill.trade_id if fill is not None else ""
         event_id = f"upbit:{uuid}:{state}:{trade_id}:{event_time}"
-        is_snapshot = obj.get(k.stream_type) is not None and choice(
-            VENUE, obj, k.stream_type, STREAM_SNAPSHOT, path
+        stream = obj.get(k.stream_type)
+        is_snapshot = stream is not None and (
+            STREAM_SNAPSHOT.get(stream) if type(stream) is str else None
         )
+        if is_snapshot is None:
+            is_snapshot = choice(VENUE, obj, k.stream_type, STREAM_SNAPSHOT, path)
 
+    value = obj.get(k.paid_fee)
+    fee = doubles.get(value) if type(value) is float else None
+    if fee is None:
+        fee = fast_opt_decimal(VENUE, obj, k.paid_fee, path)  # cumulative
+    client_order_id = obj.get(k.identifier)
+    if type(client_order_id) is str:
+        client_order_id = client_order_id or None
+    elif client_order_id is not None:
+        client_order_id = fast_opt_text(VENUE, obj, k.identifier, path)  # raises
     # Positional on purpose: keyword construction of this 27-field dataclass costs ~1 us more
     # per event. The order is pinned by tests/unit/venues/test_event_layout.py.
     return OrderEvent(
@@ -191,11 +243,11 @@ def order_event(
         executed,  # filled_qty
         avg,  # avg_fill_price
         canceled,  # canceled_qty
-        fast_opt_decimal(VENUE, obj, k.paid_fee, path),  # fee (cumulative)
+        fee,  # fee (cumulative)
         quote,  # fee_asset
         quote_qty,
         None,  # stop_price: myOrder states none
-        fast_opt_text(VENUE, obj, k.identifier, path),  # client_order_id
+        client_order_id,
         tif,
         cancel_reason,
         fill,
@@ -224,23 +276,41 @@ def _fill(
     the count by one, so the pair is unique and stable), its fee is `paid_fee` when it is
     the order's first trade, and its time the frame's `timestamp`.
     """
-    qty = fast_decimal(VENUE, obj, k.volume, path)
+    doubles = DECIMAL_OF_DOUBLE
+    value = obj.get(k.volume)
+    qty = doubles.get(value) if type(value) is float else None
+    if qty is None:
+        qty = fast_decimal(VENUE, obj, k.volume, path)
     if qty <= 0:
         raise NormalizationError(VENUE, path + k.volume, obj[k.volume], "fill volume must be > 0")
-    trade_id = fast_opt_text(VENUE, obj, k.trade_uuid, path)
+    trade_id = obj.get(k.trade_uuid)
+    if type(trade_id) is not str or not trade_id:
+        trade_id = fast_opt_text(VENUE, obj, k.trade_uuid, path)
     if trade_id is None:
         if trades_count is None:
             raise NormalizationError(
                 VENUE, path + k.trade_uuid, None, "required when trades_count is absent"
             )
         trade_id = f"{uuid}#{trades_count}"
-    fee = fast_opt_decimal(VENUE, obj, k.trade_fee, path)
+    value = obj.get(k.trade_fee)
+    fee = doubles.get(value) if type(value) is float else None
+    if fee is None:
+        fee = fast_opt_decimal(VENUE, obj, k.trade_fee, path)
     if fee is None:
         fee = fast_opt_decimal(VENUE, obj, k.paid_fee, path) if trades_count == 1 else None
         if fee is None:
             raise NormalizationError(
                 VENUE, path + k.trade_fee, None, "required unless this is the first trade"
             )
+    value = obj.get(k.price)
+    price = doubles.get(value) if type(value) is float else None
+    if price is None:
+        price = fast_decimal(VENUE, obj, k.price, path)  # the fill's price on state=trade
+    maker = obj.get(k.is_maker)
+    liquidity = _LIQUIDITY[maker if type(maker) is bool else opt_flag(VENUE, obj, k.is_maker, path)]
+    trade_time = obj.get(k.trade_timestamp)
+    if type(trade_time) is not int or trade_time < 0:
+        trade_time = opt_millis(VENUE, obj, k.trade_timestamp, path)
     return Fill(  # positional, like OrderEvent above
         VENUE,
         envelope.account,
@@ -249,12 +319,12 @@ def _fill(
         uuid,  # order_id
         trade_id,
         side,
-        fast_decimal(VENUE, obj, k.price, path),  # the fill's price on state=trade
+        price,
         qty,
         fee,
         quote,  # fee_asset
-        _LIQUIDITY[opt_flag(VENUE, obj, k.is_maker, path)],
-        opt_millis(VENUE, obj, k.trade_timestamp, path) or event_time,  # trade_time
+        liquidity,
+        trade_time or event_time,  # trade_time
         envelope.received_at,
     )
 

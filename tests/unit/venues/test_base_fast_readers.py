@@ -7,12 +7,14 @@ value, problem) for every input it rejects: the fast path may only be faster.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.errors import NormalizationError
+from pipeline.venues import base
 from pipeline.venues.base import (
     decimal_field,
     fast_decimal,
@@ -24,6 +26,8 @@ from pipeline.venues.base import (
     opt_decimal,
     opt_text,
     text,
+    to_decimal,
+    wire_decimal,
 )
 
 WIRE_VALUES = st.one_of(
@@ -85,3 +89,46 @@ def test_fast_readers_name_missing_field_like_reference() -> None:
         (fast_millis, millis),
     ):
         assert _outcome(fast, {}) == _outcome(reference, {})
+
+
+def _exact(reader: Callable[..., Any], value: Any) -> Any:
+    """`_outcome` with decimals compared exactly (exponent and sign of zero included)."""
+    outcome = _outcome(reader, {"k": value})
+    return (outcome[0], repr(outcome[1]), outcome[2:]) if outcome[0] == "ok" else outcome
+
+
+@given(WIRE_VALUES | st.floats(min_value=-1e6, max_value=1e6) | st.decimals().map(str))
+def test_decimal_cache_hit_is_the_exact_conversion(value: Any) -> None:
+    for fast, reference in ((fast_decimal, decimal_field), (fast_opt_decimal, opt_decimal)):
+        expected = _exact(reference, value)
+        base.DECIMAL_OF_STRING.clear()
+        base.DECIMAL_OF_DOUBLE.clear()
+        assert _exact(fast, value) == expected  # cold: converts (and caches)
+        assert _exact(fast, value) == expected  # warm: a cache hit
+
+
+@given(WIRE_VALUES | st.floats() | st.decimals().map(str))
+def test_wire_decimal_is_to_decimal_or_none(value: Any) -> None:
+    try:
+        expected: Any = to_decimal("v", "k", value)
+    except NormalizationError:
+        expected = None
+    for _ in range(2):  # cold, then warm
+        result = wire_decimal(value)
+        assert repr(result) == repr(expected)
+
+
+def test_zero_doubles_keep_their_sign_and_are_never_cached() -> None:
+    assert repr(fast_decimal("v", {"k": 0.0}, "k")) == "Decimal('0.0')"
+    assert repr(fast_decimal("v", {"k": -0.0}, "k")) == "Decimal('-0.0')"
+    assert repr(fast_opt_decimal("v", {"k": -0.0}, "k")) == "Decimal('-0.0')"
+    assert repr(wire_decimal(-0.0)) == "Decimal('-0.0')"
+    assert 0.0 not in base.DECIMAL_OF_DOUBLE
+
+
+def test_decimal_cache_is_bounded(monkeypatch: Any) -> None:
+    monkeypatch.setattr(base, "DECIMAL_CACHE_LIMIT", 4)
+    base.DECIMAL_OF_STRING.clear()
+    for i in range(10):
+        assert wire_decimal(f"{i}.50") == Decimal(f"{i}.50")
+        assert len(base.DECIMAL_OF_STRING) <= 4
