@@ -22,6 +22,7 @@ partition's own watermark (event time), used to expire the memory of finished or
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -36,6 +37,8 @@ from pipeline.envelope import decode_envelope
 from pipeline.errors import BadInputError
 
 HOUR_MS = 3_600_000
+
+log = logging.getLogger(__name__)
 
 
 class RawRecord(Protocol):
@@ -166,6 +169,14 @@ class PartitionProcessor:
             except BadInputError as exc:
                 batch.dead_letters.append(self._dead_letter(record, exc.reason, str(exc), now_ms))
                 continue
+            except Exception as exc:  # a normalizer bug must not stop the partition
+                log.exception("normalizer failed on %s:%d@%d", record.topic, record.partition,
+                              record.offset)  # fmt: skip
+                detail = f"{type(exc).__name__}: {exc}"
+                batch.dead_letters.append(
+                    self._dead_letter(record, "normalizer_error", detail, now_ms)
+                )
+                continue
             for event in events:
                 batch.normalized += 1
                 try:
@@ -173,6 +184,13 @@ class PartitionProcessor:
                 except DomainError as exc:
                     batch.dead_letters.append(
                         self._dead_letter(record, "illegal_event", str(exc), now_ms)
+                    )
+                    continue
+                except Exception as exc:  # a fold bug must not stop the partition either
+                    log.exception("fold failed on event %s", event.event_id)
+                    detail = f"{type(exc).__name__}: {exc}"
+                    batch.dead_letters.append(
+                        self._dead_letter(record, "fold_error", detail, now_ms)
                     )
                     continue
                 if not outputs:

@@ -85,3 +85,25 @@ def test_processor_evicts_finished_orders_after_the_retention_by_event_time() ->
     unbounded = PartitionProcessor("raw.all", 0, TEST_PROCESSING)
     unbounded.process(_records(envelopes), now_ms=0)
     assert kept < unbounded.book.order_count  # the flow spans years: old finished orders go
+
+
+def test_processor_normalizer_crash_becomes_a_dead_letter_and_the_stream_goes_on(
+    monkeypatch,
+) -> None:
+    from pipeline import venues
+
+    class Exploding:
+        venue = "upbit"
+
+        def normalize(self, envelope):
+            raise TypeError("unhashable type: 'list'")
+
+    good = [(k, e.encode()) for k, e in scenario_envelopes() if e.venue == "binance"][:2]
+    bad = [(k, e.encode()) for k, e in scenario_envelopes() if e.venue == "upbit"][:1]
+    monkeypatch.setitem(venues._cache, "upbit", Exploding())
+    processor = PartitionProcessor("raw.mixed", 0, ProcessingSettings())
+    batch = processor.process(_records([good[0], bad[0], good[1]]), now_ms=5)
+    assert [d.reason for d in batch.dead_letters] == ["normalizer_error"]
+    assert "TypeError" in batch.dead_letters[0].detail
+    assert batch.dead_letters[0].source_offset == 1
+    assert batch.normalized >= 2  # the records around it were processed
