@@ -91,7 +91,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     sim_rate = None if args.no_sim or ingest is not None else args.rate
     return run_pipeline(
         settings, sys.stdout, args.duration, sim_rate, args.seed,
-        ingest_config=ingest, cancel_config=_cancel_config(),
+        ingest_config=ingest, cancel_config=_cancel_config(), sim_faults=args.faults,
     )  # fmt: skip
 
 
@@ -218,6 +218,11 @@ def make_parser() -> argparse.ArgumentParser:
         "--rate", type=float, default=20.0, help="simulator order-flow actions per second"
     )
     run.add_argument("--seed", type=int, default=1, help="simulator seed (reproducible flow)")
+    run.add_argument(
+        "--faults",
+        metavar="SPEC",
+        help="simulator faults on every venue, e.g. duplicate=0.05,reorder=0.05,malformed=0.01",
+    )
     run.add_argument(
         "--no-sim",
         action="store_true",

@@ -40,6 +40,7 @@ class RunContext:
     status_every: float = 5.0
     sim_rate: float | None = None  # run the simulator at this many flow actions per second
     sim_seed: int = 1
+    sim_faults: str | None = None  # e.g. "duplicate=0.05,reorder=0.05" (pipeline sim's form)
     ingest_config: Any = None  # an IngestConfig; None with a simulator: ingest from it
     cancel_config: Any = None  # a CancelConfig; None with a simulator: cancel on it
     command_keys: Path | None = None  # the local operator's key file (embedded runs)
@@ -83,14 +84,17 @@ class Roles:
 
     async def _run_simulator(self, stop: asyncio.Event) -> None:
         from pipeline.ingest import INGESTORS
+        from pipeline.sim.faults import FaultPlan
         from pipeline.sim.server import SimConfig, Simulator
 
         venues = tuple(v for v in INGESTORS if v in _simulated_venues())
+        faults = FaultPlan.parse(self.ctx.sim_faults) if self.ctx.sim_faults else None
         config = SimConfig(
             seed=self.ctx.sim_seed,
             rate=self.ctx.sim_rate or 0.0,
             venues=venues,
             venue_accounts={"futures_gateway": GATEWAY_ACCOUNTS},  # accounts are exchanges
+            faults=dict.fromkeys(venues, faults) if faults else {},
         )
         self.simulator = Simulator(config)
         await self.simulator.start(flow=False)  # the ingest role resumes it once connected
@@ -99,6 +103,9 @@ class Roles:
                 f"{venue} {' '.join(e.values())}" for venue, e in self.simulator.endpoints().items()
             )
             print(f"simulator: {urls}", file=self.ctx.out, flush=True)
+            if self.simulator.control_url:
+                print(f"simulator control: {self.simulator.control_url}", file=self.ctx.out,
+                      flush=True)  # fmt: skip
             self.sim_ready.set()
             await stop.wait()
         finally:

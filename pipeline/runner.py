@@ -70,6 +70,7 @@ def run_pipeline(
     sim_seed: int = 1,
     ingest_config: Any = None,
     cancel_config: Any = None,
+    sim_faults: str | None = None,
 ) -> int:
     """Start the stack, migrate, create topics, run the roles; tear everything down after."""
     stack = EmbeddedStack(settings)
@@ -110,7 +111,8 @@ def run_pipeline(
         )
         ctx = RunContext(
             settings, stack.bootstrap, stack.store, out,
-            sim_rate=sim_rate, sim_seed=sim_seed, ingest_config=ingest_config,
+            sim_rate=sim_rate, sim_seed=sim_seed, sim_faults=sim_faults,
+            ingest_config=ingest_config,
             cancel_config=cancel_config, command_keys=keys,
         )  # fmt: skip
         names = main_job_roles(ingest_config, cancel_config, sim=sim)
