@@ -66,9 +66,9 @@ def issuer_key(issuer: str, settings: Settings | None = None) -> str:
     """The issuer's key: environment, keys file, or the running embedded stack's local key."""
     keys_file = os.environ.get(ENV_COMMAND_KEYS)
     if not keys_file and settings is not None:
-        from pipeline.local.statefile import read_state
+        from pipeline.local.statefile import await_ready
 
-        state = read_state(settings.data_dir)
+        state = await_ready(settings.data_dir)
         keys_file = state.command_keys if state is not None else None
     ring = KeyRing(file_keys=load_keys_file(Path(keys_file)) if keys_file else {})
     key = ring.key(issuer)

@@ -18,7 +18,13 @@ from pipeline.config import ENV_KAFKA, Settings
 from pipeline.errors import ConfigError, StoreError
 from pipeline.kafka import wait_for_broker
 from pipeline.local.broker import TansuBroker
-from pipeline.local.statefile import StackState, clear_state, read_state, write_state
+from pipeline.local.statefile import (
+    StackState,
+    await_ready,
+    clear_state,
+    read_state,
+    write_state,
+)
 from pipeline.sink.queryserver import QueryServer, remote_query
 from pipeline.sink.store import QueryResult, Store, open_store
 
@@ -49,6 +55,7 @@ class EmbeddedStack:
                 f"another pipeline process (pid {running.pid}) already runs a stack here; "
                 "stop it or use another data directory",
             )
+        self._announce_start()
         try:
             if settings.kafka_bootstrap:
                 self.bootstrap = settings.kafka_bootstrap
@@ -66,6 +73,22 @@ class EmbeddedStack:
             self.stop()
             raise
         return self
+
+    def _announce_start(self) -> None:
+        """Claim the data directory before opening anything (see `await_ready`)."""
+        store_target = self.settings.store
+        write_state(
+            self.settings.data_dir,
+            StackState(
+                pid=os.getpid(),
+                started_at=int(time.time() * 1000),
+                store_path=str(store_target.path)
+                if self.own_store and store_target.is_embedded
+                else None,
+                starting=True,
+            ),
+        )
+        self._state_written = True
 
     def publish_state(self) -> None:
         """Tell other commands where the stack is (call once it is ready to serve)."""
@@ -102,7 +125,7 @@ def resolve_bootstrap(settings: Settings) -> str:
     """The Kafka bootstrap: configured, or the running embedded broker's."""
     if settings.kafka_bootstrap:
         return settings.kafka_bootstrap
-    state = read_state(settings.data_dir)
+    state = await_ready(settings.data_dir)
     if state is None or not state.broker:
         raise ConfigError(
             ENV_KAFKA,
@@ -118,7 +141,7 @@ def run_query(settings: Settings, sql: str) -> QueryResult:
     """Run `sql` against the store, through its owner when another process holds it."""
     target = settings.store
     if target.is_embedded:
-        state = read_state(settings.data_dir)
+        state = await_ready(settings.data_dir)
         if (
             state is not None
             and state.pid != os.getpid()

@@ -29,6 +29,7 @@ class StackState:
     store_path: str | None = None  # chDB directory owned by `pid`, if any
     query_url: str | None = None  # http://127.0.0.1:port of the owner's query endpoint
     command_keys: str | None = None  # the local operator's command key file (embedded runs)
+    starting: bool = False  # written first: the owner is still opening broker and store
 
 
 def state_path(data_dir: Path) -> Path:
@@ -65,6 +66,22 @@ def read_state(data_dir: Path) -> StackState | None:
         return None
     if not pid_alive(state.pid):
         return None
+    return state
+
+
+def await_ready(data_dir: Path, timeout: float = 60.0) -> StackState | None:
+    """The live stack's state once it is ready; waits while its owner is still starting.
+
+    A command started together with `pipeline run` must not open the embedded store itself
+    in the meantime: chDB admits one process per store, and that would be the wrong one.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    state = read_state(data_dir)
+    while state is not None and state.starting and time.monotonic() < deadline:
+        time.sleep(0.2)
+        state = read_state(data_dir)
     return state
 
 
