@@ -44,6 +44,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
+def _metrics_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus /metrics on PORT, 0 = off (default: PIPELINE_METRICS_PORT or "
+        "9400; one port per process)",
+    )
+
+
 def build_settings(args: argparse.Namespace) -> Settings:
     settings = load_settings()
     changes: dict[str, Any] = {}
@@ -92,6 +102,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return run_pipeline(
         settings, sys.stdout, args.duration, sim_rate, args.seed,
         ingest_config=ingest, cancel_config=_cancel_config(), sim_faults=args.faults,
+        metrics_port=args.metrics_port,
     )  # fmt: skip
 
 
@@ -110,8 +121,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             "PIPELINE_CANCEL_CONFIG", "(unset)", "the cancel role needs its configuration file"
         )
     return run_worker(
-        settings, sys.stdout, roles, args.duration, ingest_config=ingest, cancel_config=cancel
-    )
+        settings, sys.stdout, roles, args.duration, ingest_config=ingest, cancel_config=cancel,
+        metrics_port=args.metrics_port,
+    )  # fmt: skip
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
@@ -228,11 +240,13 @@ def make_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no simulator: process what arrives on raw.* (implied by PIPELINE_INGEST_CONFIG)",
     )
+    _metrics_flag(run)
     worker = add("worker", cmd_worker, "run pipeline roles against a configured or running stack")
     worker.add_argument(
         "--role", choices=["ingest", "process", "sink", "cancel", "all"], required=True
     )
     worker.add_argument("--duration", type=float, metavar="SECONDS", help="stop after SECONDS")
+    _metrics_flag(worker)
     replay = add("replay", cmd_replay, "rebuild tables from a file of raw envelopes or raw.*")
     source = replay.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", type=Path, metavar="FILE", help="raw envelopes, JSON lines")

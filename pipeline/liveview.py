@@ -52,8 +52,7 @@ def store_picture(store: Store) -> list[str]:
             f"FROM {db}.positions FINAL GROUP BY venue, account, quote ORDER BY ALL"
         ).rows
         fee_rows = store.query(
-            f"SELECT venue, account, sumMap(fees) FROM {db}.positions FINAL "
-            "GROUP BY venue, account"
+            f"SELECT venue, account, sumMap(fees) FROM {db}.positions FINAL GROUP BY venue, account"
         ).rows
         fees = {(venue, account): paid for venue, account, paid in fee_rows}
     except StoreError as exc:

@@ -71,9 +71,14 @@ def run_pipeline(
     ingest_config: Any = None,
     cancel_config: Any = None,
     sim_faults: str | None = None,
+    metrics_port: int | None = None,
 ) -> int:
-    """Start the stack, migrate, create topics, run the roles; tear everything down after."""
+    """Start the stack, migrate, create topics, run the roles; tear everything down after.
+
+    `metrics_port` None: PIPELINE_METRICS_PORT (default 9400); 0: no /metrics endpoint.
+    """
     stack = EmbeddedStack(settings)
+    metrics = _start_metrics(metrics_port, out)
     # SIGTERM before the event loop installs its handlers must still tear the stack down.
     previous = _catch_term()
     try:
@@ -114,6 +119,7 @@ def run_pipeline(
             sim_rate=sim_rate, sim_seed=sim_seed, sim_faults=sim_faults,
             ingest_config=ingest_config,
             cancel_config=cancel_config, command_keys=keys,
+            metrics=metrics.metrics if metrics else None,
         )  # fmt: skip
         names = main_job_roles(ingest_config, cancel_config, sim=sim)
         roles = asyncio.run(_run(ctx, names, duration))
@@ -125,8 +131,22 @@ def run_pipeline(
     finally:
         signal.signal(signal.SIGTERM, previous)
         stack.stop()
+        if metrics is not None:
+            metrics.stop()
     print("stopped", file=out, flush=True)
     return 0
+
+
+def _start_metrics(port: int | None, out: TextIO) -> Any:
+    """This process's /metrics endpoint (a MetricsServer), or None when off."""
+    from pipeline.metrics import metrics_port, serve_metrics
+
+    if port is not None and not 0 <= port <= 65535:
+        raise ConfigError("--metrics-port", port, "must be between 0 and 65535 (0 = off)")
+    server = serve_metrics(metrics_port() if port is None else port)
+    if server is not None:
+        print(f"metrics: {server.url}", file=out, flush=True)
+    return server
 
 
 _term_requested = threading.Event()
@@ -175,8 +195,12 @@ def run_worker(
     duration: float | None = None,
     ingest_config: Any = None,
     cancel_config: Any = None,
+    metrics_port: int | None = None,
 ) -> int:
     """Run `roles` against the configured (or running embedded) broker.
+
+    Each worker process serves its own /metrics (`metrics_port`, else PIPELINE_METRICS_PORT,
+    default 9400): give every worker on one host a port of its own.
 
     Processing scales out: start as many `--role process` workers as there are partitions to
     share. The sink owns the store; with the embedded chDB store only one process may.
@@ -200,6 +224,7 @@ def run_worker(
         migrate(store)
     previous = _catch_term()
     query_server = None
+    metrics = _start_metrics(metrics_port, out)
     try:
         if store is not None and settings.store.is_embedded:
             query_server = _serve_store(settings, store, out)
@@ -207,6 +232,7 @@ def run_worker(
         ctx = RunContext(
             settings, bootstrap, store, out,
             ingest_config=ingest_config, cancel_config=cancel_config,
+            metrics=metrics.metrics if metrics else None,
         )  # fmt: skip
         asyncio.run(_run(ctx, roles, duration))
     except KeyboardInterrupt:
@@ -216,6 +242,8 @@ def run_worker(
         if query_server is not None:
             query_server.stop()
             clear_state(settings.data_dir, os.getpid())
+        if metrics is not None:
+            metrics.stop()
     print("stopped", file=out, flush=True)
     return 0
 

@@ -102,8 +102,10 @@ class CancelWorker:
         store: Any = None,
         view: StateView | None = None,
         clock: Callable[[], int] | None = None,
+        metrics: Any = None,
     ) -> None:
         self.bootstrap, self.settings, self.config, self.store = bootstrap, settings, config, store
+        self.metrics = metrics  # a CancelMetrics (pipeline/metrics.py), or None
         self.view = view or StateView()
         self.clock = clock
         self.ready = asyncio.Event()
@@ -196,6 +198,8 @@ class CancelWorker:
 
     async def _handle(self, executor: CancelExecutor, record: Any) -> None:
         received = int(time.time() * 1000)
+        if self.metrics is not None:
+            self.metrics.received.inc()
         try:
             raw = orjson.loads(record.value)
         except orjson.JSONDecodeError:
@@ -209,6 +213,8 @@ class CancelWorker:
         await producer.send_and_wait(
             COMMANDS_RESULTS, orjson.dumps(result), key=str(result["command_id"]).encode()
         )
+        if self.metrics is not None:
+            self.metrics.observe_result(result)
         if self.store is not None and "different command" not in (result.get("reason") or ""):
             await asyncio.to_thread(self._store_result, result)
 
@@ -302,6 +308,7 @@ async def run_cancel_worker(
     config: CancelConfig,
     stop: asyncio.Event,
     store: Any = None,
+    metrics: Any = None,
 ) -> None:
     """Run the cancel role until `stop` is set."""
-    await CancelWorker(bootstrap, settings, config, store).run(stop)
+    await CancelWorker(bootstrap, settings, config, store, metrics=metrics).run(stop)

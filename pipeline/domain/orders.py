@@ -9,7 +9,22 @@ Rules the fold applies after the transition table (transitions.py) has chosen th
 
 - Cumulative `filled_qty` never decreases: it is the largest of what the venue stated so far
   and the sum of the distinct real fills seen. Figures on a stale report (its `filled_qty`
-  below ours) are not taken (`avg_fill_price`, `fee`, `canceled_qty`).
+  below ours) are not taken (`avg_fill_price`, `fee`, `canceled_qty`). A live order's
+  `canceled_qty` (partial cancels, self-trade reductions) is cumulative too and never
+  decreases, so two reports tied in sort order (two SMP `reduce` reports in one millisecond)
+  give the same result whichever folds last.
+- Fee: the sum of the real fills' fees until a (fresh) report states the cumulative fee; then
+  the latest such statement plus the fees of the real fills that take the real filled
+  quantity beyond what that statement covered (its cumulative filled quantity). A statement
+  at least as recent as the fills is therefore the fee; a fill after it (in sort order, and
+  beyond its quantity) adds its own fee, and a fill it already covers is not counted twice.
+- Cancel reason: the reason of the report whose terminal status is taken. Once the order is
+  terminal the reason only becomes more specific, by any later report (snapshot or live):
+  none -> `user` -> a specific one (`self_trade_prevention`, `unfilled_remainder`,
+  `exchange`), never back, and between two specific reasons the first stays. A venue's plain
+  "canceled" label (a REST poll of an SMP-canceled order, Coinone MYORDER `cancel` next to
+  REST `CANCELED_NO_ORDER` in the same millisecond) thus never hides the specific reason,
+  whatever the sort order of the reports.
 - Conservation: `filled_qty + canceled_qty + remaining_qty == qty`, none negative. A terminal
   order has `remaining_qty == 0` and `canceled_qty = qty - filled_qty` (also for `rejected`
   and for a `filled` label that came short), so a venue's own `canceled_qty` is used only
@@ -31,7 +46,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from pipeline.domain.events import TERMINAL_STATUSES, Fill, OrderEvent, OrderStatus, Side
+from pipeline.domain.events import (
+    TERMINAL_STATUSES,
+    CancelReason,
+    Fill,
+    OrderEvent,
+    OrderStatus,
+    Side,
+)
 from pipeline.domain.implied import ImpliedBase, derive_fill
 from pipeline.domain.transitions import NEXT_STATUS, PROGRESS_RANK
 
@@ -41,6 +63,9 @@ _CANCELED = OrderStatus.CANCELED
 _EXPIRED = OrderStatus.EXPIRED
 _PARTIAL = OrderStatus.PARTIALLY_FILLED
 _NOT_YET_FILLED = frozenset({OrderStatus.OPEN, OrderStatus.UNTRIGGERED})
+#: How specific a cancel reason is: none < `user` (the default a venue's plain "canceled"
+#: label gives) < any other reason (self-trade prevention, unfilled remainder, exchange).
+_REASON_RANK: dict[str | None, int] = {None: 0, CancelReason.USER: 1}
 
 #: Sort key of an event: (event_time, sequence or -1, progress rank, filled_qty or 0, event_id).
 OrderSortKey = tuple[int, int, int, Decimal, str]
@@ -112,12 +137,16 @@ class FoldMemo:
     real_filled: Decimal  # sum of distinct real fills so far
     real_notional: Decimal
     real_fee: Decimal
-    fee_stated: bool  # a report stated the cumulative fee; fills no longer sum it
+    stated_fee: Decimal | None  # the latest cumulative fee a fresh report stated, if any
+    fee_level: Decimal  # the cumulative filled quantity that statement covers
+    fee_after: Decimal  # fees of the real fills that took real_filled beyond fee_level since
     implied: ImpliedBase  # where the next derived fill starts
     derived: Fill | None  # the fill this step derived (implied.py), if any
 
 
-_START_MEMO = FoldMemo(None, ZERO, ZERO, ZERO, False, ImpliedBase(ZERO, ZERO, ZERO, None), None)
+_START_MEMO = FoldMemo(
+    None, ZERO, ZERO, ZERO, None, ZERO, ZERO, ImpliedBase(ZERO, ZERO, ZERO, None), None
+)
 
 
 def fold_event(
@@ -166,11 +195,14 @@ def fold_event(
         stated = event.qty
 
     real_filled, real_notional, real_fee = memo.real_filled, memo.real_notional, memo.real_fee
+    stated_fee, fee_level, fee_after = memo.stated_fee, memo.fee_level, memo.fee_after
     fill = event.fill if count_fill else None
     if fill is not None:
         real_filled += fill.qty
         real_notional += fill.qty * fill.price
         real_fee += fill.fee
+        if stated_fee is not None and real_filled > fee_level:
+            fee_after += fill.fee  # a fill the last fee statement did not cover
 
     reported = event.filled_qty
     fresh = reported is None or reported >= p_filled
@@ -188,12 +220,13 @@ def fold_event(
     elif fill is not None and real_filled == filled and real_filled > 0:
         avg = real_notional / real_filled
 
-    fee_stated = memo.fee_stated
     fee = p_fee
     if event.fee is not None and fresh:
-        fee, fee_stated = event.fee, True
-    elif not fee_stated and fill is not None:
-        fee = real_fee
+        fee = event.fee
+        if fee != stated_fee or filled != fee_level or fee_after:
+            stated_fee, fee_level, fee_after = fee, filled, ZERO
+    elif fill is not None:
+        fee = real_fee if stated_fee is None else stated_fee + fee_after
     fee_asset = event.fee_asset or (fill.fee_asset if fill is not None else None) or p_fee_asset
 
     qty = stated if stated is not None and stated >= filled else filled
@@ -211,12 +244,22 @@ def fold_event(
         if filled > 0 and status in _NOT_YET_FILLED:
             status = _PARTIAL
         canceled = p_canceled
-        if event.canceled_qty is not None and fresh:
-            canceled = event.canceled_qty
+        stated_canceled = event.canceled_qty
+        if stated_canceled is not None and fresh and stated_canceled > canceled:
+            canceled = stated_canceled  # cumulative: reports tied in sort order cannot undo it
         available = qty - filled
         if canceled > available:
             canceled = available
         remaining = available - canceled
+
+    reason = p_reason
+    incoming = event.cancel_reason
+    if (
+        taken is not None
+        and incoming
+        and (not was_terminal or _REASON_RANK.get(incoming, 2) > _REASON_RANK.get(p_reason, 2))
+    ):
+        reason = incoming  # once terminal, a reason only becomes more specific
 
     implied = memo.implied
     derived: Fill | None = None
@@ -227,13 +270,23 @@ def fold_event(
         and fill is None
         and memo.derived is None
         and implied is memo.implied
-        and fee_stated is memo.fee_stated
+        and stated_fee is memo.stated_fee
+        and fee_level is memo.fee_level
+        and fee_after is memo.fee_after
         and stated == memo.stated_qty
     ):
         next_memo = memo
     else:
         next_memo = FoldMemo(
-            stated, real_filled, real_notional, real_fee, fee_stated, implied, derived
+            stated,
+            real_filled,
+            real_notional,
+            real_fee,
+            stated_fee,
+            fee_level,
+            fee_after,
+            implied,
+            derived,
         )
 
     state = OrderState(
@@ -246,7 +299,7 @@ def fold_event(
         event.order_type or p_type,  # "" = not stated (fill-only reports): keep the known type
         status,
         event.venue_status if taken is not None else p_venue_status,
-        event.cancel_reason if taken is not None and event.cancel_reason else p_reason,
+        reason,
         qty,
         event.price if event.price is not None else p_price,
         event.stop_price if event.stop_price is not None else p_stop,

@@ -12,6 +12,13 @@ orders known to be live before the gap that are missing from that snapshot have 
 meanwhile, so `recover()` queries each of them (the venue's order-status call), and that
 reply is filed too. `LiveOrders` remembers what is live from everything observed.
 
+Orders that start *and* finish inside a gap are in no open-orders snapshot and were never
+live here: after the snapshot the subclass also asks the venue's order history for what
+happened since `history_since()` (the last message heard, less `HISTORY_MARGIN_MS`; the
+ingestor's start before anything was heard) where the venue has one (Upbit
+`/v1/orders/closed`, Binance `allOrders`, the futures gateway's `order_history`, Coinone's
+trades), and files the orders `LiveOrders` never heard of (`knows()`).
+
 `RestPoller` is the base of venues without a private stream (Coinone, SSI, the futures
 gateway): each poll is a snapshot, so the same recovery applies between polls.
 """
@@ -39,6 +46,9 @@ from pipeline.ingest.stats import IngestStats
 log = logging.getLogger(__name__)
 
 UNPARSEABLE = "unparseable_frame"
+# history queries start this long before the last message heard: an order created just
+# before a connection died may have had its first report in flight (and clocks differ)
+HISTORY_MARGIN_MS = 5_000
 
 
 class SessionError(Exception):
@@ -69,6 +79,10 @@ class LiveOrders:
 
     def forget(self, order_id: str) -> None:
         self.live.pop(order_id, None)
+
+    def knows(self, order_id: str) -> bool:
+        """Heard of: live now, or seen finishing (within the bounded memory)."""
+        return order_id in self.live or order_id in self._closed
 
     def missing_from(self, symbol: str, open_ids: Iterable[str]) -> list[str]:
         """Orders of `symbol` believed live that a fresh open-orders snapshot does not list."""
@@ -126,6 +140,7 @@ class Ingestor(ABC):
         self.counters = stats.venue(self.venue)
         self.live = LiveOrders()
         self._random = random.Random()
+        self.heard_at = now_ms()  # received_at of the last message published (start: now)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config.name})"
@@ -142,6 +157,11 @@ class Ingestor(ABC):
 
     def observe(self, channel: str, payload: Any) -> None:  # noqa: B027 - optional hook
         """Update `self.live` from a parsed message (optional)."""
+
+    def history_since(self) -> int:
+        """Epoch ms from which a venue's order history covers what this ingestor may have
+        missed: the last message heard (the start if none), less `HISTORY_MARGIN_MS`."""
+        return self.heard_at - HISTORY_MARGIN_MS
 
     # -- the reconnect loop ---------------------------------------------------------------
 
@@ -203,6 +223,7 @@ class Ingestor(ABC):
             self.counters.unkeyed += 1
             return False
         self.observe(channel, payload)
+        self.heard_at = max(self.heard_at, received_at)
         envelope = RawEnvelope(self.venue, self.account, channel, received_at, payload)
         await self.publisher.publish(envelope, request_symbol or symbol)
         return True
@@ -278,11 +299,15 @@ class RestPoller(Ingestor):
             await self.poll(http)
             self.counters.snapshots += 1
 
-    async def file_changed(self, channel: str, raw: bytes, symbol: str) -> Any:
-        """`file()` unless `raw` equals the last reply of (channel, symbol); the payload."""
-        if self._last.get((channel, symbol)) == raw:
+    async def file_changed(
+        self, channel: str, raw: bytes, symbol: str, source: str | None = None
+    ) -> Any:
+        """`file()` unless `raw` equals the last reply of (source, symbol); the payload.
+        `source` (default: the channel) names the request when two share a channel."""
+        key = (source or channel, symbol)
+        if self._last.get(key) == raw:
             return orjson.loads(raw)
         payload = await self.file(channel, raw, symbol)
         if payload is not None:
-            self._last[(channel, symbol)] = raw
+            self._last[key] = raw
         return payload

@@ -4,7 +4,11 @@ Session: connect to the WebSocket API, `userDataStream.subscribe.signature` (api
 timestamp, HMAC-SHA256 signature over the sorted parameters; works with any key type),
 then snapshot: `openOrders.status` per symbol (channel `wsapi.openOrders.status`) and
 `order.status` (channel `wsapi.order.status`) for every order that was live before the gap
-and is not open any more. Stream messages (`{"subscriptionId", "event"}`) are published on
+and is not open any more, then the order history: `allOrders` (symbol, `startTime` = the last
+message heard less a margin, windows of at most 24 h, pages of 1000, oldest first) lists the
+orders placed *and* finished while the socket was down; its reply is not published (the
+normalizer has no `wsapi.allOrders` channel), `order.status` is asked for each order never
+heard of instead. Stream messages (`{"subscriptionId", "event"}`) are published on
 channel `userData`, keyed by the event's `s`; a response is published by the reader in wire
 order, on the channel of the method that asked and keyed by the symbol it asked about.
 Responses to session requests and events without a symbol (balances) are not published.
@@ -31,6 +35,8 @@ log = logging.getLogger(__name__)
 
 TERMINAL = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_MATCH"})
 REQUEST_TIMEOUT = 10.0
+HISTORY_PAGE = 1000
+DAY_MS = 86_400_000
 
 
 @dataclass
@@ -89,6 +95,7 @@ class BinanceIngestor(Ingestor):
             raise SessionError("no ws_url configured")
         self._ids = itertools.count(1)
         self._pending: dict[str, Pending] = {}
+        since = self.history_since()  # before this session hears anything
         async with http.ws_connect(self.config.ws_url, heartbeat=self.config.ping_interval) as ws:
             self._ws = ws
             reader = asyncio.create_task(self._read(ws))
@@ -97,7 +104,7 @@ class BinanceIngestor(Ingestor):
                 if reply.get("status") != 200:
                     self.counters.errors += 1
                     raise SessionError(f"subscribe refused: {_error(reply)}")
-                await self.snapshot()
+                await self.snapshot(since)
                 self.counters.connects += 1
                 await supervise(stop, reader)
             finally:
@@ -165,7 +172,7 @@ class BinanceIngestor(Ingestor):
 
     # -- snapshots ------------------------------------------------------------------------
 
-    async def snapshot(self) -> None:
+    async def snapshot(self, since: int | None = None) -> None:
         for symbol in self.config.symbols:
             reply = await self.request(
                 "openOrders.status", {"symbol": symbol}, "wsapi.openOrders.status", symbol
@@ -175,6 +182,33 @@ class BinanceIngestor(Ingestor):
             self.counters.snapshots += 1
             open_ids = [f"{symbol}:{o.get('orderId')}" for o in _result_orders(reply)]
             await self.recover(symbol, open_ids, self._order)
+            if since is not None:
+                await self.history(symbol, since)
+
+    async def history(self, symbol: str, since: int) -> None:
+        """`allOrders` from `since` to now; `order.status` for every order never heard of."""
+        now = now_ms()
+        start = max(since, now - 7 * DAY_MS)  # farther back than a week: not recovered
+        for _ in range(10_000):
+            end = min(now, start + DAY_MS - 1)
+            params = {"symbol": symbol, "startTime": start, "endTime": end,
+                      "limit": HISTORY_PAGE}  # fmt: skip
+            reply = await self.request("allOrders", params)
+            if reply.get("status") != 200:
+                raise SessionError(f"allOrders {symbol}: {_error(reply)}")
+            orders = _result_orders(reply)
+            for order in orders:
+                key = f"{symbol}:{order.get('orderId')}"
+                if not self.live.knows(key):
+                    self.counters.recovered_orders += 1
+                    await self._order(key, symbol)
+            if len(orders) >= HISTORY_PAGE:  # full page: go on from its newest creation time
+                newest = orders[-1].get("time")
+                start = newest if isinstance(newest, int) and newest > start else start + 1
+            elif end >= now:
+                return
+            else:
+                start = end + 1
 
     async def _order(self, key: str, symbol: str) -> bool:
         order_id = key.partition(":")[2]

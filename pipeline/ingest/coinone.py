@@ -22,12 +22,18 @@ Every call is a signed POST (`pipeline.ingest.auth.coinone_signed`: `access_toke
      the trades repeated are one event downstream), paging back with `to_trade_id` when a
      page is full -> channel `rest.completed_orders`. The first poll looks back
      `history_ms` (option, default 24 h).
+     An order those trades name that was never heard of (placed, traded and finished
+     while MYORDER was away) gets `POST /v2.1/order/detail` for its final state (trades
+     since the ingestor started, less a margin).
    A reply identical to the previous one of its channel and pair is not published again.
 3. `{"request_type": "PING"}` every `ping_interval` keeps the socket alive (Coinone closes
    idle connections after 30 min).
 
 A lost WebSocket ends the session; the reconnect re-subscribes and polls again, and the
-completed-trades cursor survives, so fills that happened in the gap are fetched. Error
+completed-trades cursor survives, so fills that happened in the gap are fetched, and the
+orders behind them. Not recoverable: an order placed and cancelled *without a fill* while
+MYORDER was away, since Coinone v2.1 has no order history beyond trades (FACTS §3.2;
+`completed_orders` lists fills, `detail` needs the order id). Error
 replies (`result: error`) are not published: 104 on a detail means the venue forgot the
 order; anything else ends the session (HTTP 429 / error 4 included, after which the backoff
 applies). Requests are throttled per account (default 20/s, a quarter of Coinone's 80/s).
@@ -100,6 +106,7 @@ class CoinoneIngestor(RestPoller):
         self._trades_from: dict[str, int] = {}  # pair -> newest trade time seen (ms)
         self._stated: dict[str, set[str]] = {}  # pair -> orders published in a working state
         self._subscribed = asyncio.Event()
+        self._started = self.history_since()
 
     # -- keys and the live set ------------------------------------------------------------
 
@@ -294,6 +301,17 @@ class CoinoneIngestor(RestPoller):
             )
             trades = [t for t in reply.get("completed_orders") or [] if isinstance(t, dict)]
             times = [t["timestamp"] for t in trades if isinstance(t.get("timestamp"), int)]
+            unheard = {
+                t["order_id"]
+                for t in trades
+                if isinstance(t.get("order_id"), str)
+                and isinstance(t.get("timestamp"), int)
+                and t["timestamp"] >= self._started
+                and not self.live.knows(t["order_id"])
+            }
+            for order_id in sorted(unheard):
+                self.counters.recovered_orders += 1
+                await self._detail(http, order_id, symbol)
             newest = max([newest, *times])
             if len(trades) < PAGE or not isinstance(trades[-1].get("trade_id"), str):
                 break

@@ -13,14 +13,18 @@ once after every (re)connect, then every `poll_interval`):
   carrying orders of others (they would land in another partition than the rest of those
   orders' events). Symbols are therefore required. Empty replies name no order and are not
   published; a reply identical to the previous one of its symbol is not published again;
-- `GET /trade/api/v2/futures/order?exchange=&order_id=` for every order known live that the
-  reply no longer lists -> channel `rest.order_status` (HTTP 404 `ORDER_NOT_FOUND`: forgotten).
+- `GET /trade/api/v2/futures/order_history?exchange=&symbol=&start_time=` for every
+  configured symbol: the orders that finished since the newest `updated_at` seen in this
+  history (inclusive; the first poll starts at the ingestor's start, less a margin), oldest
+  first, paged by 1000 -> channel `rest.open_orders` (the same `{data: {orders}}` reply
+  shape; the contract routes both list replies there). It holds the orders placed *and*
+  finished between two polls, which the open-orders snapshot never lists;
+- `GET /trade/api/v2/futures/order?exchange=&order_id=` for every order known live that
+  neither reply accounts for -> channel `rest.order_status` (HTTP 404 `ORDER_NOT_FOUND`:
+  forgotten).
 
-What polling cannot see: the gateway has no private stream, no trade list and no order
-history, so an order that is placed and finishes between two polls (a market or IOC order,
-a limit order filled at once) is never heard of, and several trades of one order between
-two polls arrive as one cumulative step (`fills_implied`). A short `poll_interval` narrows
-that window; nothing closes it.
+What polling cannot see: the gateway has no private stream and no trade list, so several
+trades of one order between two polls arrive as one cumulative step (`fills_implied`).
 
 Rate limits are per exchange (1,200 requests per 60 s on these endpoints, shared with the
 cancel executor's calls): the default bucket takes 10/s. HTTP 429 ends the session (backoff).
@@ -43,6 +47,7 @@ log = logging.getLogger(__name__)
 PREFIX = "/trade/api/v2/futures"
 OPEN_ORDERS = "rest.open_orders"
 ORDER_STATUS = "rest.order_status"
+HISTORY_PAGE = 1000
 OPEN_STATUSES = frozenset({"NEW", "OPEN", "TRIGGERED", "PARTIALLY_FILLED", "CANCELLATION_RAISED"})
 
 
@@ -58,9 +63,17 @@ def _orders(payload: Any) -> list[dict[str, Any]]:
 
 class FuturesGatewayIngestor(RestPoller):
     venue = "futures_gateway"
-    complete = False  # no stream, trade list or history: see the module docstring
+    # every order reaches the raw topic (open orders plus the order history), but single
+    # trades do not: fills are derived from cumulative steps, so positions (fill counts,
+    # average price, realized PnL) are approximations of the venue's
+    complete = False
     default_rate_limit = 10.0
     default_rate_burst = 10.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._started = self.history_since()
+        self._history_from: dict[str, int] = {}  # symbol -> newest updated_at in the history
 
     def symbol_of(self, payload: Any) -> str | None:
         orders = _orders(payload)
@@ -104,7 +117,29 @@ class FuturesGatewayIngestor(RestPoller):
             if payload is None:
                 raise SessionError(f"open_orders {symbol}: reply is not JSON")
             open_ids = [str(o.get("order_id")) for o in _orders(payload)]
+            await self.history(http, symbol)
             await self.recover(symbol, open_ids, lambda i, s: self._status(http, i, s))
+
+    async def history(self, http: aiohttp.ClientSession, symbol: str) -> None:
+        """The orders of `symbol` that finished since the newest one of this history seen."""
+        start = self._history_from.get(symbol, self._started)
+        for _ in range(10_000):
+            params = {"exchange": self.account, "symbol": symbol, "start_time": str(start),
+                      "limit": str(HISTORY_PAGE)}  # fmt: skip
+            status, raw = await self._get(http, "/order_history", params)
+            if status != 200:
+                self.counters.errors += 1
+                raise SessionError(f"order_history {symbol}: HTTP {status} {_code(raw)}")
+            payload = await self.file_changed(OPEN_ORDERS, raw, symbol, "order_history")
+            if payload is None:
+                raise SessionError(f"order_history {symbol}: reply is not JSON")
+            orders = _orders(payload)
+            times = [o["updated_at"] for o in orders if isinstance(o.get("updated_at"), int)]
+            newest = max(times, default=start)
+            self._history_from[symbol] = max(start, newest)
+            if len(orders) < HISTORY_PAGE:
+                return
+            start = newest if newest > start else start + 1  # a full page: go on after it
 
     async def _status(self, http: aiohttp.ClientSession, order_id: str, symbol: str) -> bool:
         status, raw = await self._get(

@@ -5,7 +5,12 @@ a fresh nonce), subscribe `[{"ticket"}, {"type": "myOrder", "codes": symbols}, {
 (Upbit sends no acknowledgement; a refused key arrives as an error frame), then snapshot:
 `GET /v1/orders/open?market=..&states[]=wait&states[]=watch` per symbol (channel
 `rest.orders`, paged by 100) and `GET /v1/order?uuid=..` (channel `rest.order`) for every
-order that was live before the gap and is not open any more. Keep-alive: a text `PING` every
+order that was live before the gap and is not open any more, then the order history:
+`GET /v1/orders/closed?market=..&states[]=done&states[]=cancel&start_time=<ms>&order_by=asc`
+(channel `rest.orders`; orders created since the last message heard, less a margin, paged by
+1000, windows of at most 7 days as Upbit allows), which holds the orders placed *and*
+finished while the socket was down; for each of those never heard of that traded,
+`GET /v1/order` (channel `rest.order`) adds its `trades`. Keep-alive: a text `PING` every
 `ping_interval` (the `{"status": "UP"}` reply names no market and is not published) plus
 WebSocket pings. Frames are published as received (a JSON_LIST frame is one message, keyed
 by its first order's market). Options: `format` (DEFAULT, SIMPLE, JSON_LIST, SIMPLE_LIST).
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,10 +30,13 @@ import orjson
 
 from pipeline.ingest.auth import upbit_authorization, upbit_query
 from pipeline.ingest.base import Ingestor, SessionError, cancel_tasks, supervise, wait_stop
+from pipeline.ingest.publisher import now_ms
 
 log = logging.getLogger(__name__)
 
 PAGE = 100
+HISTORY_PAGE = 1000
+WEEK_MS = 7 * 86_400_000
 TERMINAL_STATES = frozenset({"done", "cancel", "prevented"})
 FORMATS = ("DEFAULT", "SIMPLE", "JSON_LIST", "SIMPLE_LIST")
 
@@ -41,6 +50,14 @@ def _first(payload: Any) -> Any:
 def _orders(payload: Any) -> list[dict[str, Any]]:
     items = payload if isinstance(payload, list) else [payload]
     return [item for item in items if isinstance(item, dict)]
+
+
+def _created_ms(order: dict[str, Any]) -> int | None:
+    """`created_at` (ISO 8601 with a zone) as epoch ms."""
+    try:
+        return int(datetime.fromisoformat(str(order.get("created_at"))).timestamp() * 1000)
+    except ValueError:
+        return None
 
 
 class UpbitIngestor(Ingestor):
@@ -71,6 +88,7 @@ class UpbitIngestor(Ingestor):
     async def session(self, http: aiohttp.ClientSession, stop: asyncio.Event) -> None:
         if not self.config.ws_url:
             raise SessionError("no ws_url configured")
+        since = self.history_since()  # before this session hears anything
         headers = {"Authorization": upbit_authorization(self.credentials)}
         async with http.ws_connect(
             self.config.ws_url, headers=headers, heartbeat=self.config.ping_interval
@@ -83,7 +101,7 @@ class UpbitIngestor(Ingestor):
             reader = asyncio.create_task(self._read(ws))
             pinger = asyncio.create_task(self._ping(ws, stop))
             try:
-                await self.snapshot(http)
+                await self.snapshot(http, since)
                 self.counters.connects += 1
                 await supervise(stop, reader, pinger)
             finally:
@@ -118,8 +136,9 @@ class UpbitIngestor(Ingestor):
         async with http.get(url, headers=headers) as response:
             return response.status, await response.read()
 
-    async def snapshot(self, http: aiohttp.ClientSession) -> None:
-        """Open orders per symbol, then the final state of orders that closed in the gap."""
+    async def snapshot(self, http: aiohttp.ClientSession, since: int | None = None) -> None:
+        """Open orders per symbol, the final state of orders that closed in the gap, and the
+        orders that started and finished in it (history since `since`, epoch ms)."""
         for symbol in self.config.symbols:
             open_ids: list[str] = []
             for page in range(1, 1000):
@@ -141,6 +160,52 @@ class UpbitIngestor(Ingestor):
                     break
             self.counters.snapshots += 1
             await self.recover(symbol, open_ids, lambda i, s: self._order(http, i, s))
+            if since is not None:
+                await self.closed_since(http, symbol, since)
+
+    async def closed_since(self, http: aiohttp.ClientSession, symbol: str, since: int) -> None:
+        """`GET /v1/orders/closed` from `since` to now (7-day windows, pages of 1000 by
+        creation time, oldest first); orders never heard of that traded get `GET /v1/order`
+        for their trades."""
+        now = now_ms()
+        start = max(since, now - 4 * WEEK_MS)  # farther back than four weeks: not recovered
+        for _ in range(10_000):
+            end = min(now, start + WEEK_MS)
+            pairs = [
+                ("market", symbol),
+                ("states[]", "done"),
+                ("states[]", "cancel"),
+                ("start_time", start),
+                ("end_time", end),
+                ("limit", HISTORY_PAGE),
+                ("order_by", "asc"),
+            ]
+            status, body = await self._get(http, "/v1/orders/closed", pairs)
+            if status != 200:
+                self.counters.errors += 1
+                raise SessionError(f"GET /v1/orders/closed {symbol}: HTTP {status}")
+            try:
+                listed = _orders(orjson.loads(body))
+            except orjson.JSONDecodeError:
+                listed = []
+            unheard = [
+                o["uuid"]
+                for o in listed
+                if isinstance(o.get("uuid"), str)
+                and not self.live.knows(o["uuid"])
+                and o.get("trades_count") not in (None, 0)
+            ]
+            await self.file("rest.orders", body, symbol)
+            for order_id in unheard:
+                self.counters.recovered_orders += 1
+                await self._order(http, order_id, symbol)
+            if len(listed) >= HISTORY_PAGE:  # full page: go on from its newest creation time
+                newest = _created_ms(listed[-1]) or 0
+                start = newest if newest > start else start + 1
+            elif end >= now:
+                return
+            else:
+                start = end
 
     async def _order(self, http: aiohttp.ClientSession, order_id: str, symbol: str) -> bool:
         status, body = await self._get(http, "/v1/order", [("uuid", order_id)])

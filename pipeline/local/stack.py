@@ -149,6 +149,12 @@ def run_query(settings: Settings, sql: str) -> QueryResult:
             and state.store_path == str(target.path)
         ):
             return remote_query(state.query_url, sql)
+        if target.path is not None and not target.path.exists():
+            # do not create an empty store as a side effect of a query (and never take the
+            # directory from a `pipeline run` that is about to start)
+            raise StoreError(
+                f"no store at {target.path}: start `pipeline run` (or `pipeline migrate`) first"
+            )
     store = open_store(target)
     try:
         return store.query(sql)

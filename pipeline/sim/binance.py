@@ -10,9 +10,10 @@ day per account) are enforced with -1003 / -1015 and HTTP 429.
 
 Methods: `order.place`, `order.test`, `order.status`, `order.cancel`,
 `order.cancelReplace`, `order.amend.keepPriority`, `openOrders.status`,
-`openOrders.cancelAll`, `userDataStream.subscribe.signature`, `userDataStream.unsubscribe`,
-`session.subscriptions`, `ping`, `time`. After `userDataStream.subscribe.signature` the
-connection receives that account's `executionReport`s as
+`openOrders.cancelAll`, `allOrders` (symbol; orderId or startTime/endTime by creation time,
+at most 24 h apart; limit 500, at most 1000), `userDataStream.subscribe.signature`,
+`userDataStream.unsubscribe`, `session.subscriptions`, `ping`, `time`. After
+`userDataStream.subscribe.signature` the connection receives that account's `executionReport`s as
 `{"subscriptionId": n, "event": {...}}`.
 
 Numbers in `params` are signed as their text: send decimals as strings (as Binance's own
@@ -65,6 +66,9 @@ METHODS: dict[str, Method] = {
     "order.amend.keepPriority": Method(methods.amend, 4, channel="wsapi.order.amend.keepPriority"),
     "openOrders.status": Method(methods.open_orders, 6, channel="wsapi.openOrders.status"),
     "openOrders.cancelAll": Method(methods.cancel_all, 1, channel="wsapi.openOrders.cancelAll"),
+    # not recorded: the ingestor publishes no `allOrders` reply (the normalizer has no
+    # channel for it); it queries `order.status` for the orders it finds there instead
+    "allOrders": Method(methods.all_orders, 20),
     "userDataStream.subscribe.signature": Method(None, 2),
     "userDataStream.unsubscribe": Method(None, 2, signed=False),
     "session.subscriptions": Method(None, 2, signed=False),

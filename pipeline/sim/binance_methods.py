@@ -289,6 +289,49 @@ def open_orders(exchange: Exchange, account: str, params: Params, now: int) -> A
     return [order_status(o) for o in exchange.open_orders(account, symbol)]
 
 
+DAY_MS = 86_400_000
+
+
+def _int_param(params: Params, name: str) -> int | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'.")
+    return int(value)
+
+
+def all_orders(exchange: Exchange, account: str, params: Params, now: int) -> Any:
+    """`allOrders`: the account's orders of one symbol, any status, oldest first.
+
+    As Binance documents it: `orderId` -> orders with an id >= it, else the most recent
+    ones; `startTime`/`endTime` (creation time, at most 24 h apart) override `orderId`;
+    `limit` default 500, at most 1000. Items have the `order.status` shape.
+    """
+    symbol = _text(params, "symbol", True)
+    if symbol not in exchange.instruments:
+        raise BinanceError(400, -1121, "Invalid symbol.")
+    start, end = _int_param(params, "startTime"), _int_param(params, "endTime")
+    order_id, limit = _int_param(params, "orderId"), _int_param(params, "limit") or 500
+    if not 1 <= limit <= 1000:
+        raise BinanceError(400, -1130, "Invalid data sent for a parameter.")
+    if start is not None and end is not None and end - start > DAY_MS:
+        raise BinanceError(400, -1127, "More than 24 hours between startTime and endTime.")
+    orders = sorted(
+        (o for o in exchange.orders.values() if o.account == account and o.venue_symbol == symbol),
+        key=lambda o: int(o.order_id),
+    )
+    if start is not None or end is not None:
+        low = start if start is not None else end - DAY_MS  # type: ignore[operator]
+        high = end if end is not None else low + DAY_MS
+        chosen = [o for o in orders if low <= o.created_at <= high][:limit]
+    elif order_id is not None:
+        chosen = [o for o in orders if int(o.order_id) >= order_id][:limit]
+    else:
+        chosen = orders[-limit:]
+    return [order_status(o) for o in chosen]
+
+
 def cancel_all(exchange: Exchange, account: str, params: Params, now: int) -> Any:
     symbol = _text(params, "symbol", True) or ""
     if symbol not in exchange.instruments:

@@ -12,6 +12,10 @@ percent-encoded query>\\n<hex SHA-256 of the raw body>`).
 Endpoints (prefix `/trade/api/v2/futures`):
 - `GET /order?exchange=&order_id=` (or `client_order_id=`) -> `{data: order}`;
 - `GET /open_orders?exchange=[&symbol=]` -> `{data: {orders: [...]}}`;
+- `GET /order_history?exchange=&start_time=[&symbol=&end_time=&limit=]` -> `{data: {orders:
+  [...]}}`: finished orders (FILLED, CANCELLED, EXPIRED) whose `updated_at` lies in
+  [start_time, end_time] (default now; at most 7 days), oldest first, at most `limit`
+  (default 500, max 1000);
 - `POST /cancel_all` `{exchange, symbol?}` -> `{data: {orders_ids}}`: registers a cancel of
   every live order, TP/SL included; each goes CANCELLATION_RAISED, then CANCELLED
   `rules.cancel_delay_ms` later. 10 requests per 60 s per exchange, then HTTP 429
@@ -58,6 +62,8 @@ from pipeline.sim.venue_signing import (
 PREFIX = "/trade/api/v2/futures"
 RATE_LIMITS = {"cancel_all": Limit(10, 60_000), "default": Limit(1200, 60_000)}
 TIMESTAMP_WINDOW_MS = 5000
+HISTORY_WINDOW_MS = 7 * 86_400_000
+HISTORY_LIMIT, HISTORY_MAX = 500, 1000
 Handler = Callable[[Credential, Mapping[str, Any], int], Any]
 
 TYPES: dict[str, tuple[OrderType, TriggerKind | None]] = {
@@ -99,6 +105,7 @@ class FuturesGatewayServer(VenueServer):
             ("POST", "/order", "default", self._place),
             ("DELETE", "/order", "default", self._cancel_one),
             ("GET", "/open_orders", "default", self._open_orders),
+            ("GET", "/order_history", "default", self._order_history),
             ("POST", "/cancel_all", "cancel_all", self._cancel_all),
         ]
         for method, path, group, handler in routes:
@@ -186,6 +193,36 @@ class FuturesGatewayServer(VenueServer):
         self.record(credential.account, "rest.open_orders", body)
         return body
 
+    def _order_history(self, credential: Credential, params: Mapping[str, Any], now: int) -> Any:
+        """Finished orders whose `updated_at` is in [start_time, end_time], oldest first."""
+        symbol = params.get("symbol")
+        if symbol is not None and symbol not in self.exchange.instruments:
+            raise GatewayError(400, "INVALID_PARAMETER", f"Unknown symbol {symbol}.")
+        start = _millis(params, "start_time", None)
+        end = _millis(params, "end_time", now)
+        if start is None:
+            raise GatewayError(400, "INVALID_PARAMETER", "start_time is required.")
+        if not start <= end or end - start > HISTORY_WINDOW_MS:
+            raise GatewayError(
+                400, "INVALID_PARAMETER", "start_time..end_time must span at most 7 days."
+            )
+        limit = _millis(params, "limit", HISTORY_LIMIT)
+        if not 1 <= limit <= HISTORY_MAX:
+            raise GatewayError(400, "INVALID_PARAMETER", f"limit must be 1..{HISTORY_MAX}.")
+        finished = []
+        for order in self.exchange.orders.values():
+            if order.account != credential.account or not order.status.is_terminal:
+                continue
+            if symbol is not None and order.venue_symbol != symbol:
+                continue
+            obj = wire.order_object(order, self._raised_at.get(order.order_id))
+            if start <= obj["updated_at"] <= end:
+                finished.append(obj)
+        finished.sort(key=lambda o: (o["updated_at"], o["order_id"]))
+        body = {"data": {"orders": finished[:limit]}}
+        self.record(credential.account, "rest.open_orders", body)  # the channel it travels on
+        return body
+
     def _cancel_all(self, credential: Credential, params: Mapping[str, Any], now: int) -> Any:
         symbol = params.get("symbol")
         if symbol is not None and symbol not in self.exchange.instruments:
@@ -255,6 +292,15 @@ def _decimal(params: Mapping[str, Any], name: str) -> Decimal:
     if raw is None or not value.is_finite() or value <= 0:
         raise GatewayError(400, "INVALID_PARAMETER", f"{name} must be positive.")
     return value
+
+
+def _millis(params: Mapping[str, Any], name: str, default: int | None) -> Any:
+    raw = params.get(name)
+    if raw is None:
+        return default
+    if isinstance(raw, bool) or not str(raw).isdigit():
+        raise GatewayError(400, "INVALID_PARAMETER", f"{name} must be a non-negative integer.")
+    return int(raw)
 
 
 def _reply(body: Any, status: int = 200) -> web.Response:

@@ -107,7 +107,8 @@ class SsiServer(VenueServer):
         self._request_ids: set[tuple[str, str]] = set()
         self._notify = 0
         # (venue, order id, engine trade id) -> the trade id the pipeline derives from the
-        # stream (`<orderID>:<notifyID>`; SSI states none): ground truth orders fills by it
+        # stream (`<notifyID, 20 digits>:<orderID>`; SSI states none): ground truth orders
+        # fills by it
         self.reported_trade_ids: dict[tuple[str, str, str], str] = {}
 
     def endpoints(self) -> dict[str, str]:
@@ -287,7 +288,7 @@ class SsiServer(VenueServer):
                 if message["type"] == "orderMatchEvent" and event.fill is not None:
                     data = message["data"]
                     key = ("ssi", event.fill.order_id, event.fill.trade_id)
-                    self.reported_trade_ids[key] = f"{data['orderID']}:{data['notifyID']}"
+                    self.reported_trade_ids[key] = f"{data['notifyID']:020d}:{data['orderID']}"
                 self._publish(event.account, message)
 
     async def _stream(self, request: web.Request) -> web.WebSocketResponse:

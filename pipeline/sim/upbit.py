@@ -16,6 +16,7 @@ SNAPSHOT frames instead; `"is_only_realtime": false` sends them first, then REAL
 
 REST: `DELETE /v1/order` (uuid or identifier; registers the cancel: the reply still says
 `wait`, the `cancel` frame follows), `GET /v1/order`, `GET /v1/orders/open`,
+`GET /v1/orders/closed` (done/cancel orders created in a window of at most 7 days),
 `DELETE /v1/orders/open` (1 request per 2 s per account), `DELETE /v1/orders/uuids`.
 """
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -35,12 +37,19 @@ from pipeline.sim.channel import OutboundChannel
 from pipeline.sim.engine import EngineEvent, Order, Side, Status
 from pipeline.sim.limits import Limit, RateLimiter
 from pipeline.sim.signing import SignatureError, jwt_claims_unverified, jwt_verify, upbit_query_hash
-from pipeline.sim.upbit_wire import my_order_frames, rest_order, simple, snapshot_frame
+from pipeline.sim.upbit_wire import (
+    my_order_frames,
+    rest_order,
+    rest_state,
+    simple,
+    snapshot_frame,
+)
 from pipeline.sim.venue import Credential, VenueServer
 
 FORMATS = ("DEFAULT", "SIMPLE", "JSON_LIST", "SIMPLE_LIST")
 PRIVATE_TYPES = ("myOrder", "myAsset")
 NONCE_MEMORY = 100_000
+WEEK_MS = 7 * 86_400_000
 RATE_LIMITS = {"default": Limit(30, 1000), "order-cancel-all": Limit(1, 2000)}
 Params = MultiDictProxy[str]
 
@@ -91,6 +100,7 @@ class UpbitServer(VenueServer):
             ("GET", "/v1/order", "default", self._get_order),
             ("DELETE", "/v1/order", "default", self._cancel_order),
             ("GET", "/v1/orders/open", "default", self._open_orders),
+            ("GET", "/v1/orders/closed", "default", self._closed_orders),
             ("DELETE", "/v1/orders/open", "order-cancel-all", self._cancel_open),
             ("DELETE", "/v1/orders/uuids", "default", self._cancel_uuids),
         ]
@@ -191,6 +201,48 @@ class UpbitServer(VenueServer):
             orders.reverse()
         limit, page = _int(params, "limit", 100, 1, 100), _int(params, "page", 1, 1, 10_000)
         body = [rest_order(o) for o in orders[(page - 1) * limit : page * limit]]
+        self.record(credential.account, "rest.orders", body)
+        return body
+
+    def _closed_orders(self, credential: Credential, params: Params, now: int) -> Any:
+        """`GET /v1/orders/closed`: finished orders (done, cancel) created in a window.
+
+        As Upbit documents it: `market`; `state` or `states[]` (done, cancel; default both,
+        not together); `start_time` / `end_time` (order creation time, ISO 8601 with a zone
+        or epoch ms) at most 7 days apart: only `start_time` -> 7 days after it, only
+        `end_time` -> 7 days before it, neither -> the 7 days before now; `limit` default
+        100, at most 1000 (orders beyond it are not returned: split the window);
+        `order_by` desc (default) or asc. Objects have the REST order shape, no `trades`.
+        """
+        if params.get("state") is not None and params.getall("states[]", []):
+            raise UpbitError(400, "validation_error", "state and states[] cannot be used together.")
+        states = params.getall("states[]", []) or (
+            [params["state"]] if params.get("state") is not None else ["done", "cancel"]
+        )
+        if any(state not in ("done", "cancel") for state in states):
+            raise UpbitError(400, "validation_error", "state must be done or cancel.")
+        start, end = _time(params, "start_time"), _time(params, "end_time")
+        if start is None and end is None:
+            start, end = now - WEEK_MS, now
+        elif end is None:
+            end = start + WEEK_MS  # type: ignore[operator]
+        elif start is None:
+            start = end - WEEK_MS
+        if end - start > WEEK_MS:  # type: ignore[operator]
+            raise UpbitError(400, "validation_error", "The period must be within 7 days.")
+        market = params.get("market")
+        orders = [
+            o
+            for o in self.exchange.orders.values()
+            if o.account == credential.account
+            and o.status.is_terminal
+            and (market is None or o.venue_symbol == market)
+            and start <= o.created_at <= end  # type: ignore[operator]
+            and rest_state(o) in states
+        ]
+        orders.sort(key=lambda o: o.created_at, reverse=params.get("order_by", "desc") == "desc")
+        limit = _int(params, "limit", 100, 1, 1000)
+        body = [rest_order(o) for o in orders[:limit]]
         self.record(credential.account, "rest.orders", body)
         return body
 
@@ -347,6 +399,22 @@ class UpbitServer(VenueServer):
                     frames = my_order_frames(event)
                 for frame in frames:
                     self._send(channel, subscription, frame)
+
+
+def _time(params: Params, name: str) -> int | None:
+    """A time parameter as epoch ms: digits (ms) or ISO 8601 with a time zone."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.isdigit():
+        return int(raw)
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise UpbitError(400, "validation_error", f"{name} must be ISO 8601 with a zone or ms.")
+    return int(parsed.timestamp() * 1000)
 
 
 def _csv(value: str | None) -> list[str]:

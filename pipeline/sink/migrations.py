@@ -4,12 +4,20 @@ Each file is a list of `;`-terminated statements written with `{database}` for t
 name, so the same files serve chDB, a ClickHouse server and test databases. Applied versions
 are recorded in `<database>.schema_migrations` with a checksum; a file edited after it was
 applied is refused rather than silently re-run (write a new migration instead).
+
+On a ClickHouse cluster (PIPELINE_CLICKHOUSE_CLUSTER=name) the same files are transformed
+statement by statement (`cluster_statements`): every table becomes a `<name>_local`
+Replicated*MergeTree created `ON CLUSTER`, with a Distributed table `<name>` over it sharded
+by a hash of its sorting key (so every version of one key lands on one shard and FINAL stays
+correct per shard); views and the database are created `ON CLUSTER` over the Distributed
+tables. Readers and the sink keep using the plain names.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -23,6 +31,17 @@ from pipeline.sink.store import Store
 log = logging.getLogger(__name__)
 
 _FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+ENV_CLUSTER = "PIPELINE_CLICKHOUSE_CLUSTER"
+_CREATE_TABLE_RE = re.compile(
+    r"^CREATE TABLE IF NOT EXISTS (?P<db>\w+)\.(?P<table>\w+)\s*(?P<columns>\(.*\))\s*"
+    r"ENGINE = (?P<engine>\w*MergeTree)(?:\((?P<args>[^)]*)\))?\s*(?P<rest>.*)$",
+    re.DOTALL,
+)
+_ORDER_BY_RE = re.compile(r"ORDER BY (?:\((?P<many>[^)]*)\)|(?P<one>\w+))")
+_CREATE_VIEW_RE = re.compile(
+    r"^(?P<head>CREATE (?:OR REPLACE )?VIEW (?:IF NOT EXISTS )?\w+\.\w+)\s+AS\b", re.DOTALL
+)
+_CREATE_DATABASE_RE = re.compile(r"^(CREATE DATABASE IF NOT EXISTS \w+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +59,41 @@ class Migration:
         lines = [line for line in self.sql.splitlines() if not line.lstrip().startswith("--")]
         text = "\n".join(lines).replace("{database}", database)
         return [stmt.strip() for stmt in text.split(";") if stmt.strip()]
+
+
+def cluster_statements(statements: list[str], cluster: str) -> list[str]:
+    """The single-node DDL of `statements` for the ClickHouse cluster `cluster`."""
+    if not re.fullmatch(r"\w+", cluster):
+        raise StoreError(f"{ENV_CLUSTER}={cluster!r} is not a cluster name")
+    on = f"ON CLUSTER {cluster}"
+    out: list[str] = []
+    for statement in statements:
+        table = _CREATE_TABLE_RE.match(statement)
+        view = _CREATE_VIEW_RE.match(statement)
+        database = _CREATE_DATABASE_RE.match(statement)
+        if table is not None:
+            db, name, rest = table["db"], table["table"], table["rest"]
+            order = _ORDER_BY_RE.search(rest)
+            if order is None:
+                raise StoreError(f"table {db}.{name} has no ORDER BY to shard by")
+            key = order["many"] or order["one"]
+            args = [f"'/clickhouse/tables/{{shard}}/{db}/{name}_local'", "'{replica}'"]
+            args += [table["args"]] if table["args"] else []
+            out.append(
+                f"CREATE TABLE IF NOT EXISTS {db}.{name}_local {on} {table['columns']}\n"
+                f"ENGINE = Replicated{table['engine']}({', '.join(args)})\n{rest}"
+            )
+            out.append(
+                f"CREATE TABLE IF NOT EXISTS {db}.{name} {on} AS {db}.{name}_local\n"
+                f"ENGINE = Distributed({cluster}, {db}, {name}_local, sipHash64({key}))"
+            )
+        elif view is not None:
+            out.append(f"{view['head']} {on} AS{statement[view.end() :]}")
+        elif database is not None:
+            out.append(f"{database.group(1)} {on}")
+        else:
+            raise StoreError(f"no cluster form for the statement: {statement[:80]}")
+    return out
 
 
 def load_migrations(directory: Path | None = None) -> list[Migration]:
@@ -66,16 +120,30 @@ def applied_migrations(store: Store) -> dict[int, str]:
     return {int(v): str(c) for v, c in result.rows}
 
 
-def migrate(store: Store, migrations: list[Migration] | None = None) -> list[Migration]:
-    """Apply every migration not yet applied; return those applied now."""
+def migrate(
+    store: Store, migrations: list[Migration] | None = None, cluster: str | None = None
+) -> list[Migration]:
+    """Apply every migration not yet applied; return those applied now.
+
+    `cluster` (default: PIPELINE_CLICKHOUSE_CLUSTER, unset = single node) selects the
+    replicated + distributed form of every statement (`cluster_statements`).
+    """
     migrations = load_migrations() if migrations is None else migrations
+    cluster = cluster if cluster is not None else (os.environ.get(ENV_CLUSTER) or None)
     db = store.database
-    store.command(f"CREATE DATABASE IF NOT EXISTS {db}")
-    store.command(
-        f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations ("
-        "version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC')"
-        ") ENGINE = MergeTree ORDER BY version"
-    )
+
+    def ddl(statements: list[str]) -> list[str]:
+        return cluster_statements(statements, cluster) if cluster else statements
+
+    for statement in ddl(
+        [
+            f"CREATE DATABASE IF NOT EXISTS {db}",
+            f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations ("
+            "version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC')"
+            ") ENGINE = MergeTree ORDER BY version",
+        ]
+    ):
+        store.command(statement)
     done = applied_migrations(store)
     applied: list[Migration] = []
     for migration in migrations:
@@ -88,7 +156,7 @@ def migrate(store: Store, migrations: list[Migration] | None = None) -> list[Mig
                 )
             continue
         started = time.monotonic()
-        for statement in migration.statements(db):
+        for statement in ddl(migration.statements(db)):
             store.command(statement)
         store.insert(
             "schema_migrations",

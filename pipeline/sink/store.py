@@ -41,7 +41,7 @@ class Store:
             if target.is_embedded:
                 assert target.path is not None
                 target.path.mkdir(parents=True, exist_ok=True)
-                return clickhouse_connect.get_client(dsn=f"chdb://{target.path}")
+                return _open_chdb(target.path)
             return clickhouse_connect.get_client(
                 host=target.host,
                 port=target.port,
@@ -118,6 +118,26 @@ class Store:
                     self._client.close()
                 finally:
                     self._client = None
+
+
+def _open_chdb(path: Any, patience: float = 10.0) -> Any:
+    """Open the chDB store at `path`, waiting a little if another process holds it.
+
+    chDB admits one process per store directory; a short-lived reader (a `pipeline sql` of
+    an older version, an analyst's script) may hold it for a moment.
+    """
+    import time
+
+    import clickhouse_connect
+
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return clickhouse_connect.get_client(dsn=f"chdb://{path}")
+        except Exception as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.25)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -50,6 +51,7 @@ class ProcessStats:
     recovered_records: int = 0
     reorder_depth: int = 0
     assigned: set[TopicPartition] = field(default_factory=set)
+    lag: dict[tuple[str, int], int] = field(default_factory=dict)  # fetch high watermark - position
 
     def add(self, batch: ProcessedBatch) -> None:
         self.records += batch.records
@@ -68,6 +70,25 @@ def tune_gc() -> None:
     here, by the worker, not by the domain.
     """
     gc.set_threshold(10_000, 10, 10)
+
+
+async def consumer_lag(consumer: AIOKafkaConsumer) -> dict[tuple[str, int], int]:
+    """Per assigned partition: the fetch high watermark minus the consumer's position.
+
+    Never from end offsets, which the embedded broker reports wrongly (PITFALLS §2);
+    partitions not fetched yet (no high watermark known) are left out.
+    """
+    lag: dict[tuple[str, int], int] = {}
+    for tp in consumer.assignment():
+        high = consumer.highwater(tp)
+        if high is None:
+            continue
+        try:
+            position = await asyncio.wait_for(consumer.position(tp), timeout=0.1)
+        except Exception:  # being revoked or reset: report it on the next round
+            continue
+        lag[(tp.topic, tp.partition)] = max(0, high - position)
+    return lag
 
 
 def consumer_timeouts(settings: Settings) -> dict[str, int]:
@@ -91,6 +112,7 @@ class ProcessWorker:
         topics: Sequence[str] = RAW_TOPICS,
         idle_flush_s: float = 2.0,
         max_records: int = 5000,
+        metrics: Any = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.settings = settings
@@ -100,6 +122,8 @@ class ProcessWorker:
         self.idle_flush_s = idle_flush_s
         self.max_records = max_records
         self.stats = ProcessStats()
+        self.metrics = metrics  # a PipelineMetrics, or None
+        self._lag_at = 0.0
         self.processors: dict[TopicPartition, PartitionProcessor] = {}
         self._last_seen: dict[TopicPartition, float] = {}
         self._consumer: AIOKafkaConsumer | None = None
@@ -145,6 +169,8 @@ class ProcessWorker:
         assert producer is not None
         fetched = await consumer.getmany(timeout_ms=timeout_ms, max_records=self.max_records)
         now_wall = time.monotonic()
+        letters: list = []
+        records_in = 0
         now_ms = int(time.time() * 1000)
         deliveries: list[asyncio.Future[object]] = []
         commits: dict[TopicPartition, int] = {}
@@ -159,6 +185,8 @@ class ProcessWorker:
                 continue
             batch = processor.process(records, now_ms)
             self.stats.add(batch)
+            records_in += batch.records
+            letters += batch.dead_letters
             self._last_seen[tp] = now_wall
             deliveries += await self._send(batch_messages(batch))
             commits[tp] = processor.next_offset
@@ -174,6 +202,12 @@ class ProcessWorker:
         if commits:
             await consumer.commit(commits)
             self.stats.batches += 1
+            if self.metrics is not None:
+                elapsed = time.monotonic() - now_wall
+                self.metrics.observe_process_batch(records_in, elapsed, letters)
+        if now_wall - self._lag_at >= 1.0:
+            self._lag_at = now_wall
+            self.stats.lag = await consumer_lag(consumer)
 
     async def _send(self, messages: dict[str, list[tuple[bytes, dict]]]) -> list:
         assert self._batcher is not None
@@ -258,4 +292,4 @@ class _Rebalance(ConsumerRebalanceListener):
         gc.freeze()  # recovered state is long-lived: keep the collector from rescanning it
 
 
-__all__ = ["DEAD_LETTERS", "ProcessStats", "ProcessWorker", "consumer_timeouts"]
+__all__ = ["DEAD_LETTERS", "ProcessStats", "ProcessWorker", "consumer_lag", "consumer_timeouts"]

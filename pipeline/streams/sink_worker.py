@@ -16,7 +16,8 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -26,7 +27,7 @@ from pipeline.errors import StoreError
 from pipeline.sink.store import Store
 from pipeline.sink.writer import TableWriter, table_batches
 from pipeline.streams.outputs import OUTPUT_TOPICS, TOPIC_TABLES
-from pipeline.streams.process_worker import consumer_timeouts
+from pipeline.streams.process_worker import consumer_lag, consumer_timeouts
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class SinkStats:
     last_error: str = ""
     last_batch_seconds: float = 0.0
     last_batch_rows: int = 0
+    lag: dict[tuple[str, int], int] = field(default_factory=dict)  # fetch high watermark - position
 
 
 class SinkWorker:
@@ -57,6 +59,7 @@ class SinkWorker:
         max_records: int = 20_000,
         max_wait_ms: int = 500,
         max_backoff_s: float = 30.0,
+        metrics: Any = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.settings = settings
@@ -67,6 +70,8 @@ class SinkWorker:
         self.max_wait_ms = max_wait_ms
         self.max_backoff_s = max_backoff_s
         self.stats = SinkStats()
+        self.metrics = metrics  # a PipelineMetrics, or None
+        self._lag_at = 0.0
         self._consumer: AIOKafkaConsumer | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -90,6 +95,9 @@ class SinkWorker:
         consumer = self._consumer
         assert consumer is not None
         fetched = await consumer.getmany(timeout_ms=self.max_wait_ms, max_records=self.max_records)
+        if time.monotonic() - self._lag_at >= 1.0:
+            self._lag_at = time.monotonic()
+            self.stats.lag = await consumer_lag(consumer)
         if not fetched:
             return
         per_table: dict[str, list[dict]] = defaultdict(list)
@@ -111,10 +119,12 @@ class SinkWorker:
             commits[tp] = records[-1].offset + 1
             self.stats.records += len(records)
         batches = table_batches(per_table, sources)
-        await self._write_with_retry(batches, stop)
+        await self._write_with_retry(batches, stop, per_table.get("order_events", []))
         await consumer.commit(commits)
 
-    async def _write_with_retry(self, batches: list, stop: asyncio.Event) -> None:
+    async def _write_with_retry(
+        self, batches: list, stop: asyncio.Event, events: list[dict] | None = None
+    ) -> None:
         backoff = 0.25
         while True:
             started = time.monotonic()
@@ -134,4 +144,8 @@ class SinkWorker:
             self.stats.batches += 1
             self.stats.last_batch_rows = written
             self.stats.last_batch_seconds = time.monotonic() - started
+            if self.metrics is not None:
+                self.metrics.observe_sink_write(
+                    written, self.stats.last_batch_seconds, events or []
+                )
             return

@@ -65,6 +65,9 @@ def test_cancel_commands_against_the_running_main_job(tmp_path: Path) -> None:
         cwd=tmp_path, env=_env(), stdout=log, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "data" / "stack.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
         _open_order(tmp_path, "binance")  # the flow is running and the state has orders
         control = _control_url(tmp_path / "run.log")
         _post(f"{control}/control/flow?action=pause")  # no fill or cancel races the test

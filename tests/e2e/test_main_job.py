@@ -39,9 +39,12 @@ def test_main_job_with_faults_and_a_forced_disconnect_per_venue_matches_the_trut
     """Duplicated, reordered and malformed frames on every venue, and every venue's
     connections dropped once mid-run: the ClickHouse tables still equal the ground truth.
 
-    The flow pauses around the disconnect (pending cancels still complete in the gap and
-    are recovered by the snapshots): an order placed *and* finished inside a gap can only be
-    recovered from a venue's order history, which the ingestors do not query yet.
+    The flow still pauses around the disconnect. The ingestors now query the venues' order
+    history after every reconnect, so orders placed *and* finished in a gap are recovered
+    (without the pause every order matches), but a trade executed in a gap reaches
+    positions only where the venue's history carries trades the normalizer reads: not yet
+    for Upbit (`rest.order` `trades[]`) and Binance (`myTrades`), whose positions then miss
+    those fills. The futures gateway's order history leaves no order unseen.
     """
     import time
     import urllib.request
@@ -82,8 +85,9 @@ def test_main_job_with_faults_and_a_forced_disconnect_per_venue_matches_the_trut
     orders_ok, orders, positions_ok, positions = map(int, match.groups())
     assert orders > 100
     assert (orders_ok, positions_ok) == (orders, positions), out[-3000:]
-    gateway = re.search(r"futures_gateway .*orders (\d+)/(\d+) heard of match", out)
-    assert gateway, out[-3000:]
-    assert gateway.group(1) == gateway.group(2), out[-3000:]
+    # every venue's orders are in the comparison, the gateway's included (its order history
+    # leaves none unseen); only its positions are left out, and the run says so
+    assert "(binance, coinone, futures_gateway, ssi, upbit)" in out, out[-3000:]
+    assert "futures_gateway: positions not compared" in out, out[-3000:]
     reconnects = [int(n) for n in re.findall(r"reconnects (\d+)", out)]
     assert max(reconnects, default=0) >= 1, "the forced disconnects were not noticed"

@@ -23,6 +23,8 @@ EXPECTED_TABLES = {
     "daily_pnl",
     "execution_quality",
     "dead_letters_by_reason",
+    "fills_daily",
+    "realized_pnl_daily",
     "schema_migrations",
 }
 

@@ -183,7 +183,10 @@ def execution_report(ev: dict[str, Any], envelope: RawEnvelope, path: str) -> Or
         stop_price = fast_opt_decimal(VENUE, ev, "P", path)
     reason = None
     if label in _CANCEL_LABELS:
-        reason = cancel_reason_of(label, type_label, tif_label, ev.get("eR"))
+        expiry = ev.get("eR")
+        if expiry is not None and type(expiry) is not str:
+            expiry = fast_opt_text(VENUE, ev, "eR", path)  # an object / array / bool raises
+        reason = cancel_reason_of(label, type_label, tif_label, expiry)
     # Positional on purpose: keyword construction of this 27-field dataclass costs ~1 us more
     # per event. The order is pinned by tests/unit/venues/test_event_layout.py.
     return OrderEvent(

@@ -79,7 +79,7 @@ def myorder_event(d: dict[str, Any], envelope: RawEnvelope) -> OrderEvent:
                 qty_field=p + "eq",
                 fee=fast_opt_decimal(VENUE, d, "ef", p) or ZERO,
                 fee_asset=quote,
-                liquidity=LIQUIDITY.get(d.get("im"), Liquidity.UNKNOWN),
+                liquidity=_liquidity(d, p),
                 trade_time=opt_millis_lenient(VENUE, d, "et", p) or event_time,
             )
     elif status is OrderStatus.CANCELED:
@@ -109,6 +109,14 @@ def myorder_event(d: dict[str, Any], envelope: RawEnvelope) -> OrderEvent:
         cancel_reason=reason,
         fill=fill,
     )
+
+
+def _liquidity(d: dict[str, Any], p: str) -> Liquidity:
+    """`im` (documented as "true"/"false"; booleans also read); another scalar is unknown."""
+    maker = d.get("im")
+    if isinstance(maker, list | dict):
+        raise NormalizationError(VENUE, p + "im", maker, "expected a boolean")
+    return LIQUIDITY.get(maker, Liquidity.UNKNOWN)
 
 
 def frame_data(payload: dict[str, Any]) -> dict[str, Any] | None:

@@ -7,6 +7,9 @@ ledger derives fills from increases. Decided here:
   `untriggered`; `TRIGGERED` means their market order works (`open`).
 - The account is the exchange behind the gateway (`EXCHANGE_2`), given by the envelope; an
   order whose `exchange` differs is refused rather than filed under the wrong account.
+- A TP/SL order that triggered is a market order: when it ends `EXPIRED`, or `CANCELLED` after
+  trading, its released remainder is `unfilled_remainder` (a TP/SL cancelled before trading is
+  `user`).
 - Terminal reports carry `canceled_qty = quantity - executed_quantity` (the gateway states
   no canceled quantity), so filled + canceled + remaining = qty.
 - `cancel_all` replies list order ids only: no event (see `mapping.CHANNEL_CANCEL_ALL`).
@@ -121,7 +124,12 @@ def order_event(o: dict[str, Any], envelope: RawEnvelope, path: str) -> OrderEve
     elif status is OrderStatus.OPEN and executed:
         status = OrderStatus.PARTIALLY_FILLED
     elif status is OrderStatus.CANCELED or status is OrderStatus.EXPIRED:
-        if type_label == "MARKET" or tif_label in _REMAINDER_TIFS:
+        if (
+            type_label == "MARKET"
+            or tif_label in _REMAINDER_TIFS
+            # a TP/SL that traded or expired had triggered: its market order's remainder
+            or (type_label in CONDITIONAL_TYPES and (executed or status is OrderStatus.EXPIRED))
+        ):
             reason = CancelReason.UNFILLED_REMAINDER
         elif status is OrderStatus.CANCELED:
             reason = CancelReason.USER

@@ -73,7 +73,7 @@ def _stream(envelope: RawEnvelope) -> list[OrderEvent]:
         return [match_event(data, envelope, account)]
     if kind == "orderError":
         return error_events(data, envelope, account)
-    if kind in IGNORED_STREAM_TYPES:
+    if type(kind) is str and kind in IGNORED_STREAM_TYPES:
         return []
     raise NormalizationError(
         VENUE, "type", kind, "expected orderEvent, orderMatchEvent, orderError or "

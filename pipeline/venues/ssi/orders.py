@@ -6,8 +6,11 @@ What is decided here:
   events set `fills_implied`. On the stream every match also arrives as an `orderMatchEvent`
   (replayable by notifyID), so stream `orderEvent`s do not imply fills: deriving them there
   would announce every execution twice (once derived, once real, then a void).
-- `orderMatchEvent` has no trade id; `<orderID>:<notifyID>` is one (notifyID is the stream's
-  message serial, identical on replay). SSI reports no fee on the stream: fee 0, asset none.
+- `orderMatchEvent` has no trade id; `<notifyID, zero-padded to 20 digits>:<orderID>` is one
+  (notifyID is the stream's message serial, identical on replay). Leading with the padded
+  serial makes fills of one millisecond sort in execution (stream) order wherever fills are
+  ordered by `(trade_time, trade_id, ...)`, as positions are; `<orderID>:<notifyID>` sorted
+  them by order id, and notifyID 10 before 9. SSI reports no fee on the stream: fee 0, asset none.
 - `orderError` is usually a failed modify/cancel request and leaves the order as it was; only
   an error about the order's own placing request (`uniqueID == origRequestID`) rejects it.
 - Prices of 0 (market orders) and stop prices of 0 (no stop) mean "none".
@@ -44,6 +47,9 @@ from pipeline.venues.ssi.mapping import (
 )
 
 ZERO = Decimal(0)
+#: notifyID is zero-padded to this width in trade ids, so that fills of one millisecond sort
+#: (as text, which is how positions order them) in the stream's order: any 64-bit serial fits.
+NOTIFY_DIGITS = 20
 _WORKING = frozenset({OrderStatus.OPEN, OrderStatus.UNTRIGGERED})
 
 
@@ -126,6 +132,8 @@ def match_event(d: dict[str, Any], envelope: RawEnvelope, account: str) -> Order
     notify = opt_integer(VENUE, d, "notifyID", p)
     if notify is None:
         field(VENUE, d, "notifyID", p)  # raises: the trade id is built from it
+    if notify < 0:
+        raise NormalizationError(VENUE, p + "notifyID", d["notifyID"], "must not be negative")
     instrument = fast_text(VENUE, d, "instrumentID", p)
     symbol = to_symbol(instrument, p + "instrumentID")
     side: Side = choice(VENUE, d, "buySell", SIDE_MAP, p)
@@ -133,7 +141,7 @@ def match_event(d: dict[str, Any], envelope: RawEnvelope, account: str) -> Order
     if qty <= 0:
         raise NormalizationError(VENUE, p + "matchQty", d["matchQty"], "must be > 0")
     when = fast_millis(VENUE, d, "matchTime", p)
-    trade_id = f"{order_id}:{notify}"
+    trade_id = f"{notify:0{NOTIFY_DIGITS}d}:{order_id}"
     fill = Fill(
         venue=VENUE,
         account=account,

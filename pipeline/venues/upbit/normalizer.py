@@ -75,7 +75,7 @@ def _ws_frame(obj: dict[str, Any], envelope: RawEnvelope, path: str) -> list[Ord
         raise NormalizationError(VENUE, path + "type", None, "required field is missing")
     kind = obj[keys.type]
     if kind != "myOrder":
-        if kind in IGNORED_TYPES:
+        if type(kind) is str and kind in IGNORED_TYPES:
             return []
         raise NormalizationError(VENUE, path + keys.type, kind, "expected myOrder")
     return [order_event(obj, keys, envelope, path, False)]  # rest=False

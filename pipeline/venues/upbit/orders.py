@@ -30,6 +30,7 @@ from pipeline.venues.base import (
     fast_opt_decimal,
     fast_opt_text,
     fast_text,
+    id_number,
     opt_flag,
     opt_integer,
     opt_millis,
@@ -205,8 +206,19 @@ def order_event(
         )
         is_snapshot = True
     else:
-        trade_id = fill.trade_id if fill is not None else ""
-        event_id = f"upbit:{uuid}:{state}:{trade_id}:{event_time}"
+        if fill is not None:
+            event_id = f"upbit:{uuid}:{state}:{fill.trade_id}:{event_time}"
+        else:
+            # Two reports of one order in one millisecond differ in their volumes (two SMP
+            # `reduce` reports); a redelivery (or the other format) of one report does not.
+            value = obj.get(k.remaining_volume)
+            left = doubles.get(value) if type(value) is float else None
+            if left is None:
+                left = fast_opt_decimal(VENUE, obj, k.remaining_volume, path)
+            event_id = (
+                f"upbit:{uuid}:{state}::{event_time}:{id_number(executed)}:{id_number(left)}:"
+                f"{id_number(prevented)}"
+            )
         stream = obj.get(k.stream_type)
         is_snapshot = stream is not None and (
             STREAM_SNAPSHOT.get(stream) if type(stream) is str else None

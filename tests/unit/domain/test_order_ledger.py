@@ -258,3 +258,102 @@ def test_ledger_same_event_id_seen_at_two_times_keeps_earliest_whatever_the_arri
         )
     }
     assert results == {(T0 + 300, "c", S.CANCELED, 3)}
+
+
+# --- fees: the latest cumulative statement, plus real fills it does not cover -------------------
+
+
+def test_ledger_fill_after_a_fee_stating_snapshot_adds_its_fee():
+    s = fold(
+        event("poll", S.OPEN, qty="2", filled_qty="0", fee="0", is_snapshot=True),
+        event("t1", S.PARTIALLY_FILLED, at=T0 + 1, fill=fill("t1", "1", "100", fee="3")),
+        event("t2", S.PARTIALLY_FILLED, at=T0 + 2, fill=fill("t2", "1", "100", fee="4")),
+    ).state
+    assert (s.status, s.filled_qty, s.fee) == (S.FILLED, 2, 7)
+
+
+def test_ledger_fee_statement_after_the_fills_replaces_their_sum():
+    s = fold(
+        event("t1", S.PARTIALLY_FILLED, qty="2", fill=fill("t1", "1", "100", fee="3")),
+        event("poll", S.PARTIALLY_FILLED, at=T0 + 1, filled_qty="1", fee="2.5", is_snapshot=True),
+    ).state
+    assert s.fee == D("2.5")  # the venue's own cumulative figure for the same fills
+
+
+def test_ledger_fee_statement_then_later_fills_adds_only_the_fills_beyond_it():
+    s = fold(
+        event("t1", S.PARTIALLY_FILLED, qty="3", fill=fill("t1", "1", "100", fee="3")),
+        event("poll", S.PARTIALLY_FILLED, at=T0 + 1, filled_qty="1", fee="3", is_snapshot=True),
+        event("t2", S.PARTIALLY_FILLED, at=T0 + 2, fill=fill("t2", "1", "100", fee="4")),
+        event("t3", S.PARTIALLY_FILLED, at=T0 + 3, fill=fill("t3", "1", "100", fee="5")),
+    ).state
+    assert (s.filled_qty, s.fee) == (3, 12)
+
+
+def test_ledger_fill_reported_after_a_statement_covering_it_is_not_counted_twice():
+    # the poll (updated_at = the trade's time) already states the fill and its fee; the
+    # trade's own report is stamped a little later
+    s = fold(
+        event("poll", S.PARTIALLY_FILLED, qty="2", filled_qty="1", fee="3", is_snapshot=True),
+        event("t1", S.PARTIALLY_FILLED, at=T0 + 2, fill=fill("t1", "1", "100", fee="3")),
+    ).state
+    assert (s.filled_qty, s.fee) == (1, 3)
+
+
+def test_ledger_stale_fee_statement_does_not_undo_later_fills():
+    s = fold(
+        event("t1", S.PARTIALLY_FILLED, qty="3", fill=fill("t1", "1", "100", fee="3")),
+        event("t2", S.PARTIALLY_FILLED, at=T0 + 1, fill=fill("t2", "1", "100", fee="4")),
+        event("poll", S.PARTIALLY_FILLED, at=T0 + 2, filled_qty="1", fee="3", is_snapshot=True),
+    ).state
+    assert (s.filled_qty, s.fee) == (2, 7)
+
+
+# --- cancel reasons: once terminal, a reason only becomes more specific -------------------------
+
+
+def test_ledger_terminal_snapshot_with_a_plain_cancel_keeps_the_stp_reason():
+    s = fold(
+        event("ws", S.CANCELED, qty="1", cancel_reason="self_trade_prevention"),
+        event("rest", S.CANCELED, at=T0 + 5000, qty="1", cancel_reason="user", is_snapshot=True),
+    ).state
+    assert (s.status, s.cancel_reason) == (S.CANCELED, "self_trade_prevention")
+
+
+@pytest.mark.parametrize("snapshot_first", [True, False])
+def test_ledger_same_millisecond_cancels_keep_the_more_specific_reason(snapshot_first):
+    # Coinone: MYORDER `cancel` (user) and REST CANCELED_NO_ORDER (unfilled_remainder)
+    live = event("coinone:ws:o1:cancel", S.CANCELED, qty="1", cancel_reason="user")
+    rest = event(
+        "coinone:state:o1:CANCELED_NO_ORDER",
+        S.CANCELED,
+        qty="1",
+        filled_qty="0",
+        cancel_reason="unfilled_remainder",
+        is_snapshot=True,
+    )
+    pair = (rest, live) if snapshot_first else (live, rest)
+    assert fold(*pair).state.cancel_reason == "unfilled_remainder"
+    assert fold(*pair[::-1]).state.cancel_reason == "unfilled_remainder"
+
+
+def test_ledger_terminal_reason_upgrades_from_user_but_never_back():
+    s = fold(
+        event("e1", S.CANCELED, qty="1", cancel_reason="user"),
+        event("e2", S.CANCELED, at=T0 + 1, qty="1", cancel_reason="exchange"),
+        event("e3", S.CANCELED, at=T0 + 2, qty="1", cancel_reason="user"),
+        event("e4", S.CANCELED, at=T0 + 3, qty="1", cancel_reason="unfilled_remainder"),
+    ).state
+    assert s.cancel_reason == "exchange"  # equally specific reasons: the first one stays
+
+
+# --- canceled quantity of a live order is cumulative ------------------------------------------
+
+
+def test_ledger_two_reduce_reports_in_one_millisecond_keep_the_larger_canceled_qty():
+    # equal sort keys up to the event id, and the earlier report's id sorts last
+    first = event("b", S.OPEN, qty="0.3", filled_qty="0", canceled_qty="0.1", venue_status="p")
+    second = event("a", S.OPEN, qty="0.3", filled_qty="0", canceled_qty="0.2", venue_status="p")
+    for pair in ((first, second), (second, first)):
+        s = fold(*pair).state
+        assert (s.canceled_qty, s.remaining_qty) == (D("0.2"), D("0.1"))

@@ -8,7 +8,7 @@ from domain_builders import T0, event, fill
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.domain.events import TERMINAL_STATUSES, OrderStatus, Side
+from pipeline.domain.events import TERMINAL_STATUSES, CancelReason, OrderStatus, Side
 from pipeline.domain.ledger import OrderLedger
 from pipeline.domain.orders import order_sort_key
 
@@ -31,6 +31,7 @@ def order_events(draw, order_id="o1", symbol="BTC/KRW", max_size=8):
                 draw(st.decimals(min_value=0, max_value=5, places=1)),
                 draw(st.decimals(min_value=1, max_value=200, places=0)),
                 at=T0 + i,
+                fee=draw(st.decimals(min_value=0, max_value=3, places=1)),
                 order_id=order_id,
                 symbol=symbol,
             )
@@ -52,6 +53,7 @@ def order_events(draw, order_id="o1", symbol="BTC/KRW", max_size=8):
                 sequence=draw(st.none() | st.integers(0, 3)),
                 is_snapshot=draw(st.booleans()),
                 fills_implied=draw(st.booleans()),
+                cancel_reason=draw(st.none() | st.sampled_from(list(CancelReason))),
                 fill=trade,
             )
         )
@@ -125,3 +127,53 @@ def test_order_real_and_derived_fills_never_mixed(events):
         assert sum((f.qty for f in fills.values()), Decimal(0)) <= max(
             (e.filled_qty for e in events if e.filled_qty is not None), default=Decimal(0)
         )
+
+
+@st.composite
+def fills_and_fee_polls(draw):
+    """One order's trades, each reported live with its fee (no cumulative figures), plus REST
+    polls at any time (ties included) stating the cumulative filled quantity and fee of the
+    trades done by then; a poll may be stamped at a trade's millisecond and include it, or
+    not yet (then it is stale).
+    """
+    n = draw(st.integers(1, 5))
+    times = sorted(draw(st.lists(st.integers(1, 12), min_size=n, max_size=n)))
+    trades = [
+        (f"t{i}", times[i], draw(st.decimals(min_value=1, max_value=3, places=0)),
+         draw(st.decimals(min_value=0, max_value=5, places=2)))
+        for i in range(n)
+    ]  # fmt: skip
+    qty = sum((q for _, _, q, _ in trades), Decimal(0)) + draw(st.integers(0, 2))
+    events = [event("open", OrderStatus.OPEN, at=T0, qty=qty, fee="0", is_snapshot=True)]
+    for trade_id, at, q, fee in trades:
+        report = fill(trade_id, q, "100", at=T0 + at, fee=fee)
+        events.append(event(f"ws-{trade_id}", OrderStatus.PARTIALLY_FILLED, at=T0 + at,
+                            fill=report))  # fmt: skip
+    for j in range(draw(st.integers(0, 4))):
+        at = draw(st.integers(0, 13))
+        # a poll at a trade's millisecond may have been answered before or after that trade
+        done = [t for t in trades if t[1] < at or (t[1] == at and draw(st.booleans()))]
+        filled = sum((q for _, _, q, _ in done), Decimal(0))
+        events.append(
+            event(
+                f"poll{j}",
+                OrderStatus.PARTIALLY_FILLED if filled else OrderStatus.OPEN,
+                at=T0 + at,
+                qty=qty,
+                filled_qty=filled,
+                fee=sum((f for _, _, _, f in done), Decimal(0)),
+                is_snapshot=True,
+                fills_implied=True,
+            )
+        )
+    return events, sum((f for _, _, _, f in trades), Decimal(0))
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=fills_and_fee_polls(), data=st.data())
+def test_order_fee_is_every_fill_once_whatever_the_polls_and_arrival_order(case, data):
+    events, total_fee = case
+    by_arrival, _ = final_fills(data.draw(st.permutations(events)))
+    by_sort, _ = final_fills(sorted(events, key=order_sort_key))
+    assert by_arrival.state == by_sort.state
+    assert by_sort.state.fee == total_fee

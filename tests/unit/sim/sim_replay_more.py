@@ -191,8 +191,8 @@ def observable_truth(venue: str, exchange: Exchange, payloads: Sequence[Payload]
     Positions are folded in `(trade_time, trade_id, order_id)` order, and within one
     millisecond that order decides average cost and realized PnL when an account has fills
     on both sides (a self-trade). SSI states no trade id (the normalizer makes
-    `<orderID>:<notifyID>`) and the gateway none at all (derived fills are
-    `<orderID>:<cumulative executed>`), so the truth is refolded with those ids: the same
+    `<notifyID, zero-padded to 20 digits>:<orderID>`) and the gateway none at all (derived
+    fills are `<orderID>:<cumulative executed>`), so the truth is refolded with those ids: the same
     fills, in the order the pipeline is specified to fold them.
     """
     truth = GroundTruth.from_exchanges([exchange])
@@ -207,7 +207,7 @@ def observable_truth(venue: str, exchange: Exchange, payloads: Sequence[Payload]
                 notifies.setdefault(data["orderID"], []).append(data["notifyID"])
         for order in exchange.orders.values():
             for fill, notify in zip(order.fills, notifies.get(order.order_id, []), strict=False):
-                ids[(order.order_id, fill.trade_id)] = f"{order.order_id}:{notify}"
+                ids[(order.order_id, fill.trade_id)] = f"{notify:020d}:{order.order_id}"
     else:
         for order in exchange.orders.values():
             level = Decimal(0)

@@ -37,14 +37,12 @@ NOW = 1_767_225_600_000
 
 # (venue, channels, poll): which channel mix each check folds.
 # - coinone REST: detail after every event, cancel replies, active_orders, completed_orders;
-# - coinone MYORDER: frames plus completed_orders, *without* active_orders polls: a poll that
-#   states a cumulative fee freezes the order's fee against later real fills (pipeline bug,
-#   see test_coinone_fill_after_a_fee_stating_poll_adds_its_fee);
+# - coinone MYORDER: frames plus active_orders polls and completed_orders;
 # - ssi: the stream plus orderBook / auditOrderBook polls;
 # - futures_gateway: order_status after every event, open_orders polls, cancel_all replies.
 MIXES = {
     "coinone-rest": ("coinone", frozenset({"rest"}), 50),
-    "coinone-myorder": ("coinone", frozenset({"MYORDER"}), 0),
+    "coinone-myorder": ("coinone", frozenset({"MYORDER"}), 50),
     "ssi": ("ssi", frozenset({"stream"}), 50),
     "futures_gateway": ("futures_gateway", frozenset({"rest"}), 50),
 }
@@ -115,12 +113,6 @@ def test_every_channel_of_every_venue_is_rendered() -> None:
     }  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline bug (domain/orders.py fold_event): once a snapshot stated a cumulative "
-    "fee (FoldMemo.fee_stated), later real fills no longer add theirs, so a MYORDER trade "
-    "after an active_orders poll leaves the order's fee at the polled value",
-)
 def test_coinone_fill_after_a_fee_stating_poll_adds_its_fee() -> None:
     kit = COINONE_KIT
     exchange = Exchange("coinone", kit.instruments, kit.rules, IdScheme(kit.id_style, 1))
@@ -145,12 +137,6 @@ def test_coinone_fill_after_a_fee_stating_poll_adds_its_fee() -> None:
     assert state.fee == exchange.order(maker.order_id).fee  # type: ignore[union-attr]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="normalizer bug (futures_gateway): a triggered STOP_MARKET / TAKE_PROFIT_MARKET is a "
-    "market order, but CANCELLED/EXPIRED get cancel_reason unfilled_remainder only for type "
-    "MARKET or IOC/FOK, so its released remainder has no reason",
-)
 def test_gateway_stop_market_remainder_is_an_unfilled_remainder() -> None:
     kit = FUTURES_GATEWAY_KIT
     exchange = Exchange("futures_gateway", kit.instruments, kit.rules, IdScheme(kit.id_style, 1))

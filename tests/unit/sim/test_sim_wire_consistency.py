@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sim_replay import fold, run_flow, without
+from sim_replay import fold, run_flow
 
 from pipeline.envelope import RawEnvelope
 from pipeline.sim import upbit_wire
@@ -29,13 +29,7 @@ from pipeline.sim.kits import UPBIT_KIT, VENUE_KITS
 from pipeline.sim.truth import GroundTruth, compare
 from pipeline.venues import normalizer_for
 
-# Upbit's myOrder event id cannot tell two SMP `reduce` reports of one order in the same
-# millisecond apart (see test_upbit_two_reduce_reports_in_one_millisecond_stay_distinct);
-# until the normalizer is fixed, the flow checked here leaves `reduce` out.
-UPBIT_PROFILE = without(
-    UPBIT_KIT.flow, stp_modes=(StpMode.NONE, StpMode.CANCEL_MAKER, StpMode.CANCEL_TAKER)
-)
-PROFILES = {"upbit": UPBIT_PROFILE, "binance": VENUE_KITS["binance"].flow}
+PROFILES = {"upbit": UPBIT_KIT.flow, "binance": VENUE_KITS["binance"].flow}
 # coinone, ssi and futures_gateway have their own consistency tests (test_sim_*_consistency.py)
 VENUES = sorted(PROFILES)
 
@@ -100,12 +94,6 @@ def _reduce_twice_in_one_millisecond() -> tuple[Exchange, list[dict]]:
     return exchange, frames
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="normalizer bug: Upbit myOrder event_id upbit:{uuid}:{state}:{trade_id}:{timestamp} "
-    "is the same for two SMP reduce reports of one order in one millisecond; the second is "
-    "dropped as a duplicate",
-)
 def test_upbit_two_reduce_reports_in_one_millisecond_stay_distinct() -> None:
     exchange, frames = _reduce_twice_in_one_millisecond()
     book = fold("upbit", [("a", "myOrder", f) for f in frames])
@@ -113,11 +101,6 @@ def test_upbit_two_reduce_reports_in_one_millisecond_stay_distinct() -> None:
     assert result.ok, result.problems
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline bug: a later REST snapshot of an SMP-prevented Upbit order reads state "
-    "`cancel` (REST has no `prevented`) and replaces cancel_reason self_trade_prevention by user",
-)
 def test_upbit_rest_snapshot_of_prevented_order_keeps_the_stp_reason() -> None:
     kit = UPBIT_KIT
     exchange = Exchange("upbit", kit.instruments, kit.rules, IdScheme(kit.id_style, 1))

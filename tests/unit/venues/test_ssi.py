@@ -208,7 +208,7 @@ def test_stream_match_event_sample_carries_fill() -> None:
         symbol="BVS/VND",
         venue_symbol="BVS",
         order_id="16201867",
-        trade_id="16201867:101180",
+        trade_id="00000000000000101180:16201867",
         side=Side.BUY,
         price=D(1000),
         qty=D(100),
@@ -220,7 +220,7 @@ def test_stream_match_event_sample_carries_fill() -> None:
     )
     assert run("stream", load("ssi_fctrading_stream_orderMatchEvent.json")) == [
         event(
-            event_id="ssi:match:16201867:101180",
+            event_id="ssi:match:00000000000000101180:16201867",
             account="1184411",
             order_id="16201867",
             symbol="BVS/VND",
@@ -434,3 +434,19 @@ def test_snapshot_event_id_changes_with_state() -> None:
     before = run("rest.orderBook", copy.deepcopy(payload))[1].event_id
     payload["data"]["orders"][1].update(filledQty=500, modifiedTime="1686731070000")
     assert run("rest.orderBook", payload)[1].event_id != before
+
+
+def test_match_trade_ids_of_one_millisecond_sort_in_stream_order() -> None:
+    # notifyID 9 then 10 of order "B", then 11 of order "A": the order of execution
+    reports = [_match(notifyID=n, orderID=o) for n, o in ((9, "B"), (10, "B"), (11, "A"))]
+    fills = [run("stream", r)[0].fill for r in reports]
+    assert all(f is not None for f in fills)
+    keys = [(f.trade_time, f.trade_id, f.order_id) for f in fills if f is not None]  # positions'
+    assert keys == sorted(keys)
+    assert len({f.trade_id for f in fills if f is not None}) == 3
+
+
+def test_match_with_negative_notify_id_raises_naming_it() -> None:
+    with pytest.raises(NormalizationError) as info:
+        run("stream", _match(notifyID=-1))
+    assert info.value.field == "data.notifyID"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import fields
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from pipeline.venues.upbit import (
     split_market,
     to_symbol,
 )
+from pipeline.venues.upbit.mapping import DEFAULT_KEYS, SIMPLE_KEYS
 
 RESOURCES = Path(__file__).parents[2] / "resources" / "venues" / "upbit"
 ACCOUNT = "main"
@@ -188,7 +190,7 @@ TRADE_2 = "4b1a7d4e-0c1e-4f1f-9d55-0d4c8a1e0002"
 T0 = 1735700000000
 
 WAIT = event(
-    event_id=f"upbit:{LIMIT_UUID}:wait::{T0 + 50}",
+    event_id=f"upbit:{LIMIT_UUID}:wait::{T0 + 50}:0:0.01:0",
     status=OrderStatus.OPEN,
     venue_status="wait",
     event_time=T0 + 50,
@@ -264,7 +266,7 @@ def test_myorder_trade_leaving_nothing_remaining_yields_filled() -> None:
 
 
 DONE = event(
-    event_id=f"upbit:{LIMIT_UUID}:done::{T0 + 120010}",
+    event_id=f"upbit:{LIMIT_UUID}:done::{T0 + 120010}:0.01:0:0",
     status=OrderStatus.FILLED,
     venue_status="done",
     event_time=T0 + 120010,
@@ -295,7 +297,7 @@ def test_myorder_cancel_after_partial_fill_yields_canceled_with_remainder() -> N
     uuid = "b7c1f0de-3a52-4c8e-8f0e-2f6c9e7d1a10"
     assert run(CHANNEL_MY_ORDER, load("fixture_myOrder_ask_cancel_partial.json")) == [
         event(
-            event_id=f"upbit:{uuid}:cancel::{T0 + 300000}",
+            event_id=f"upbit:{uuid}:cancel::{T0 + 300000}:0.2:0.3:0",
             order_id=uuid,
             side=Side.SELL,
             status=OrderStatus.CANCELED,
@@ -318,7 +320,7 @@ def test_myorder_watch_yields_untriggered() -> None:
     uuid = "5e0c2b9a-7d4f-4a61-b1c3-6f8e2d9a0b11"
     assert run(CHANNEL_MY_ORDER, load("fixture_myOrder_watch.json")) == [
         event(
-            event_id=f"upbit:{uuid}:watch::{T0 + 1000}",
+            event_id=f"upbit:{uuid}:watch::{T0 + 1000}:0:0.01:0",
             order_id=uuid,
             status=OrderStatus.UNTRIGGERED,
             venue_status="watch",
@@ -338,7 +340,7 @@ def test_myorder_prevented_cancel_maker_yields_canceled_self_trade_prevention() 
     uuid = "e3f4a5b6-0000-4c8e-8f0e-2f6c9e7d1a20"
     assert run(CHANNEL_MY_ORDER, load("fixture_myOrder_prevented_cancel_maker.json")) == [
         event(
-            event_id=f"upbit:{uuid}:prevented::{T0 + 400000}",
+            event_id=f"upbit:{uuid}:prevented::{T0 + 400000}:0:0:0.02",
             order_id=uuid,
             side=Side.SELL,
             status=OrderStatus.CANCELED,
@@ -360,7 +362,7 @@ def test_myorder_prevented_reduce_with_volume_left_stays_live() -> None:
     uuid = "e3f4a5b6-1111-4c8e-8f0e-2f6c9e7d1a21"
     assert run(CHANNEL_MY_ORDER, load("fixture_myOrder_prevented_reduce_live.json")) == [
         event(
-            event_id=f"upbit:{uuid}:prevented::{T0 + 500000}",
+            event_id=f"upbit:{uuid}:prevented::{T0 + 500000}:0.01:0.03:0.01",
             order_id=uuid,
             status=OrderStatus.PARTIALLY_FILLED,
             venue_status="prevented",
@@ -377,11 +379,30 @@ def test_myorder_prevented_reduce_with_volume_left_stays_live() -> None:
     ]
 
 
+def test_two_reduce_reports_in_one_millisecond_yield_distinct_event_ids() -> None:
+    first = load("fixture_myOrder_prevented_reduce_live.json")
+    second = {**first, "remaining_volume": 0.02, "prevented_volume": 0.02}  # same millisecond
+    assert one(CHANNEL_MY_ORDER, first).event_id != one(CHANNEL_MY_ORDER, second).event_id
+
+
+def test_non_trade_report_in_simple_format_yields_the_default_event_id() -> None:
+    default = load("fixture_myOrder_prevented_reduce_live.json")
+    short = {
+        getattr(DEFAULT_KEYS, f.name): getattr(SIMPLE_KEYS, f.name) for f in fields(DEFAULT_KEYS)
+    }
+    simple = {short.get(name, name): value for name, value in default.items()}
+    assert one(CHANNEL_MY_ORDER, simple).event_id == one(CHANNEL_MY_ORDER, default).event_id
+    assert (
+        one(CHANNEL_MY_ORDER, default).event_id
+        == run(CHANNEL_MY_ORDER, copy.deepcopy(default), received_at=RECEIVED + 5000)[0].event_id
+    )
+
+
 def test_myorder_market_sell_canceled_yields_unfilled_remainder() -> None:
     uuid = "a1b2c3d4-2222-4c8e-8f0e-2f6c9e7d1a30"
     assert run(CHANNEL_MY_ORDER, load("fixture_myOrder_market_sell_cancel_unfilled.json")) == [
         event(
-            event_id=f"upbit:{uuid}:cancel::{T0 + 700000}",
+            event_id=f"upbit:{uuid}:cancel::{T0 + 700000}:0.6:0.4:0",
             order_id=uuid,
             side=Side.SELL,
             order_type="market",
@@ -410,7 +431,7 @@ def price_event(**kw: Any) -> OrderEvent:
 def test_myorder_price_order_wait_yields_quote_qty_without_base_qty() -> None:
     assert run(CHANNEL_MY_ORDER, load("fixture_myOrder_price_1_wait.json")) == [
         price_event(
-            event_id=f"upbit:{PRICE_UUID}:wait::{T0 + 600000}",
+            event_id=f"upbit:{PRICE_UUID}:wait::{T0 + 600000}:0:-:0",
             status=OrderStatus.OPEN,
             venue_status="wait",
             event_time=T0 + 600000,
@@ -450,7 +471,7 @@ def test_myorder_price_order_trade_yields_fill_and_no_quantities() -> None:
 def test_myorder_price_order_cancel_with_dust_yields_filled() -> None:
     assert run(CHANNEL_MY_ORDER, load("fixture_myOrder_price_3_cancel_dust.json")) == [
         price_event(
-            event_id=f"upbit:{PRICE_UUID}:cancel::{T0 + 600003}",
+            event_id=f"upbit:{PRICE_UUID}:cancel::{T0 + 600003}:0.00071428:-:0",
             status=OrderStatus.FILLED,
             venue_status="cancel",
             event_time=T0 + 600003,

@@ -1,0 +1,167 @@
+"""The analyst views, the SQL cookbook and every ClickHouse panel of the Grafana dashboards,
+run against a chDB store populated from the recorded venue payloads (through replay)."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from scenario_data import POISON, scenario_envelopes
+from stream_helpers import TEST_PROCESSING
+
+from pipeline.config import ClickHouseTarget
+from pipeline.sink.migrations import migrate
+from pipeline.sink.store import Store, open_store
+from pipeline.streams.replay import replay_file
+
+ROOT = Path(__file__).resolve().parents[3]
+COOKBOOK = ROOT / "docs" / "sql-cookbook.md"
+DASHBOARDS = ROOT / "infra" / "grafana" / "dashboards"
+TIME_RANGE = (
+    "toDateTime64('2000-01-01 00:00:00', 3, 'UTC')",
+    "toDateTime64('2100-01-01 00:00:00', 3, 'UTC')",
+)
+
+
+@pytest.fixture(scope="module")
+def populated(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    store = open_store(
+        ClickHouseTarget(scheme="chdb", path=chdb_path, database=f"t_{uuid.uuid4().hex[:12]}")
+    )
+    migrate(store)
+    path = tmp_path_factory.mktemp("raw") / "raw.jsonl"
+    with path.open("wb") as handle:
+        for _key, envelope in scenario_envelopes():
+            handle.write(envelope.encode() + b"\n")
+        for _key, value, _reason in POISON:
+            handle.write(value + b"\n")
+    replay_file(path, store, TEST_PROCESSING)
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    store.insert(
+        "cancel_commands",
+        [["c-1", "binance", "desk-1", "ETH/USDC", None, None, "ops", now, now, 1, None]],
+        ["command_id", "venue", "account", "symbol", "order_id", "qty", "issued_by",
+         "issued_at", "received_at", "accepted", "reject_reason"],
+    )  # fmt: skip
+    store.insert(
+        "command_results",
+        [["c-1", "binance", "desk-1", "completed", 1, None, "[]", 2, 2, now, now, 3]],
+        ["command_id", "venue", "account", "status", "final", "reason", "outcomes",
+         "orders_targeted", "orders_canceled", "started_at", "finished_at", "version"],
+    )  # fmt: skip
+    yield store
+    store.command(f"DROP DATABASE IF EXISTS {store.database}")
+
+
+def _in_database(sql: str, store: Store) -> str:
+    return re.sub(r"\btrading\.", f"{store.database}.", sql)
+
+
+def grafana_sql(sql: str, store: Store) -> str:
+    """A panel's SQL with the ClickHouse plugin's macros replaced by literal SQL."""
+    sql = re.sub(
+        r"\$__timeFilter\(([^)]+)\)",
+        lambda m: f"({m[1]} >= {TIME_RANGE[0]} AND {m[1]} <= {TIME_RANGE[1]})",
+        sql,
+    )
+    sql = re.sub(
+        r"\$__timeInterval\(([^)]+)\)", lambda m: f"toStartOfInterval({m[1]}, INTERVAL 1 hour)", sql
+    )
+    assert "$" not in sql, f"an unsubstituted macro in {sql}"
+    return _in_database(sql, store)
+
+
+def cookbook_queries() -> list[str]:
+    return re.findall(r"```sql\n(.*?)```", COOKBOOK.read_text(), re.DOTALL)
+
+
+def clickhouse_panels() -> list[tuple[str, str]]:
+    found = []
+    for path in sorted(DASHBOARDS.glob("*.json")):
+        for panel in json.loads(path.read_text())["panels"]:
+            for target in panel.get("targets", []):
+                if target.get("datasource", {}).get("type") == "grafana-clickhouse-datasource":
+                    found.append((f"{path.stem}: {panel['title']}", target["rawSql"]))
+    return found
+
+
+def test_realized_pnl_daily_sums_to_the_positions_realized_pnl(populated: Store) -> None:
+    db = populated.database
+    daily = populated.query(
+        f"SELECT venue, account, symbol, sum(realized_pnl) FROM {db}.realized_pnl_daily "
+        "GROUP BY venue, account, symbol"
+    ).rows
+    positions = populated.query(
+        f"SELECT venue, account, symbol, realized_pnl FROM {db}.positions FINAL"
+    ).rows
+    by_key = {(v, a, s): pnl for v, a, s, pnl in positions}
+    assert {(v, a, s) for v, a, s, _ in daily} == set(by_key)
+    assert any(pnl != 0 for pnl in by_key.values())  # the scenario realizes something
+    for venue, account, symbol, pnl in daily:
+        assert abs(pnl - by_key[(venue, account, symbol)]) < Decimal("1e-9"), (venue, symbol)
+
+
+def test_fee_totals_per_asset_match_the_positions(populated: Store) -> None:
+    db = populated.database
+    daily = populated.query(
+        f"SELECT venue, account, symbol, sumMap(fees) FROM {db}.realized_pnl_daily "
+        "GROUP BY venue, account, symbol"
+    ).rows
+    positions = populated.query(
+        f"SELECT venue, account, symbol, fees FROM {db}.positions FINAL"
+    ).rows
+    by_key = {(v, a, s): fees for v, a, s, fees in positions}
+    for venue, account, symbol, fees in daily:
+        nonzero = {asset: fee for asset, fee in fees.items() if fee != 0}
+        assert nonzero == by_key[(venue, account, symbol)], (venue, account, symbol)
+
+
+def test_execution_quality_rates_and_fill_latency(populated: Store) -> None:
+    rows = populated.query(
+        "SELECT venue, symbol, orders, filled, canceled, fill_rate, cancel_rate, "
+        f"orders_with_fills, avg_fill_latency_seconds FROM {populated.database}.execution_quality"
+    ).rows
+    assert rows
+    for _venue, _symbol, orders, filled, canceled, fill_rate, cancel_rate, with_fills, lat in rows:
+        assert fill_rate == pytest.approx(filled / orders, abs=1e-6)
+        assert cancel_rate == pytest.approx(canceled / orders, abs=1e-6)
+        assert (lat is None) == (with_fills == 0)
+        assert lat is None or lat >= 0
+    fills = populated.query(
+        f"SELECT uniqExact(venue, account, order_id) FROM {populated.database}.fills FINAL "
+        "WHERE qty > 0"
+    ).rows[0][0]
+    assert sum(r[7] for r in rows) == fills
+
+
+def test_fills_daily_excludes_voids(populated: Store) -> None:
+    db = populated.database
+    total = populated.query(f"SELECT sum(fills) FROM {db}.fills_daily").rows[0][0]
+    assert (
+        total == populated.query(f"SELECT count() FROM {db}.fills FINAL WHERE qty > 0").rows[0][0]
+    )
+    assert populated.query(f"SELECT count() FROM {db}.fills FINAL WHERE qty = 0").rows[0][0] > 0
+
+
+@pytest.mark.parametrize("sql", cookbook_queries(), ids=lambda s: s.split("FROM")[1][:40])
+def test_cookbook_query_runs_and_returns_rows(populated: Store, sql: str) -> None:
+    assert populated.query(_in_database(sql, populated)).rows
+
+
+@pytest.mark.parametrize(("panel", "sql"), clickhouse_panels(), ids=lambda v: v[:50])
+def test_grafana_clickhouse_panel_query_runs_and_returns_rows(
+    populated: Store, panel: str, sql: str
+) -> None:
+    assert re.search(r"\btrading\.", sql), f"{panel}: query the trading database by name"
+    assert populated.query(grafana_sql(sql, populated)).rows, panel
+
+
+def test_cookbook_and_dashboards_have_queries() -> None:
+    assert len(cookbook_queries()) >= 10
+    assert len(clickhouse_panels()) >= 10

@@ -1,0 +1,101 @@
+"""PipelineMetrics: conventions, the stats collector, cancel results, the port setting."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from pipeline.errors import ConfigError
+from pipeline.ingest.stats import IngestStats
+from pipeline.metrics import PipelineMetrics, metrics_port
+from pipeline.streams.process_worker import ProcessStats
+from pipeline.streams.sink_worker import SinkStats
+
+
+def _samples(registry: CollectorRegistry) -> dict[tuple[str, tuple], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in registry.collect()
+        for s in family.samples
+    }
+
+
+def test_names_follow_the_prometheus_conventions() -> None:
+    registry = CollectorRegistry()
+    PipelineMetrics(registry)
+    for family in registry.collect():
+        assert family.name.startswith("pipeline_"), family.name
+        if family.type == "histogram":
+            assert family.name.endswith(("_seconds", "_records", "_rows")), family.name
+        assert "id" not in {label for s in family.samples for label in s.labels}
+
+
+def test_two_registries_in_one_process_do_not_share_values() -> None:
+    first, second = PipelineMetrics(CollectorRegistry()), PipelineMetrics(CollectorRegistry())
+    first.cancel.received.inc()
+    assert _samples(first.registry)[("pipeline_cancel_commands_received_total", ())] == 1
+    assert _samples(second.registry)[("pipeline_cancel_commands_received_total", ())] == 0
+
+
+def test_the_collector_reads_the_roles_stats_at_scrape_time() -> None:
+    metrics = PipelineMetrics(CollectorRegistry())
+    ingest = IngestStats()
+    process = SimpleNamespace(stats=ProcessStats(), group_id="pipeline-processor")
+    sink = SimpleNamespace(stats=SinkStats(), group_id="pipeline-sink")
+    metrics.watch(SimpleNamespace(ingest_stats=ingest, process=process, sink=sink))
+    ingest.venue("upbit").published = 7
+    ingest.venue("upbit").reconnects = 2
+    process.stats.late = 3
+    process.stats.reorder_depth = 11
+    process.stats.lag = {("raw.upbit", 0): 5}
+    sink.stats.retries = 1
+
+    samples = _samples(metrics.registry)
+
+    assert samples[("pipeline_ingest_messages_published_total", (("venue", "upbit"),))] == 7
+    assert samples[("pipeline_ingest_reconnects_total", (("venue", "upbit"),))] == 2
+    assert samples[("pipeline_process_late_events_total", ())] == 3
+    assert samples[("pipeline_process_reorder_buffer_events", ())] == 11
+    assert samples[("pipeline_sink_write_retries_total", ())] == 1
+    key = (("group", "pipeline-processor"), ("partition", "0"), ("topic", "raw.upbit"))
+    assert samples[("pipeline_consumer_lag_records", key)] == 5
+    assert b"pipeline_ingest_messages_published_total" in generate_latest(metrics.registry)
+
+
+def test_cancel_results_count_final_ones_with_bounded_labels() -> None:
+    metrics = PipelineMetrics(CollectorRegistry())
+    base = {"started_at": 1_000, "finished_at": 1_250, "outcomes": [{"outcome": "canceled"}]}
+    metrics.cancel.observe_result(
+        {**base, "venue": "binance", "status": "in_progress", "final": False}
+    )
+    metrics.cancel.observe_result(
+        {**base, "venue": "binance", "status": "completed", "final": True}
+    )
+    metrics.cancel.observe_result({**base, "venue": "x" * 50, "status": "rejected", "final": True})
+
+    samples = _samples(metrics.registry)
+
+    assert (
+        samples[("pipeline_cancel_commands_total", (("status", "completed"), ("venue", "binance")))]
+        == 1
+    )
+    assert (
+        samples[("pipeline_cancel_commands_total", (("status", "rejected"), ("venue", "other")))]
+        == 1
+    )
+    assert (
+        samples[("pipeline_cancel_orders_total", (("outcome", "canceled"), ("venue", "binance")))]
+        == 1
+    )
+    assert samples[("pipeline_cancel_command_seconds_sum", (("venue", "binance"),))] == 0.25
+
+
+def test_metrics_port_setting() -> None:
+    assert metrics_port({}) == 9400
+    assert metrics_port({"PIPELINE_METRICS_PORT": "0"}) == 0
+    assert metrics_port({"PIPELINE_METRICS_PORT": "9411"}) == 9411
+    for bad in ("http", "-1", "70000"):
+        with pytest.raises(ConfigError, match="PIPELINE_METRICS_PORT"):
+            metrics_port({"PIPELINE_METRICS_PORT": bad})
