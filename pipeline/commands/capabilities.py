@@ -2,13 +2,14 @@
 §3.2-3.3, §4.2, §5; seeds 000, 001, 002, 004).
 
 - upbit: one order `DELETE /v1/order`; scope `DELETE /v1/orders/open` (WAIT only, per
-  account, 1 per 2 s); partial: none, qty ignored, the whole remainder is canceled (seed 000).
+  account, 1 per 2 s, at most 300 orders a request: the rest order by order); partial: none,
+  qty ignored, the whole remainder is canceled (seed 000).
 - binance: `order.cancel`; scope `openOrders.cancelAll` (one symbol); partial
   `order.amend.keepPriority` (queue priority kept); 50 orders per 10 s.
 - coinone: `/v2.1/order/cancel`; scope order by order (cancel/all's reply is unverified);
   partial: cancel and re-place the reduced remainder at the same price (priority lost); 40/s.
-- ssi: `CancelOrder` (ack; CL on the stream), scopes order by order, concurrently; no
-  partial; 20/s.
+- ssi: `CancelOrder` (ack; CL or an `orderError` on the stream), scopes order by order,
+  concurrently; no partial; 20/s.
 - futures_gateway: `DELETE /order`; scope `POST cancel_all` (TP/SL too), 10 per 60 s, else
   order by order; no partial.
 """
@@ -49,6 +50,7 @@ class VenueCapabilities:
     scope_limit: Window | None = None  # the scope-cancel endpoint's own budget
     scope_min_orders: int = 1  # use the scope endpoint from this many targets per request
     scope_includes_untriggered: bool = True
+    scope_batch: int | None = None  # most orders one scope request cancels (upbit `count`)
     concurrency: int = 4
     confirm_timeout_s: float = 20.0
 
@@ -76,6 +78,7 @@ CAPABILITIES: dict[str, VenueCapabilities] = {
         scope_limit=Window(1, 2000),
         scope_min_orders=3,
         scope_includes_untriggered=False,
+        scope_batch=300,
     ),
     "binance": VenueCapabilities(
         "binance",

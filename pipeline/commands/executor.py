@@ -12,7 +12,10 @@
 Retries are for transient failures only (timeouts, transport errors, 429 after its wait);
 a business refusal (unknown order, -2011, ORDER_CLOSED) is never retried: the outcome keeps
 the venue's code and is settled by the canonical state (a fill that won the race is
-`already_terminal`) or, failing that within a short grace, `failed`.
+`already_terminal`) or, failing that within a short grace, `failed`. A refusal the venue
+reports after acknowledging (SSI `orderError`, via `Ack.refusals`) is settled the same way.
+A scope request that reaches fewer orders than planned because of the venue's per-request cap
+(`scope_batch`, upbit 300) is followed by per-order cancels of the rest.
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ class CancelExecutor:
         self.executions = 0  # commands actually executed (for tests and metrics)
         self._inflight: dict[str, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
         self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._refusals: dict[str, list[asyncio.Future[VenueError]]] = {}  # per command_id
 
     @property
     def accounts(self) -> dict[str, frozenset[str]]:
@@ -205,7 +209,11 @@ class CancelExecutor:
                     digest=digest,
                 )
             )
-        timed_out = await self._confirm(command.venue, outcomes, deadline)
+        try:
+            timed_out = await self._confirm(command.venue, outcomes, deadline)
+        finally:
+            for refusal in self._refusals.pop(command.command_id, []):
+                refusal.cancel()  # no longer awaited: the client forgets its request id
         return_value = r.result_dict(
             command.command_id,
             command.venue,
@@ -274,6 +282,9 @@ class CancelExecutor:
                 outcome.new_order_id = ack.new_order_id
                 if ack.new_order_id is None and error is None:
                     outcome.expect = "cancel"  # nothing left to re-place
+            refusal = ack.refusals.get(outcome.order_id)
+            if refusal is not None:
+                self._watch_refusal(command.command_id, outcome, refusal)
         if action.kind == CANCEL_SCOPE:
             for order_id in ack.order_ids:
                 if (action.account, order_id) not in index:
@@ -283,6 +294,44 @@ class CancelExecutor:
                     extra.note = "canceled by the scope request; not in the canonical state"
                     index[(action.account, order_id)] = extra
                     outcomes.append(extra)
+            batch = caps.scope_batch
+            if batch is not None and len(action.orders) > batch:
+                reached = set(ack.order_ids) | set(ack.errors)
+                rest = [s for s in action.orders if s.order_id not in reached]
+                for s in rest:
+                    index[(s.account, s.order_id)].add_note(
+                        f"beyond the scope cancel's {batch} orders per request: "
+                        "canceled order by order"
+                    )
+                await asyncio.gather(
+                    *(
+                        self._send(
+                            command,
+                            caps,
+                            Action(CANCEL, action.account, [s], s.venue_symbol),
+                            index,
+                            outcomes,
+                        )
+                        for s in rest
+                    )
+                )
+
+    def _watch_refusal(
+        self, command_id: str, outcome: r.Outcome, refusal: asyncio.Future[VenueError]
+    ) -> None:
+        """A refusal the venue reports after its acknowledgement (SSI `orderError`): the
+        outcome then settles like an immediate refusal (canonical state first, then failed)."""
+        self._refusals.setdefault(command_id, []).append(refusal)
+
+        def refused(future: asyncio.Future[VenueError]) -> None:
+            if future.cancelled() or future.exception() is not None or outcome.resolved:
+                return
+            error = future.result()
+            outcome.venue_error_code, outcome.venue_error = error.code, error.message
+            outcome.expect = "error"
+            self.view.poke()
+
+        refusal.add_done_callback(refused)
 
     async def _call(
         self, venue: str, caps: VenueCapabilities, action: Action, client: CancelClient

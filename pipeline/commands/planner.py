@@ -209,4 +209,11 @@ def _scope_actions(
         out.notes.append(f"{account}: scope-cancel budget exhausted ({rate}): order by order")
         return _per_order(account, orders)
     budget[account] = budget.get(account, 1) - 1
+    if caps.scope_batch is not None and len(covered) > caps.scope_batch:
+        # A second scope request would wait for the scope budget (upbit: 1 per 2 s) and could
+        # hit orders whose cancel is only registered; the order group is far larger (30/s).
+        out.notes.append(
+            f"{account}: {len(covered)} orders exceed the scope cancel's {caps.scope_batch} "
+            "per request: one scope request, the orders it did not reach order by order"
+        )
     return [Action(CANCEL_SCOPE, account, covered, venue_symbol), *_per_order(account, rest)]

@@ -62,6 +62,12 @@ class StateView:
             ):
                 yield state
 
+    def poke(self) -> None:
+        """Wake the `changed()` waiters without a state change (a venue refusal arrived)."""
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
     async def changed(self, timeout: float) -> bool:
         """Wait until some state changes (True) or `timeout` seconds pass (False)."""
         if self._changed is None:

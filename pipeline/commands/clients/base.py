@@ -10,6 +10,7 @@ aiohttp / timeout failure is translated here, once, into `TransientError`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -65,6 +66,9 @@ class Ack:
     remaining_qty: Decimal | None = None
     new_order_id: str | None = None
     errors: dict[str, VenueError] = field(default_factory=dict)  # per order, scope requests
+    # per order: a refusal that may still arrive after the acknowledgement (SSI `orderError`
+    # on the stream); resolves with the error, is cancelled by the executor when it is done
+    refusals: dict[str, asyncio.Future[VenueError]] = field(default_factory=dict)
 
 
 class CancelClient(Protocol):

@@ -40,7 +40,7 @@ def venue_accounts(sim: Simulator) -> list[VenueAccount]:
                     account,
                     sim.base_url(venue),
                     Credentials(cred.key, cred.secret),
-                    ws_url=endpoints.get("ws_api"),
+                    ws_url=endpoints.get("ws_api") or endpoints.get("stream"),  # ssi: stream
                     private_key=getattr(cred, "private_key", None),
                     pin="123456",
                 )

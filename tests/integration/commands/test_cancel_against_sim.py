@@ -150,3 +150,45 @@ async def test_bad_commands_touch_nothing(rig: Rig, mutate):
     assert result["status"] == "rejected"
     assert result["reason"]
     assert rig.order("upbit", order_id).status is Status.OPEN
+
+
+async def test_ssi_refused_cancel_fails_with_the_stream_order_error(rig: Rig):
+    order_id = rig.place("ssi")
+    rig.feed.paused = True  # the canonical state keeps showing the order open
+    rig.place("ssi", account="bob", side=Side.SELL)  # fills alice's order at the venue
+    started = time.monotonic()
+    result = await rig.executor.handle(command("ssi", symbol="HPG", order_id=order_id))
+    assert time.monotonic() - started < 4  # learned from the stream, not the 5 s timeout
+    assert result["status"] == "failed", result
+    outcome = result["outcomes"][0]
+    assert outcome["outcome"] == "failed"
+    assert outcome["venue_error_code"] == "ORD011"
+    assert outcome["venue_error"] == "Invalid Order Transition Error!"
+    for published in rig.published:
+        validate("command_result", published)
+
+
+async def test_ssi_refusal_of_a_filled_order_is_already_terminal(rig: Rig):
+    order_id = rig.place("ssi")
+    rig.feed.paused = True  # the canonical state lags: it still shows the order open
+    rig.place("ssi", account="bob", side=Side.SELL)  # fills alice's order
+    task = asyncio.ensure_future(
+        rig.executor.handle(command("ssi", symbol="HPG", order_id=order_id))
+    )
+    await asyncio.sleep(0.3)  # the cancel reached the venue: orderError ORD011
+    rig.feed.paused = False
+    result = await task
+    outcome = result["outcomes"][0]
+    assert outcome["outcome"] == "already_terminal", result
+    assert outcome["venue_error_code"] == "ORD011"
+    assert "filled before the cancel" in outcome["note"]
+
+
+async def test_upbit_scope_above_300_orders_splits_scope_and_single_cancels(rig: Rig):
+    ids = [rig.place("upbit", qty="0.0001") for _ in range(305)]
+    result = await rig.executor.handle(command("upbit", account="alice"))
+    assert result["status"] == "completed", result["reason"]
+    assert all(rig.order("upbit", i).status is Status.CANCELED for i in ids)
+    assert "305 orders exceed the scope cancel's 300" in result["reason"]
+    notes = [o["note"] or "" for o in result["outcomes"]]
+    assert sum("canceled order by order" in n for n in notes) == 5
