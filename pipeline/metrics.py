@@ -73,6 +73,18 @@ INGEST_COUNTERS: dict[str, tuple[str, str]] = {
         "Raw messages whose produce failed and was retried.",
     ),
     "errors": ("pipeline_ingest_errors", "Venue error replies and failed requests."),
+    "rest_requests": (
+        "pipeline_ingest_rest_requests",
+        "REST requests made by pollers (each passes the account's rate limiter).",
+    ),
+    "rate_limit_waits": (
+        "pipeline_ingest_rate_limit_waits",
+        "REST requests that had to wait for the account's rate limiter.",
+    ),
+    "rate_limit_wait_seconds": (
+        "pipeline_ingest_rate_limit_wait_seconds",
+        "Seconds REST requests spent waiting for the account's rate limiter.",
+    ),
 }
 # ProcessStats field -> (metric name, help)
 PROCESS_COUNTERS: dict[str, tuple[str, str]] = {

@@ -276,7 +276,15 @@ class RestPoller(Ingestor):
         self._last: dict[tuple[str, str], bytes] = {}
 
     async def throttle(self) -> None:
+        """Wait for the account's rate limiter before a REST request; count both."""
+        before = self.bucket.waited
         await self.bucket.acquire()
+        counters = self.counters
+        counters.rest_requests += 1
+        waited = self.bucket.waited - before
+        if waited > 0:
+            counters.rate_limit_waits += 1
+            counters.rate_limit_wait_seconds += waited
 
     async def login(self, http: aiohttp.ClientSession) -> None:
         """Obtain a session token where the venue needs one (SSI); called per session."""

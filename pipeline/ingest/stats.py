@@ -24,6 +24,9 @@ class VenueStats:
     recovered_orders: int = 0  # orders queried because they left the open set during a gap
     produce_retries: int = 0  # messages whose produce failed and was retried
     errors: int = 0  # venue error replies and failed requests
+    rest_requests: int = 0  # REST requests of pollers (each passes the account's rate limiter)
+    rate_limit_waits: int = 0  # of those, how many had to wait for the rate limiter
+    rate_limit_wait_seconds: float = 0.0  # and how long they waited in all
 
 
 @dataclass

@@ -99,3 +99,40 @@ def test_metrics_port_setting() -> None:
     for bad in ("http", "-1", "70000"):
         with pytest.raises(ConfigError, match="PIPELINE_METRICS_PORT"):
             metrics_port({"PIPELINE_METRICS_PORT": bad})
+
+
+async def test_rest_pollers_count_requests_and_rate_limit_waits_for_the_metrics() -> None:
+    import asyncio
+
+    from pipeline.ingest.base import RestPoller
+    from pipeline.ingest.config import AccountConfig, Credentials
+
+    class Poller(RestPoller):
+        venue = "coinone"
+
+        async def poll(self, http):  # pragma: no cover - not called
+            await asyncio.sleep(0)
+
+        def symbol_of(self, payload):  # pragma: no cover - not called
+            return None
+
+    stats = IngestStats()
+    config = AccountConfig(
+        "coinone", "alice", "http://127.0.0.1:1",
+        credentials=Credentials("key", "secret"), rate_limit=50, rate_burst=1,
+    )  # fmt: skip
+    poller = Poller(config, SimpleNamespace(), stats)
+    for _ in range(3):  # the second and third request wait ~20 ms each for a token
+        await poller.throttle()
+
+    coinone = stats.venue("coinone")
+    assert coinone.rest_requests == 3
+    assert coinone.rate_limit_waits == 2
+    assert coinone.rate_limit_wait_seconds > 0.02
+    metrics = PipelineMetrics(CollectorRegistry())
+    metrics.watch(SimpleNamespace(ingest_stats=stats, process=None, sink=None))
+    samples = _samples(metrics.registry)
+    assert samples[("pipeline_ingest_rest_requests_total", (("venue", "coinone"),))] == 3
+    assert samples[("pipeline_ingest_rate_limit_waits_total", (("venue", "coinone"),))] == 2
+    waited = samples[("pipeline_ingest_rate_limit_wait_seconds_total", (("venue", "coinone"),))]
+    assert waited == coinone.rate_limit_wait_seconds
