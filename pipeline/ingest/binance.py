@@ -1,19 +1,22 @@
 """Binance Spot: the user data stream over the WebSocket API, snapshots by `openOrders.status`.
 
 Session: connect to the WebSocket API, `userDataStream.subscribe.signature` (apiKey,
-timestamp, HMAC-SHA256 signature over the sorted parameters; works with any key type),
-then snapshot: `openOrders.status` per symbol (channel `wsapi.openOrders.status`) and
+timestamp, HMAC-SHA256 signature over the sorted parameters; works with any key type), then
+snapshot: `openOrders.status` per symbol (channel `wsapi.openOrders.status`) and
 `order.status` (channel `wsapi.order.status`) for every order that was live before the gap
-and is not open any more, then the order history: `allOrders` (symbol, `startTime` = the last
-message heard less a margin, windows of at most 24 h, pages of 1000, oldest first) lists the
-orders placed *and* finished while the socket was down; its reply is not published (the
-normalizer has no `wsapi.allOrders` channel), `order.status` is asked for each order never
-heard of instead. Stream messages (`{"subscriptionId", "event"}`) are published on
-channel `userData`, keyed by the event's `s`; a response is published by the reader in wire
-order, on the channel of the method that asked and keyed by the symbol it asked about.
-Responses to session requests and events without a symbol (balances) are not published.
-`eventStreamTerminated` ends the session (it is re-subscribed after the reconnect).
-Keep-alive: WebSocket pings every `ping_interval`; the server's pings are answered.
+and is not open any more, then the order history: `allOrders` (symbol, `startTime` = the
+last message heard less a margin, windows of at most 24 h, pages of 1000, oldest first)
+lists the orders placed *and* finished while the socket was down; its reply is not published
+(the normalizer has no `wsapi.allOrders` channel), `order.status` is asked for each order
+never heard of instead; then `myTrades` (same window and paging, channel `wsapi.myTrades`)
+lists the trades executed in the gap, which `order.status` states only cumulatively (its
+items become fills; those also heard on the stream deduplicate by trade id). Stream messages
+(`{"subscriptionId", "event"}`) are published on channel `userData`, keyed by the event's
+`s`; a response is published by the reader in wire order, on the channel of the method that
+asked and keyed by the symbol it asked about. Responses to session requests and events
+without a symbol (balances) are not published. `eventStreamTerminated` ends the session (it
+is re-subscribed after the reconnect). Keep-alive: WebSocket pings every `ping_interval`;
+the server's pings are answered.
 """
 
 from __future__ import annotations
@@ -184,6 +187,7 @@ class BinanceIngestor(Ingestor):
             await self.recover(symbol, open_ids, self._order)
             if since is not None:
                 await self.history(symbol, since)
+                await self.trades(symbol, since)
 
     async def history(self, symbol: str, since: int) -> None:
         """`allOrders` from `since` to now; `order.status` for every order never heard of."""
@@ -204,6 +208,28 @@ class BinanceIngestor(Ingestor):
                     await self._order(key, symbol)
             if len(orders) >= HISTORY_PAGE:  # full page: go on from its newest creation time
                 newest = orders[-1].get("time")
+                start = newest if isinstance(newest, int) and newest > start else start + 1
+            elif end >= now:
+                return
+            else:
+                start = end + 1
+
+    async def trades(self, symbol: str, since: int) -> None:
+        """`myTrades` from `since` to now (channel `wsapi.myTrades`): the trades executed
+        while the socket was down, which `order.status` states only as cumulative quantity
+        (windows of at most 24 h, pages of 1000, oldest first)."""
+        now = now_ms()
+        start = max(since, now - 7 * DAY_MS)  # farther back than a week: not recovered
+        for _ in range(10_000):
+            end = min(now, start + DAY_MS - 1)
+            params = {"symbol": symbol, "startTime": start, "endTime": end,
+                      "limit": HISTORY_PAGE}  # fmt: skip
+            reply = await self.request("myTrades", params, "wsapi.myTrades", symbol)
+            if reply.get("status") != 200:
+                raise SessionError(f"myTrades {symbol}: {_error(reply)}")
+            trades = _result_orders(reply)
+            if len(trades) >= HISTORY_PAGE:  # full page: go on from its newest trade time
+                newest = trades[-1].get("time")
                 start = newest if isinstance(newest, int) and newest > start else start + 1
             elif end >= now:
                 return

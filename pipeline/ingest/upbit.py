@@ -4,8 +4,10 @@ Session: connect to the WebSocket with `Authorization: Bearer <JWT>` (HS256, acc
 a fresh nonce), subscribe `[{"ticket"}, {"type": "myOrder", "codes": symbols}, {"format"}]`
 (Upbit sends no acknowledgement; a refused key arrives as an error frame), then snapshot:
 `GET /v1/orders/open?market=..&states[]=wait&states[]=watch` per symbol (channel
-`rest.orders`, paged by 100) and `GET /v1/order?uuid=..` (channel `rest.order`) for every
-order that was live before the gap and is not open any more, then the order history:
+`rest.orders`, paged by 100), `GET /v1/order?uuid=..` (channel `rest.order`, whose `trades`
+become fills) for every open order whose `executed_volume` grew past the largest heard
+before (or that was never heard of and executed something: it traded in the gap) and for
+every order that was live before the gap and is not open any more, then the order history:
 `GET /v1/orders/closed?market=..&states[]=done&states[]=cancel&start_time=<ms>&order_by=asc`
 (channel `rest.orders`; orders created since the last message heard, less a margin, paged by
 1000, windows of at most 7 days as Upbit allows), which holds the orders placed *and*
@@ -22,6 +24,7 @@ import asyncio
 import logging
 import uuid
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
@@ -60,8 +63,25 @@ def _created_ms(order: dict[str, Any]) -> int | None:
         return None
 
 
+def _executed(order: dict[str, Any]) -> Decimal | None:
+    """`executed_volume` (`ev`; a double on the socket, a string on REST) as a Decimal."""
+    value = order.get("executed_volume", order.get("ev"))
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
 class UpbitIngestor(Ingestor):
     venue = "upbit"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # live order -> the largest executed volume heard; a snapshot that lists more has
+        # traded in the gap, and only `GET /v1/order` lists those trades
+        self._executed: dict[str, Decimal] = {}
 
     @property
     def format(self) -> str:
@@ -81,7 +101,14 @@ class UpbitIngestor(Ingestor):
             symbol = order.get("code") or order.get("cd") or order.get("market")
             state = order.get("state") or order.get("s")
             if isinstance(order_id, str) and isinstance(symbol, str) and isinstance(state, str):
-                self.live.seen(order_id, symbol, state not in TERMINAL_STATES)
+                live = state not in TERMINAL_STATES
+                self.live.seen(order_id, symbol, live)
+                executed = _executed(order)
+                if not live:
+                    self._executed.pop(order_id, None)
+                elif executed is not None and order_id in self.live.live:
+                    known = self._executed.get(order_id)
+                    self._executed[order_id] = executed if known is None else max(known, executed)
 
     # -- the session ----------------------------------------------------------------------
 
@@ -89,6 +116,7 @@ class UpbitIngestor(Ingestor):
         if not self.config.ws_url:
             raise SessionError("no ws_url configured")
         since = self.history_since()  # before this session hears anything
+        executed = dict(self._executed)  # likewise: what was heard executed before the gap
         headers = {"Authorization": upbit_authorization(self.credentials)}
         async with http.ws_connect(
             self.config.ws_url, headers=headers, heartbeat=self.config.ping_interval
@@ -101,7 +129,7 @@ class UpbitIngestor(Ingestor):
             reader = asyncio.create_task(self._read(ws))
             pinger = asyncio.create_task(self._ping(ws, stop))
             try:
-                await self.snapshot(http, since)
+                await self.snapshot(http, since, executed)
                 self.counters.connects += 1
                 await supervise(stop, reader, pinger)
             finally:
@@ -136,11 +164,20 @@ class UpbitIngestor(Ingestor):
         async with http.get(url, headers=headers) as response:
             return response.status, await response.read()
 
-    async def snapshot(self, http: aiohttp.ClientSession, since: int | None = None) -> None:
-        """Open orders per symbol, the final state of orders that closed in the gap, and the
-        orders that started and finished in it (history since `since`, epoch ms)."""
+    async def snapshot(
+        self,
+        http: aiohttp.ClientSession,
+        since: int | None = None,
+        executed: dict[str, Decimal] | None = None,
+    ) -> None:
+        """Open orders per symbol (with the trades of those that executed more than
+        `executed`, the volumes heard before the gap), the final state of orders that closed
+        in the gap, and the orders that started and finished in it (history since `since`,
+        epoch ms)."""
+        before = dict(self._executed) if executed is None else executed
         for symbol in self.config.symbols:
             open_ids: list[str] = []
+            traded: list[str] = []
             for page in range(1, 1000):
                 pairs = [
                     ("market", symbol),
@@ -156,9 +193,18 @@ class UpbitIngestor(Ingestor):
                 payload = await self.file("rest.orders", body, symbol)
                 orders = _orders(payload) if isinstance(payload, list) else []
                 open_ids += [str(o.get("uuid")) for o in orders]
+                traded += [
+                    o["uuid"]
+                    for o in orders
+                    if isinstance(o.get("uuid"), str)
+                    and (_executed(o) or 0) > before.get(o["uuid"], Decimal(0))
+                ]
                 if len(orders) < PAGE:
                     break
             self.counters.snapshots += 1
+            for order_id in traded:  # still open, traded in the gap: its trades
+                self.counters.recovered_orders += 1
+                await self._order(http, order_id, symbol)
             await self.recover(symbol, open_ids, lambda i, s: self._order(http, i, s))
             if since is not None:
                 await self.closed_since(http, symbol, since)

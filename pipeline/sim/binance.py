@@ -11,7 +11,9 @@ day per account) are enforced with -1003 / -1015 and HTTP 429.
 Methods: `order.place`, `order.test`, `order.status`, `order.cancel`,
 `order.cancelReplace`, `order.amend.keepPriority`, `openOrders.status`,
 `openOrders.cancelAll`, `allOrders` (symbol; orderId or startTime/endTime by creation time,
-at most 24 h apart; limit 500, at most 1000), `userDataStream.subscribe.signature`,
+at most 24 h apart; limit 500, at most 1000), `myTrades` (symbol; orderId, startTime/endTime
+by trade time at most 24 h apart, or fromId; weight 20 as Binance documents; limit 500, at
+most 1000), `userDataStream.subscribe.signature`,
 `userDataStream.unsubscribe`, `session.subscriptions`, `ping`, `time`. After
 `userDataStream.subscribe.signature` the connection receives that account's `executionReport`s as
 `{"subscriptionId": n, "event": {...}}`.
@@ -69,6 +71,7 @@ METHODS: dict[str, Method] = {
     # not recorded: the ingestor publishes no `allOrders` reply (the normalizer has no
     # channel for it); it queries `order.status` for the orders it finds there instead
     "allOrders": Method(methods.all_orders, 20),
+    "myTrades": Method(methods.my_trades, 20, channel="wsapi.myTrades"),
     "userDataStream.subscribe.signature": Method(None, 2),
     "userDataStream.unsubscribe": Method(None, 2, signed=False),
     "session.subscriptions": Method(None, 2, signed=False),

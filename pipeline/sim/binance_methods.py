@@ -18,6 +18,7 @@ from pipeline.sim.binance_wire import (
     amended_order,
     cancel_client_id,
     canceled_order,
+    d8,
     order_status,
     placed_order,
 )
@@ -25,6 +26,7 @@ from pipeline.sim.engine import (
     EngineRejection,
     EventKind,
     Exchange,
+    Liquidity,
     Order,
     OrderRequest,
     OrderType,
@@ -330,6 +332,65 @@ def all_orders(exchange: Exchange, account: str, params: Params, now: int) -> An
     else:
         chosen = orders[-limit:]
     return [order_status(o) for o in chosen]
+
+
+def my_trades(exchange: Exchange, account: str, params: Params, now: int) -> Any:
+    """`myTrades`: the account's trades of one symbol, oldest first.
+
+    As Binance documents it: `orderId` -> that order's trades; `startTime`/`endTime` (trade
+    time, at most 24 h apart) select by time, `fromId` by trade id >= it (not with a time:
+    -1128); neither -> the most recent; `limit` default 500, at most 1000. Items:
+    `{symbol, id, orderId, orderListId, price, qty, quoteQty, commission, commissionAsset,
+    time, isBuyer, isMaker, isBestMatch}`.
+    """
+    symbol = _text(params, "symbol", True)
+    if symbol not in exchange.instruments:
+        raise BinanceError(400, -1121, "Invalid symbol.")
+    start, end = _int_param(params, "startTime"), _int_param(params, "endTime")
+    order_id, from_id = _int_param(params, "orderId"), _int_param(params, "fromId")
+    limit = _int_param(params, "limit") or 500
+    if not 1 <= limit <= 1000:
+        raise BinanceError(400, -1130, "Invalid data sent for a parameter.")
+    if from_id is not None and (start is not None or end is not None):
+        raise BinanceError(400, -1128, "Combination of optional parameters invalid.")
+    if start is not None and end is not None and end - start > DAY_MS:
+        raise BinanceError(400, -1127, "More than 24 hours between startTime and endTime.")
+    fills = sorted(
+        (
+            f
+            for o in exchange.orders.values()
+            if o.account == account and o.venue_symbol == symbol
+            and (order_id is None or int(o.order_id) == order_id)
+            for f in o.fills
+        ),
+        key=lambda f: int(f.trade_id),
+    )  # fmt: skip
+    if start is not None or end is not None:
+        low = start if start is not None else end - DAY_MS  # type: ignore[operator]
+        high = end if end is not None else low + DAY_MS
+        chosen = [f for f in fills if low <= f.time <= high][:limit]
+    elif from_id is not None:
+        chosen = [f for f in fills if int(f.trade_id) >= from_id][:limit]
+    else:
+        chosen = fills[-limit:]
+    return [
+        {
+            "symbol": f.venue_symbol,
+            "id": int(f.trade_id),
+            "orderId": int(f.order_id),
+            "orderListId": -1,
+            "price": d8(f.price),
+            "qty": d8(f.qty),
+            "quoteQty": d8(f.quote_amount),
+            "commission": d8(f.fee),
+            "commissionAsset": f.fee_asset,
+            "time": f.time,
+            "isBuyer": f.side is Side.BUY,
+            "isMaker": f.liquidity is Liquidity.MAKER,
+            "isBestMatch": True,
+        }
+        for f in chosen
+    ]
 
 
 def cancel_all(exchange: Exchange, account: str, params: Params, now: int) -> Any:

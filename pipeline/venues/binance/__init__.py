@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pipeline.venues.binance.mapping import (
+    CHANNEL_MY_TRADES,
     CHANNEL_OPEN_ORDERS_CANCEL_ALL,
     CHANNEL_OPEN_ORDERS_STATUS,
     CHANNEL_ORDER_AMEND,
@@ -21,6 +22,7 @@ from pipeline.venues.binance.normalizer import BinanceNormalizer
 
 __all__ = [
     "CHANNELS",
+    "CHANNEL_MY_TRADES",
     "CHANNEL_OPEN_ORDERS_CANCEL_ALL",
     "CHANNEL_OPEN_ORDERS_STATUS",
     "CHANNEL_ORDER_AMEND",

@@ -26,6 +26,7 @@ CHANNEL_ORDER_CANCEL_REPLACE = "wsapi.order.cancelReplace"
 CHANNEL_ORDER_AMEND = "wsapi.order.amend.keepPriority"
 CHANNEL_OPEN_ORDERS_STATUS = "wsapi.openOrders.status"
 CHANNEL_OPEN_ORDERS_CANCEL_ALL = "wsapi.openOrders.cancelAll"
+CHANNEL_MY_TRADES = "wsapi.myTrades"
 CHANNELS: tuple[str, ...] = (
     CHANNEL_USER_DATA,
     CHANNEL_ORDER_PLACE,
@@ -36,6 +37,7 @@ CHANNELS: tuple[str, ...] = (
     CHANNEL_ORDER_AMEND,
     CHANNEL_OPEN_ORDERS_STATUS,
     CHANNEL_OPEN_ORDERS_CANCEL_ALL,
+    CHANNEL_MY_TRADES,
 )
 
 STATUS_MAP: dict[str, OrderStatus] = {

@@ -3,7 +3,8 @@
 Channels (constants in `mapping.py`, shapes in `schemas/venues/binance.md`):
 - `userData`: user data stream events; `executionReport` becomes an event, the other event
   types (balances, list status, stream termination) yield nothing.
-- `wsapi.<method>`: the response to a WebSocket API request of that method, a snapshot.
+- `wsapi.<method>`: the response to a WebSocket API request of that method, a snapshot;
+  `wsapi.myTrades` yields one fill-bearing event per trade.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 from pipeline.venues.binance import wsapi
 from pipeline.venues.binance.mapping import (
+    CHANNEL_MY_TRADES,
     CHANNEL_OPEN_ORDERS_CANCEL_ALL,
     CHANNEL_OPEN_ORDERS_STATUS,
     CHANNEL_ORDER_AMEND,
@@ -42,6 +44,7 @@ HANDLERS: dict[str, Handler] = {
     CHANNEL_ORDER_AMEND: wsapi.amend_reply,
     CHANNEL_OPEN_ORDERS_STATUS: wsapi.open_orders_reply,
     CHANNEL_OPEN_ORDERS_CANCEL_ALL: wsapi.cancel_all_reply,
+    CHANNEL_MY_TRADES: wsapi.my_trades_reply,
 }
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from pipeline.domain.events import Fill, Liquidity, OrderEvent, OrderStatus
+from pipeline.domain.events import Fill, Liquidity, OrderEvent, OrderStatus, Side
 from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 from pipeline.venues.base import (
@@ -92,6 +92,76 @@ def amend_reply(payload: Any, envelope: RawEnvelope) -> list[OrderEvent]:
         cancel=False,
         event_time=fast_millis(VENUE, result, "transactTime", "result."),
         sequence=opt_integer(VENUE, result, "executionId", "result."),
+    )
+
+
+def my_trades_reply(payload: Any, envelope: RawEnvelope) -> list[OrderEvent]:
+    """`myTrades`: one fill-only snapshot event per trade (`trade_event`)."""
+    result = _result(payload)
+    if result is None:
+        return []
+    if not isinstance(result, list):
+        raise NormalizationError(VENUE, "result", result, "expected an array")
+    return [
+        trade_event(expect_object(VENUE, item, f"result[{i}]"), envelope, f"result[{i}].")
+        for i, item in enumerate(result)
+    ]
+
+
+def trade_event(obj: dict[str, Any], envelope: RawEnvelope, path: str) -> OrderEvent:
+    """One `myTrades` item -> an event of its order carrying the trade's `Fill`.
+
+    A trade says nothing about its order beyond "executed at least this much": the event
+    states no cumulative quantity or order type (`""`: the fold keeps the known one), status
+    `partially_filled` (`venue_status` `TRADE`), `is_snapshot`. It is stamped `received_at`
+    (no sequence), so a trade also reported on the user stream keeps the stream's report
+    (earlier) as the owner of its trade id (`id` = the stream's `t`); the fill is the same.
+    """
+    order_id = fast_text(VENUE, obj, "orderId", path)
+    trade_id = fast_text(VENUE, obj, "id", path)
+    venue_symbol = fast_text(VENUE, obj, "symbol", path)
+    symbol = to_symbol(venue_symbol, path + "symbol")
+    buyer = opt_flag(VENUE, obj, "isBuyer", path)
+    if buyer is None:
+        raise NormalizationError(VENUE, path + "isBuyer", None, "required field is missing")
+    maker = opt_flag(VENUE, obj, "isMaker", path)
+    qty = fast_decimal(VENUE, obj, "qty", path)
+    if qty <= 0:
+        raise NormalizationError(VENUE, path + "qty", obj["qty"], "a fill must execute a quantity")
+    side = Side.BUY if buyer else Side.SELL
+    fill = Fill(
+        venue=VENUE,
+        account=envelope.account,
+        symbol=symbol,
+        venue_symbol=venue_symbol,
+        order_id=order_id,
+        trade_id=trade_id,
+        side=side,
+        price=fast_decimal(VENUE, obj, "price", path),
+        qty=qty,
+        fee=fast_decimal(VENUE, obj, "commission", path),
+        fee_asset=fast_opt_text(VENUE, obj, "commissionAsset", path),
+        liquidity=Liquidity.UNKNOWN
+        if maker is None
+        else (Liquidity.MAKER if maker else Liquidity.TAKER),
+        trade_time=fast_millis(VENUE, obj, "time", path),
+        received_at=envelope.received_at,
+    )
+    return OrderEvent(
+        event_id=f"binance:{venue_symbol}:{order_id}:trade:{trade_id}",
+        venue=VENUE,
+        account=envelope.account,
+        order_id=order_id,
+        symbol=symbol,
+        venue_symbol=venue_symbol,
+        side=side,
+        order_type="",
+        status=OrderStatus.PARTIALLY_FILLED,
+        venue_status="TRADE",
+        event_time=envelope.received_at,
+        received_at=envelope.received_at,
+        fill=fill,
+        is_snapshot=True,
     )
 
 

@@ -5,7 +5,9 @@ Channels (see `mapping.py` and `schemas/venues/upbit.md`):
   type tag (`type` vs `ty`); a JSON array (JSON_LIST / SIMPLE_LIST) yields one event per item.
   `{"error": {...}}` frames raise; `myAsset` frames and the `{"status": "UP"}` keep-alive reply
   carry no order state and yield nothing.
-- `rest.order` / `rest.orders`: REST order objects, always snapshots (`is_snapshot=True`).
+- `rest.order` / `rest.orders`: REST order objects, always snapshots (`is_snapshot=True`);
+  an object listing `trades` (`GET /v1/order`) first yields one fill-bearing event per trade
+  (`orders.rest_trade_events`), then the order's event.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pipeline.venues.upbit.mapping import (
     SIMPLE_KEYS,
     VENUE,
 )
-from pipeline.venues.upbit.orders import order_event
+from pipeline.venues.upbit.orders import order_event, rest_trade_events
 
 
 class UpbitNormalizer:
@@ -49,14 +51,14 @@ class UpbitNormalizer:
                 payload = expect_object(VENUE, payload, "payload")
             return _ws_frame(payload, envelope, "")
         if channel == CHANNEL_REST_ORDER:
-            return [_rest_order(expect_object(VENUE, payload, "payload"), envelope, "")]
+            return _rest_order(expect_object(VENUE, payload, "payload"), envelope, "")
         if channel == CHANNEL_REST_ORDERS:
             if not isinstance(payload, list):
                 raise NormalizationError(VENUE, "payload", payload, "expected a JSON array")
-            return [
-                _rest_order(expect_object(VENUE, item, f"[{i}]"), envelope, f"[{i}].")
-                for i, item in enumerate(payload)
-            ]
+            out: list[OrderEvent] = []
+            for i, item in enumerate(payload):
+                out += _rest_order(expect_object(VENUE, item, f"[{i}]"), envelope, f"[{i}].")
+            return out
         raise NormalizationError(
             VENUE, "channel", channel, f"unknown channel; expected one of {', '.join(CHANNELS)}"
         )
@@ -81,10 +83,13 @@ def _ws_frame(obj: dict[str, Any], envelope: RawEnvelope, path: str) -> list[Ord
     return [order_event(obj, keys, envelope, path, False)]  # rest=False
 
 
-def _rest_order(obj: dict[str, Any], envelope: RawEnvelope, path: str) -> OrderEvent:
+def _rest_order(obj: dict[str, Any], envelope: RawEnvelope, path: str) -> list[OrderEvent]:
     if "error" in obj:
         _raise_error_frame(obj, path)
-    return order_event(obj, REST_KEYS, envelope, path, rest=True)
+    order = order_event(obj, REST_KEYS, envelope, path, rest=True)
+    if "trades" not in obj:
+        return [order]
+    return [*rest_trade_events(obj, order, envelope, path), order]
 
 
 def _raise_error_frame(obj: dict[str, Any], path: str) -> None:

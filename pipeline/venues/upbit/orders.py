@@ -16,7 +16,8 @@ Upbit's quirks decided here, so the state machine sees plain canonical facts:
 
 from __future__ import annotations
 
-from decimal import Decimal
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from pipeline.domain.events import CancelReason, Fill, Liquidity, OrderEvent, OrderStatus, Side
@@ -351,3 +352,107 @@ def _time_in_force(obj: dict[str, Any], name: str, path: str) -> str | None:
             VENUE, path + name, value, "unknown value; expected one of fok, ioc, post_only"
         )
     return found
+
+
+def rest_trade_events(
+    obj: dict[str, Any], order: OrderEvent, envelope: RawEnvelope, path: str
+) -> list[OrderEvent]:
+    """The `trades[]` of a `GET /v1/order` reply -> one fill-bearing event per trade.
+
+    A listed trade states no fee, maker flag or millisecond time, so its `Fill` has
+    `trade_id` = the trade's `uuid` (the `trade_uuid` of the WebSocket `trade` frame, so the
+    two deduplicate), `liquidity` unknown, `trade_time` = its `created_at` (ISO, seconds) and
+    a share of the order's cumulative `paid_fee` proportional to its `funds` (rounded down to
+    the places `paid_fee` is written with; the last trade takes the remainder), so the fills'
+    fees sum to `paid_fee`. The events state no cumulative quantity (the order event beside
+    them does, `fee` included) and are stamped `received_at` with no sequence: they sort
+    before the order event of the same reply and after every earlier WebSocket report, so a
+    trade also heard live keeps the live report's fill (its exact `trade_fee`).
+    """
+    trades = obj.get("trades")
+    if trades is None:
+        return []
+    if not isinstance(trades, list):
+        raise NormalizationError(VENUE, path + "trades", trades, "expected a JSON array")
+    parsed: list[tuple[str, Decimal, Decimal, Decimal, int]] = []
+    for index, item in enumerate(trades):
+        where = f"{path}trades[{index}]."
+        if not isinstance(item, dict):
+            raise NormalizationError(VENUE, where[:-1], item, "expected a JSON object")
+        trade_id = fast_text(VENUE, item, "uuid", where)
+        price = fast_decimal(VENUE, item, "price", where)
+        qty = fast_decimal(VENUE, item, "volume", where)
+        if qty <= 0:
+            raise NormalizationError(VENUE, where + "volume", item["volume"], "must be > 0")
+        funds = fast_opt_decimal(VENUE, item, "funds", where)
+        parsed.append(
+            (trade_id, price, qty, price * qty if funds is None else funds, _iso_ms(item, where))
+        )
+    if not parsed:
+        return []
+    paid = order.fee or ZERO
+    total = sum((p[3] for p in parsed), ZERO)
+    exponent = paid.as_tuple().exponent
+    quantum = (
+        Decimal(1).scaleb(exponent) if isinstance(exponent, int) and exponent < 0 else Decimal(1)
+    )
+    fees: list[Decimal] = []
+    for _, _, _, funds, _ in parsed[:-1]:
+        share = (paid * funds / total).quantize(quantum, rounding=ROUND_DOWN) if total else ZERO
+        fees.append(share)
+    fees.append(paid - sum(fees, ZERO))
+    quote = order.fee_asset
+    trades_count = obj.get("trades_count")
+    events = []
+    for (trade_id, price, qty, _, trade_time), fee in zip(parsed, fees, strict=True):
+        fill = Fill(
+            VENUE,
+            envelope.account,
+            order.symbol,
+            order.venue_symbol,
+            order.order_id,
+            trade_id,
+            order.side,
+            price,
+            qty,
+            fee,
+            quote,
+            Liquidity.UNKNOWN,
+            trade_time,
+            envelope.received_at,
+        )
+        events.append(
+            OrderEvent(
+                f"upbit:{order.order_id}:rest:trade:{trades_count}:{trade_id}",
+                VENUE,
+                envelope.account,
+                order.order_id,
+                order.symbol,
+                order.venue_symbol,
+                order.side,
+                order.order_type,
+                OrderStatus.PARTIALLY_FILLED,
+                "trade",
+                envelope.received_at,
+                envelope.received_at,
+                fee_asset=quote,
+                client_order_id=order.client_order_id,
+                fill=fill,
+                is_snapshot=True,
+            )
+        )
+    return events
+
+
+def _iso_ms(item: dict[str, Any], path: str) -> int:
+    """A trade's `created_at` (ISO 8601 with a zone) as epoch ms."""
+    value = item.get("created_at")
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise NormalizationError(
+            VENUE, path + "created_at", value, "expected an ISO 8601 time with a zone"
+        )
+    return int(moment.timestamp() * 1000)

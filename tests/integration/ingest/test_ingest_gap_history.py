@@ -129,24 +129,22 @@ async def test_an_order_placed_and_finished_in_a_gap_reaches_the_raw_topic(
     result = compare(truth, book.orders(), book.positions())
     missing = {f"order {(venue, o.account, i)}: missing from the pipeline"
                for i in lost for o in [sim.exchanges[venue].orders[i]]}  # fmt: skip
-    # Binance `order.status` states no commission: a gap fill's fee needs `myTrades`, which
-    # the normalizer has no channel for yet
-    no_fee = {
-        (venue, o.account, i)
-        for i, status in gap.items()
-        for o in [sim.exchanges[venue].orders[i]]
-        if venue == "binance" and status == "filled"
-    }
-    orders_wrong = [
-        p for p in result.problems
-        if p.startswith("order") and p not in missing
-        and not any(p.startswith(f"order {k}: fee ") and ";" not in p for k in no_fee)
-    ]  # fmt: skip
+    # Binance `order.status` states no commission: a gap fill's fee comes from `myTrades`
+    orders_wrong = [p for p in result.problems if p.startswith("order") and p not in missing]
     assert not orders_wrong, "\n".join(orders_wrong[:10])
-    assert result.orders_matched == len(truth.orders) - len(lost) - len(no_fee) > 10
+    assert result.orders_matched == len(truth.orders) - len(lost) > 10
     positions_wrong = [p for p in result.problems if p.startswith("position")]
-    if venue == "ssi":  # the stream replays every trade of the gap: positions exact too
+    # the SSI stream replays every trade of the gap, Binance's `myTrades` lists them
+    if venue in ("ssi", "binance"):
         assert not positions_wrong, "\n".join(positions_wrong)
+    elif venue == "upbit":  # `GET /v1/order` lists the gap's trades: qty, count, fees exact;
+        # their `created_at` has whole seconds, so the fills' order (avg_price, PnL) may differ
+        inexact = [
+            p for p in positions_wrong
+            if not all(part.split(": ")[-1].startswith(("avg_price", "realized_pnl"))
+                       for part in p.split("; "))
+        ]  # fmt: skip
+        assert not inexact, "\n".join(inexact)
 
 
 def _order_ids(venue: str, payload: Any) -> list[str]:

@@ -249,6 +249,43 @@ async def test_open_orders_status_and_cancel_all(alice: BinanceProbe) -> None:
     assert nothing["error"] == {"code": -2011, "msg": "Unknown order sent."}
 
 
+async def test_my_trades_list_the_fills_the_stream_and_full_reply_report(
+    alice: BinanceProbe,
+) -> None:
+    await alice.subscribe()
+    placed = await alice.call(
+        "order.place", {**BUY_LIMIT, "price": "60000.02", "quantity": "0.00050"}
+    )
+    fills = placed["result"]["fills"]
+    reply = await alice.call("myTrades", {"symbol": "BTCUSDT", "startTime": 0, "endTime": 1})
+    assert reply["result"] == []
+    reply = await alice.call("myTrades", {"symbol": "BTCUSDT"})
+    trades = reply["result"]
+    assert [(t["id"], t["price"], t["qty"], t["commission"]) for t in trades] == [
+        (f["tradeId"], f["price"], f["qty"], f["commission"]) for f in fills
+    ]
+    assert all(t["isBuyer"] and not t["isMaker"] for t in trades)
+    assert {t["orderId"] for t in trades} == {placed["result"]["orderId"]}
+    events = await stream(alice, 3)
+    live = {e["t"]: e for e in events if e["x"] == "TRADE"}
+    assert {t["id"]: t["time"] for t in trades} == {t: e["T"] for t, e in live.items()}
+    assert [e.fill.trade_id for e in normalize("wsapi.myTrades", reply)] == [
+        str(t["id"]) for t in trades
+    ]
+    by_order = await alice.call(
+        "myTrades", {"symbol": "BTCUSDT", "orderId": placed["result"]["orderId"], "limit": 1}
+    )
+    assert [t["id"] for t in by_order["result"]] == [trades[-1]["id"]]
+    for params, code in [
+        ({"symbol": "BTCUSDT", "fromId": 1, "startTime": 1}, -1128),
+        ({"symbol": "BTCUSDT", "startTime": 0, "endTime": 86_400_001}, -1127),
+        ({"symbol": "BTCUSDT", "limit": 1001}, -1130),
+        ({"symbol": "NOPE"}, -1121),
+    ]:
+        error = await alice.call("myTrades", params)
+        assert error["error"]["code"] == code, params
+
+
 async def test_user_data_subscriptions_lifecycle(
     sim: Simulator, http: aiohttp.ClientSession, alice: BinanceProbe
 ) -> None:

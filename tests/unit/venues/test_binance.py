@@ -1062,3 +1062,77 @@ def test_registry_returns_binance_normalizer() -> None:
     normalizer = normalizer_for("binance")
     assert isinstance(normalizer, BinanceNormalizer)
     assert normalizer.venue == "binance"
+
+
+# --- myTrades ------------------------------------------------------------------------------
+
+MY_TRADES = {
+    "id": "mt-1",
+    "status": 200,
+    "result": [
+        {"symbol": "BTCUSDT", "id": 28457, "orderId": 100234, "orderListId": -1,
+         "price": "4.00000100", "qty": "12.00000000", "quoteQty": "48.000012",
+         "commission": "10.10000000", "commissionAsset": "BNB", "time": 1499865549590,
+         "isBuyer": True, "isMaker": False, "isBestMatch": True},
+        {"symbol": "BTCUSDT", "id": 28458, "orderId": 100235, "price": "4.1",
+         "qty": "1", "quoteQty": "4.1", "commission": "0.001", "commissionAsset": "USDT",
+         "time": 1499865549591, "isBuyer": False, "isMaker": True},
+    ],
+}  # fmt: skip
+
+
+def test_my_trades_yield_one_fill_only_snapshot_per_trade() -> None:
+    first, second = run("wsapi.myTrades", MY_TRADES)
+    assert first == OrderEvent(
+        event_id="binance:BTCUSDT:100234:trade:28457",
+        venue="binance",
+        account=ACCOUNT,
+        order_id="100234",
+        symbol="BTC/USDT",
+        venue_symbol="BTCUSDT",
+        side=Side.BUY,
+        order_type="",
+        status=OrderStatus.PARTIALLY_FILLED,
+        venue_status="TRADE",
+        event_time=RECEIVED,
+        received_at=RECEIVED,
+        fill=Fill(
+            venue="binance",
+            account=ACCOUNT,
+            symbol="BTC/USDT",
+            venue_symbol="BTCUSDT",
+            order_id="100234",
+            trade_id="28457",  # the user stream's `t`
+            side=Side.BUY,
+            price=Decimal("4.00000100"),
+            qty=Decimal("12.00000000"),
+            fee=Decimal("10.10000000"),
+            fee_asset="BNB",
+            liquidity=Liquidity.TAKER,
+            trade_time=1499865549590,
+            received_at=RECEIVED,
+        ),
+        is_snapshot=True,
+    )
+    assert second.fill is not None
+    assert (second.side, second.fill.liquidity, second.order_id) == (
+        Side.SELL,
+        Liquidity.MAKER,
+        "100235",
+    )
+
+
+def test_my_trades_error_reply_yields_nothing() -> None:
+    error = {"id": "e", "status": 400, "error": {"code": -1121, "msg": "Invalid symbol."}}
+    assert run("wsapi.myTrades", error) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"isBuyer": None}, "isBuyer"), ({"qty": "0"}, "qty"), ({"id": None}, "id")],
+)
+def test_my_trades_bad_items_are_rejected(change: dict[str, Any], field: str) -> None:
+    payload = {**MY_TRADES, "result": [{**MY_TRADES["result"][0], **change}]}
+    with pytest.raises(NormalizationError) as info:
+        run("wsapi.myTrades", payload)
+    assert info.value.field == f"result[0].{field}"

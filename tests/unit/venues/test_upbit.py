@@ -565,8 +565,34 @@ def test_rest_orders_array_yields_one_snapshot_per_order() -> None:
     assert run(CHANNEL_REST_ORDERS, load("fixture_rest_orders_open.json")) == [REST_WAIT]
 
 
-def test_rest_done_yields_filled_snapshot_without_fills() -> None:
+REST_TRADE = "4b1a7d4e-0c1e-4f1f-9d55-0d4c8a1e000"
+
+
+def rest_trade(n: int, qty: str, fee: str, at: int) -> OrderEvent:
+    """A `trades[]` item of `GET /v1/order`: a fill-only snapshot stamped `received_at`."""
+    trade_id = f"{REST_TRADE}{n}"
+    return event(
+        event_id=f"upbit:{LIMIT_UUID}:rest:trade:2:{trade_id}",
+        status=OrderStatus.PARTIALLY_FILLED,
+        venue_status="trade",
+        event_time=RECEIVED,
+        is_snapshot=True,
+        fill=fill(
+            trade_id=trade_id,
+            price=D("140000000"),
+            qty=D(qty),
+            fee=D(fee),
+            liquidity=Liquidity.UNKNOWN,
+            trade_time=at,
+        ),
+    )
+
+
+def test_rest_done_yields_its_trades_then_the_filled_snapshot() -> None:
+    # paid_fee 700 split by funds 560000 : 840000; created_at 12:54:20 / 12:55:20 KST
     assert run(CHANNEL_REST_ORDER, load("fixture_rest_order_done.json")) == [
+        rest_trade(1, "0.004", "280", 1735703660000),
+        rest_trade(2, "0.006", "420", 1735703720000),
         event(
             event_id=f"upbit:{LIMIT_UUID}:rest:done:2:0.01:0:None",
             status=OrderStatus.FILLED,
@@ -580,7 +606,7 @@ def test_rest_done_yields_filled_snapshot_without_fills() -> None:
             fee=D("700"),
             sequence=22,
             is_snapshot=True,
-        )
+        ),
     ]
 
 
@@ -856,3 +882,28 @@ def test_registry_returns_upbit_normalizer() -> None:
     normalizer = normalizer_for("upbit")
     assert isinstance(normalizer, UpbitNormalizer)
     assert normalizer.venue == "upbit"
+
+
+def test_rest_trades_share_paid_fee_by_funds_rounding_down_last_takes_rest() -> None:
+    obj = load("fixture_rest_order_done.json")
+    obj["paid_fee"] = "0.00000007"  # 0.4 * 7e-8 = 2.8e-8 -> 2e-8; the last takes 5e-8
+    events = run(CHANNEL_REST_ORDER, obj)
+    fees = [e.fill.fee for e in events if e.fill is not None]
+    assert fees == [D("0.00000002"), D("0.00000005")]
+    assert events[-1].fee == D("0.00000007")
+    assert events[-1].fill is None
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"trades": {}}, "trades"),
+        ({"trades": [1]}, "trades[0]"),
+        ({"trades": [{"uuid": "t", "price": "1", "volume": "0", "created_at": "x"}]}, "volume"),
+        ({"trades": [{"uuid": "t", "price": "1", "volume": "1", "created_at": "x"}]}, "created_at"),
+    ],
+)
+def test_rest_bad_trades_are_rejected(change: dict[str, Any], field: str) -> None:
+    with pytest.raises(NormalizationError) as info:
+        run(CHANNEL_REST_ORDER, {**load("fixture_rest_order_done.json"), **change})
+    assert info.value.field.endswith(field)
