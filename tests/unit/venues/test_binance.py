@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from venue_harness import VenueHarness
 
 from pipeline.domain.events import (
     CancelReason,
@@ -17,7 +17,6 @@ from pipeline.domain.events import (
     OrderStatus,
     Side,
 )
-from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 from pipeline.venues import normalizer_for
 from pipeline.venues.binance import (
@@ -43,18 +42,8 @@ NORMALIZER = BinanceNormalizer()
 T0 = 1772500000000  # creation time of the fixture orders
 
 
-def load(name: str) -> Any:
-    return json.loads((RESOURCES / name).read_text())
-
-
-def run(channel: str, payload: Any, received_at: int = RECEIVED) -> list[OrderEvent]:
-    return NORMALIZER.normalize(RawEnvelope("binance", ACCOUNT, channel, received_at, payload))
-
-
-def one(channel: str, payload: Any) -> OrderEvent:
-    events = run(channel, payload)
-    assert len(events) == 1
-    return events[0]
+HARNESS = VenueHarness("binance", NORMALIZER, ACCOUNT, RECEIVED)
+load, run, one = HARNESS.load, HARNESS.run, HARNESS.one
 
 
 def event(**kw: Any) -> OrderEvent:

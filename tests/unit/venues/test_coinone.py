@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import copy
-import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
+from venue_harness import VenueHarness
 
 from pipeline.domain.events import (
     CancelReason,
@@ -18,7 +17,6 @@ from pipeline.domain.events import (
     OrderStatus,
     Side,
 )
-from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 from pipeline.venues import normalizer_for
 from pipeline.venues.coinone import (
@@ -30,19 +28,14 @@ from pipeline.venues.coinone import (
     venue_symbol,
 )
 
-RESOURCES = Path(__file__).parents[2] / "resources" / "venues" / "coinone"
 ACCOUNT = "main"
 RECEIVED = 1732000999000
 D = Decimal
 NORMALIZER = CoinoneNormalizer()
 
 
-def load(name: str) -> Any:
-    return json.loads((RESOURCES / name).read_text())
-
-
-def run(channel: str, payload: Any, received_at: int = RECEIVED) -> list[OrderEvent]:
-    return NORMALIZER.normalize(RawEnvelope("coinone", ACCOUNT, channel, received_at, payload))
+HARNESS = VenueHarness("coinone", NORMALIZER, ACCOUNT, RECEIVED)
+load, run = HARNESS.load, HARNESS.run
 
 
 def fill(**kw: Any) -> Fill:

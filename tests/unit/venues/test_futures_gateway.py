@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
+from venue_harness import VenueHarness
 
 from pipeline.domain.events import CancelReason, OrderEvent, OrderStatus, Side
-from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 from pipeline.venues import normalizer_for
 from pipeline.venues.futures_gateway import STATUS_MAP, FuturesGatewayNormalizer, to_symbol
 
-RESOURCES = Path(__file__).parents[2] / "resources" / "venues" / "futures_gateway"
 ACCOUNT = "EXCHANGE_2"
 RECEIVED = 1732000999000
 D = Decimal
@@ -24,13 +21,8 @@ LIMIT_ID = "01936be4-2571-7a3f-97fa-a29a2b85d717"
 STOP_ID = "01936be4-9e37-7487-8e31-20fede6ef271"
 
 
-def load(name: str) -> Any:
-    return json.loads((RESOURCES / name).read_text())
-
-
-def run(channel: str, payload: Any, received_at: int = RECEIVED) -> list[OrderEvent]:
-    envelope = RawEnvelope("futures_gateway", ACCOUNT, channel, received_at, payload)
-    return NORMALIZER.normalize(envelope)
+HARNESS = VenueHarness("futures_gateway", NORMALIZER, ACCOUNT, RECEIVED)
+load, run = HARNESS.load, HARNESS.run
 
 
 def limit_event(**kw: Any) -> OrderEvent:

@@ -3,34 +3,25 @@
 from __future__ import annotations
 
 import copy
-import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from venue_harness import VenueHarness
 
 from pipeline.domain.events import CancelReason, Fill, Liquidity, OrderEvent, OrderStatus, Side
-from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 from pipeline.venues import normalizer_for
 from pipeline.venues.ssi import STATUS_ALIASES, STATUS_MAP, SsiNormalizer, status_code, to_symbol
 
-RESOURCES = Path(__file__).parents[2] / "resources" / "venues" / "ssi"
 RECEIVED = 1733101999000
 D = Decimal
 NORMALIZER = SsiNormalizer()
 
 
-def load(name: str) -> Any:
-    return json.loads((RESOURCES / name).read_text())
-
-
-def run(
-    channel: str, payload: Any, received_at: int = RECEIVED, account: str = "consumer"
-) -> list[OrderEvent]:
-    return NORMALIZER.normalize(RawEnvelope("ssi", account, channel, received_at, payload))
+HARNESS = VenueHarness("ssi", NORMALIZER, "consumer", RECEIVED)
+load, run = HARNESS.load, HARNESS.run
 
 
 def event(**kw: Any) -> OrderEvent:

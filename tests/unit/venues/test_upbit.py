@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import fields
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from venue_harness import VenueHarness
 
 from pipeline.domain.events import (
     CancelReason,
@@ -19,7 +19,6 @@ from pipeline.domain.events import (
     OrderStatus,
     Side,
 )
-from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 from pipeline.venues import normalizer_for
 from pipeline.venues.upbit import (
@@ -44,18 +43,8 @@ LIMIT_UUID = "9ca023a5-851b-4fec-9f0a-48cd83c2eaae"
 PRICE_UUID = "0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"
 
 
-def load(name: str) -> Any:
-    return json.loads((RESOURCES / name).read_text())
-
-
-def run(channel: str, payload: Any, received_at: int = RECEIVED) -> list[OrderEvent]:
-    return NORMALIZER.normalize(RawEnvelope("upbit", ACCOUNT, channel, received_at, payload))
-
-
-def one(channel: str, payload: Any) -> OrderEvent:
-    events = run(channel, payload)
-    assert len(events) == 1
-    return events[0]
+HARNESS = VenueHarness("upbit", NORMALIZER, ACCOUNT, RECEIVED)
+load, run, one = HARNESS.load, HARNESS.run, HARNESS.one
 
 
 def fill(**kw: Any) -> Fill:
