@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The hot path compiled with mypyc (pipeline/compiled.py lists it): rebuilt when it changes.
+COMPILED := $(VENV)/.compiled
+NATIVE := $(shell $(PYTHON) pipeline/compiled.py)
 ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -15,31 +18,40 @@ help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  %-8s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]'
+	PIPELINE_PURE_PYTHON=1 $(BIN)/python -m pip install --quiet -e '.[embedded,dev]'
 	@touch $(STAMP)
 
-venv: $(STAMP) ## create .venv and install the project with its extras
+# Compiled in place with the venv's mypy (a dev extra); PIPELINE_PURE_PYTHON=1 skips it.
+$(COMPILED): $(STAMP) $(NATIVE)
+	$(BIN)/python setup.py --quiet build_ext --inplace > $(VENV)/compile.log 2>&1 \
+	  || { tail -n 30 $(VENV)/compile.log; exit 1; }
+	@touch $(COMPILED)
 
-run: $(STAMP) ## run the pipeline on the embedded stack (ARGS="--duration 30" to bound it)
+venv: $(COMPILED) ## create .venv, install the project with its extras, compile the hot path
+
+run: $(COMPILED) ## run the pipeline on the embedded stack (ARGS="--duration 30" to bound it)
 	$(BIN)/pipeline run $(ARGS)
 
-test: $(STAMP) ## run the whole test suite (unit, integration, e2e)
+test: $(COMPILED) ## run the whole test suite (compiled hot path), and the domain as plain Python
 	$(BIN)/python -m pytest -q $(ARGS)
+	PIPELINE_PURE_PYTHON=1 $(BIN)/python -m pytest -q tests/unit/domain tests/unit/venues
 
-lint: $(STAMP) ## ruff check and format check
+lint: $(COMPILED) ## ruff check and format check; mypy on the compiled hot path
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(NATIVE)
 
-format: $(STAMP) ## apply ruff's fixes and formatting
+format: $(COMPILED) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP) ## run the benchmarks and print the figures for BENCHMARKS.md
+bench: $(COMPILED) ## run the benchmarks and print the figures for BENCHMARKS.md
 	$(BIN)/python benchmarks/run.py $(ARGS)
 
 clean: ## remove the environment, caches and the embedded data directory
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis data build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .mypy_cache data build *.egg-info
+	find pipeline -name '*.so' -delete
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

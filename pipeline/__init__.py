@@ -6,3 +6,7 @@ write the results to ClickHouse and to compacted topics.
 """
 
 __version__ = "0.1.0"
+
+from pipeline import compiled as _compiled
+
+_compiled.install()  # before any hot module is imported: see pipeline/compiled.py

@@ -221,34 +221,16 @@ class Roles:
             "SELECT venue, account, symbol, qty, fill_count, avg_price, realized_pnl, fees "
             f"FROM {store.database}.positions FINAL"
         )
-        from pipeline.ingest import INGESTORS
-        from pipeline.sim.truth import GroundTruth
-
         order_rows = [dict(zip(orders.columns, row, strict=True)) for row in orders.rows]
         position_rows = [dict(zip(positions.columns, row, strict=True)) for row in positions.rows]
-        truth = self.simulator.truth()
-        # Every order of every venue is compared (polled venues recover what happened between
-        # polls from their order history). Positions of a venue whose ingestor sees no trade
-        # list (the futures gateway: cumulative fill steps only) cannot match trade by trade:
-        # they are left out, and said so.
-        partial = {
-            v for v in self.simulator.servers if not getattr(INGESTORS.get(v), "complete", True)
-        }
-        whole = GroundTruth(
-            dict(truth.orders),
-            {},
-            {k: v for k, v in truth.positions.items() if k[0] not in partial},
-        )
-        result = compare(whole, order_rows, [p for p in position_rows if p["venue"] not in partial])
+        # Every order and every position of every venue is compared: the polled venues
+        # recover what happened between polls from their order history and trade lists.
+        result = compare(self.simulator.truth(), order_rows, position_rows)
         names = ", ".join(sorted(self.simulator.servers))
         lines = [f"vs simulator ground truth ({names}): {result.summary()}"]
         lines += [f"  {problem}" for problem in result.problems[:10]]
         if len(result.problems) > 10:
             lines.append(f"  ... and {len(result.problems) - 10} more")
-        lines += [
-            f"{venue}: positions not compared (polled, no trade list: fills are cumulative steps)"
-            for venue in sorted(partial)
-        ]
         return "\n".join(lines)
 
 

@@ -63,6 +63,8 @@ def _channel(venue: str, name: str) -> str | None:
             return "rest.open_orders"
         if name.startswith("cancel_all"):
             return "rest.cancel_all"
+        if name.startswith("trades"):
+            return "rest.trades"
         return None
     return None
 

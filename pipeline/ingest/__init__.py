@@ -5,8 +5,8 @@ reads the file that lists venues, accounts, URLs and symbols (keys come from the
 environment or a secrets file). `UpbitIngestor` and `BinanceIngestor` stream over
 WebSockets; `RestPoller` is the base of polled venues: `CoinoneIngestor` (REST polls plus
 the MYORDER WebSocket), `SsiIngestor` (order book polls plus the notify-id stream) and
-`FuturesGatewayIngestor` (open orders per symbol, order status). See
-`pipeline/ingest/base.py` for the reconnect and gap-recovery design.
+`FuturesGatewayIngestor` (open orders, order history and trades per symbol, order status).
+See `pipeline/ingest/base.py` for the reconnect and gap-recovery design.
 """
 
 from __future__ import annotations

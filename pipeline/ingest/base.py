@@ -126,9 +126,6 @@ class Ingestor(ABC):
     """One venue account: connect, snapshot, stream, reconnect; file every message."""
 
     venue: ClassVar[str]
-    # every order and fill of the account reaches the raw topic (False: a poller that cannot
-    # see orders that start and end between two polls, nor single trades)
-    complete: ClassVar[bool] = True
 
     def __init__(self, config: AccountConfig, publisher: RawPublisher, stats: IngestStats) -> None:
         if config.venue != self.venue:

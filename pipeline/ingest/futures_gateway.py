@@ -1,30 +1,36 @@
-"""The futures trading gateway (seed 002): open orders per symbol, order status for the rest.
+"""The futures trading gateway (seed 002): open orders and trades per symbol, order status.
 
 The account is the exchange behind the gateway (`EXCHANGE_2`); its API key belongs to that
 exchange. Every request carries the gateway's HMAC headers (`X-GW-API-KEY`,
 `X-GW-TIMESTAMP`, `X-GW-SIGNATURE`: `pipeline.ingest.auth.gateway_headers`). Each poll (at
-once after every (re)connect, then every `poll_interval`):
+once after every (re)connect, then every `poll_interval`), for every configured symbol:
 
-- `GET /trade/api/v2/futures/open_orders?exchange=<account>&symbol=<symbol>` for every
-  configured symbol -> channel `rest.open_orders`, one message per reply, keyed
-  `futures_gateway|<exchange>|<symbol>`. The endpoint takes a symbol filter, so every reply
-  holds the orders of one symbol: without the filter one reply would mix symbols, and a raw
-  message must be neither split (the payload stays unmodified) nor keyed by one symbol while
-  carrying orders of others (they would land in another partition than the rest of those
-  orders' events). Symbols are therefore required. Empty replies name no order and are not
-  published; a reply identical to the previous one of its symbol is not published again;
-- `GET /trade/api/v2/futures/order_history?exchange=&symbol=&start_time=` for every
-  configured symbol: the orders that finished since the newest `updated_at` seen in this
-  history (inclusive; the first poll starts at the ingestor's start, less a margin), oldest
-  first, paged by 1000 -> channel `rest.open_orders` (the same `{data: {orders}}` reply
-  shape; the contract routes both list replies there). It holds the orders placed *and*
-  finished between two polls, which the open-orders snapshot never lists;
+- `GET /trade/api/v2/futures/open_orders?exchange=<account>&symbol=<symbol>` -> channel
+  `rest.open_orders`, one message per reply, keyed `futures_gateway|<exchange>|<symbol>`.
+  The endpoint takes a symbol filter, so every reply holds the orders of one symbol: without
+  the filter one reply would mix symbols, and a raw message must be neither split (the
+  payload stays unmodified) nor keyed by one symbol while carrying orders of others (they
+  would land in another partition than the rest of those orders' events). Symbols are
+  therefore required. Empty replies name no order and are not published; a reply identical
+  to the previous one of its symbol is not published again;
+- `GET /trade/api/v2/futures/order_history?exchange=&symbol=&start_time=`: the orders that
+  finished since the newest `updated_at` seen in this history (inclusive; the first poll
+  starts at the ingestor's start, less a margin), oldest first, paged by 1000 -> channel
+  `rest.open_orders` (the same `{data: {orders}}` reply shape; the contract routes both list
+  replies there). It holds the orders placed *and* finished between two polls, which the
+  open-orders snapshot never lists;
 - `GET /trade/api/v2/futures/order?exchange=&order_id=` for every order known live that
   neither reply accounts for -> channel `rest.order_status` (HTTP 404 `ORDER_NOT_FOUND`:
-  forgotten).
-
-What polling cannot see: the gateway has no private stream and no trade list, so several
-trades of one order between two polls arrive as one cumulative step (`fills_implied`).
+  forgotten);
+- `GET /trade/api/v2/futures/trades?exchange=&symbol=&start_time=`: the symbol's trades
+  since the newest trade `time` seen (inclusive, so a trade executed later in that same
+  millisecond is not lost; the first poll starts where the history does), oldest first,
+  paged by 1000 -> channel `rest.trades`, keyed by the symbol like the order replies. A
+  reply is published only when it lists a trade not published before: one that is newer
+  than the newest time seen, or in that millisecond and not among the trades seen there.
+  The trades carry the real fills: the order polls' `fills_implied` steps reach positions
+  first, and are voided by the order's trades once they arrive. The cursors survive
+  reconnects, so trades executed while the gateway was unreachable are fetched after it.
 
 Rate limits are per exchange (1,200 requests per 60 s on these endpoints, shared with the
 cancel executor's calls): the default bucket takes 10/s. HTTP 429 ends the session (backoff).
@@ -41,13 +47,16 @@ import orjson
 
 from pipeline.ingest.auth import gateway_headers
 from pipeline.ingest.base import RateLimited, RestPoller, SessionError
+from pipeline.ingest.publisher import now_ms
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/trade/api/v2/futures"
 OPEN_ORDERS = "rest.open_orders"
 ORDER_STATUS = "rest.order_status"
+TRADES = "rest.trades"
 HISTORY_PAGE = 1000
+TRADES_PAGE = 1000
 OPEN_STATUSES = frozenset({"NEW", "OPEN", "TRIGGERED", "PARTIALLY_FILLED", "CANCELLATION_RAISED"})
 
 
@@ -61,12 +70,25 @@ def _orders(payload: Any) -> list[dict[str, Any]]:
     return []
 
 
+def _trades(payload: Any) -> list[dict[str, Any]]:
+    """The trade objects of a `trades` reply."""
+    data = payload.get("data") if isinstance(payload, dict) else None
+    trades = data.get("trades") if isinstance(data, dict) else None
+    return [t for t in trades if isinstance(t, dict)] if isinstance(trades, list) else []
+
+
+def _trade_time(trade: dict[str, Any]) -> int | None:
+    time = trade.get("time")
+    return time if type(time) is int else None
+
+
+def _trade_key(trade: dict[str, Any]) -> tuple[str, str]:
+    """A trade's identity: its id *and* its order's (the sides of a self-trade share the id)."""
+    return (str(trade.get("trade_id")), str(trade.get("order_id")))
+
+
 class FuturesGatewayIngestor(RestPoller):
     venue = "futures_gateway"
-    # every order reaches the raw topic (open orders plus the order history), but single
-    # trades do not: fills are derived from cumulative steps, so positions (fill counts,
-    # average price, realized PnL) are approximations of the venue's
-    complete = False
     default_rate_limit = 10.0
     default_rate_burst = 10.0
 
@@ -74,10 +96,13 @@ class FuturesGatewayIngestor(RestPoller):
         super().__init__(*args, **kwargs)
         self._started = self.history_since()
         self._history_from: dict[str, int] = {}  # symbol -> newest updated_at in the history
+        self._trades_from: dict[str, int] = {}  # symbol -> newest trade time published
+        # symbol -> the trades of that newest millisecond published (trade id, order id)
+        self._trades_at: dict[str, set[tuple[str, str]]] = {}
 
     def symbol_of(self, payload: Any) -> str | None:
-        orders = _orders(payload)
-        symbol = orders[0].get("symbol") if orders else None
+        items: list[dict[str, Any]] = _orders(payload) or _trades(payload)
+        symbol = items[0].get("symbol") if items else None
         return symbol if isinstance(symbol, str) and symbol else None
 
     def observe(self, channel: str, payload: Any) -> None:
@@ -119,6 +144,7 @@ class FuturesGatewayIngestor(RestPoller):
             open_ids = [str(o.get("order_id")) for o in _orders(payload)]
             await self.history(http, symbol)
             await self.recover(symbol, open_ids, lambda i, s: self._status(http, i, s))
+            await self.trades(http, symbol)
 
     async def history(self, http: aiohttp.ClientSession, symbol: str) -> None:
         """The orders of `symbol` that finished since the newest one of this history seen."""
@@ -140,6 +166,42 @@ class FuturesGatewayIngestor(RestPoller):
             if len(orders) < HISTORY_PAGE:
                 return
             start = newest if newest > start else start + 1  # a full page: go on after it
+
+    async def trades(self, http: aiohttp.ClientSession, symbol: str) -> None:
+        """The trades of `symbol` since the newest one published (that millisecond included);
+        a reply is published when it lists a trade not published before."""
+        cursor = self._trades_from.get(symbol, self._started)
+        known = self._trades_at.get(symbol, set())
+        start = cursor
+        for _ in range(10_000):
+            params = {"exchange": self.account, "symbol": symbol, "start_time": str(start),
+                      "limit": str(TRADES_PAGE)}  # fmt: skip
+            status, raw = await self._get(http, "/trades", params)
+            received_at = now_ms()
+            if status != 200:
+                self.counters.errors += 1
+                raise SessionError(f"trades {symbol}: HTTP {status} {_code(raw)}")
+            try:
+                payload = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                await self.file(TRADES, raw, symbol)  # a dead letter
+                raise SessionError(f"trades {symbol}: reply is not JSON") from None
+            trades = _trades(payload)
+            timed = [(_trade_time(t), _trade_key(t)) for t in trades]
+            if any(time != cursor or key not in known for time, key in timed):
+                self.counters.received += 1
+                await self.publish(TRADES, payload, symbol, received_at)
+            newest = max((time for time, _ in timed if time is not None), default=cursor)
+            if newest > cursor:
+                cursor, known = newest, set()
+            known |= {key for time, key in timed if time == cursor}
+            if len(trades) < TRADES_PAGE:
+                break
+            # a full page: go on from its last millisecond (read again, since a gateway that
+            # split it would lose the rest), or after it when the page held nothing else
+            start = newest if newest > start else start + 1
+        self._trades_from[symbol] = cursor
+        self._trades_at[symbol] = known
 
     async def _status(self, http: aiohttp.ClientSession, order_id: str, symbol: str) -> bool:
         status, raw = await self._get(

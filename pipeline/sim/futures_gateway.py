@@ -1,4 +1,4 @@
-"""The futures trading gateway of seed 002 on loopback: order status, open orders, cancel_all.
+"""The futures trading gateway of seed 002 on loopback: orders, trades, cancel_all.
 
 Accounts are the exchanges behind the gateway (`EXCHANGE_1`, `EXCHANGE_2`): run the
 simulator with those account names. Each API key belongs to one exchange; a request naming
@@ -14,8 +14,13 @@ Endpoints (prefix `/trade/api/v2/futures`):
 - `GET /open_orders?exchange=[&symbol=]` -> `{data: {orders: [...]}}`;
 - `GET /order_history?exchange=&start_time=[&symbol=&end_time=&limit=]` -> `{data: {orders:
   [...]}}`: finished orders (FILLED, CANCELLED, EXPIRED) whose `updated_at` lies in
-  [start_time, end_time] (default now; at most 7 days), oldest first, at most `limit`
-  (default 500, max 1000);
+  [start_time, end_time] (default now, or start_time when later: nothing; at most 7 days),
+  oldest first, at most `limit` (default 500, max 1000);
+- `GET /trades?exchange=&start_time=[&symbol=&end_time=&limit=]` -> `{data: {trades: [...]}}`:
+  the exchange's executions (one per order side; a self-trade twice) whose `time` lies in
+  [start_time, end_time] (default now; at most 7 days), oldest first (time, then execution
+  order), at most `limit` (default 500, max 1000) except that a reply never ends inside a
+  millisecond (the whole last millisecond is included), so paging by time loses nothing;
 - `POST /cancel_all` `{exchange, symbol?}` -> `{data: {orders_ids}}`: registers a cancel of
   every live order, TP/SL included; each goes CANCELLATION_RAISED, then CANCELLED
   `rules.cancel_delay_ms` later. 10 requests per 60 s per exchange, then HTTP 429
@@ -30,6 +35,7 @@ Errors: `{"error": {"code", "message"}}` with HTTP 400 `INVALID_PARAMETER`, 401
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -63,7 +69,7 @@ PREFIX = "/trade/api/v2/futures"
 RATE_LIMITS = {"cancel_all": Limit(10, 60_000), "default": Limit(1200, 60_000)}
 TIMESTAMP_WINDOW_MS = 5000
 HISTORY_WINDOW_MS = 7 * 86_400_000
-HISTORY_LIMIT, HISTORY_MAX = 500, 1000
+HISTORY_LIMIT, HISTORY_MAX = 500, 1000  # order history and trade list alike
 Handler = Callable[[Credential, Mapping[str, Any], int], Any]
 
 TYPES: dict[str, tuple[OrderType, TriggerKind | None]] = {
@@ -98,6 +104,8 @@ class FuturesGatewayServer(VenueServer):
         super().__init__(*args, **kwargs)
         self.limits = RateLimiter(RATE_LIMITS)
         self._raised_at: dict[str, int] = {}  # order id -> when its cancel was registered
+        # account -> its trade objects as (time, engine seq, trade), sorted (the trade list)
+        self._trades: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
 
     def add_routes(self, app: web.Application) -> None:
         routes: list[tuple[str, str, str, Handler]] = [
@@ -106,6 +114,7 @@ class FuturesGatewayServer(VenueServer):
             ("DELETE", "/order", "default", self._cancel_one),
             ("GET", "/open_orders", "default", self._open_orders),
             ("GET", "/order_history", "default", self._order_history),
+            ("GET", "/trades", "default", self._trade_list),
             ("POST", "/cancel_all", "cancel_all", self._cancel_all),
         ]
         for method, path, group, handler in routes:
@@ -195,20 +204,7 @@ class FuturesGatewayServer(VenueServer):
 
     def _order_history(self, credential: Credential, params: Mapping[str, Any], now: int) -> Any:
         """Finished orders whose `updated_at` is in [start_time, end_time], oldest first."""
-        symbol = params.get("symbol")
-        if symbol is not None and symbol not in self.exchange.instruments:
-            raise GatewayError(400, "INVALID_PARAMETER", f"Unknown symbol {symbol}.")
-        start = _millis(params, "start_time", None)
-        end = _millis(params, "end_time", now)
-        if start is None:
-            raise GatewayError(400, "INVALID_PARAMETER", "start_time is required.")
-        if not start <= end or end - start > HISTORY_WINDOW_MS:
-            raise GatewayError(
-                400, "INVALID_PARAMETER", "start_time..end_time must span at most 7 days."
-            )
-        limit = _millis(params, "limit", HISTORY_LIMIT)
-        if not 1 <= limit <= HISTORY_MAX:
-            raise GatewayError(400, "INVALID_PARAMETER", f"limit must be 1..{HISTORY_MAX}.")
+        symbol, start, end, limit = self._window(params, now)
         finished = []
         for order in self.exchange.orders.values():
             if order.account != credential.account or not order.status.is_terminal:
@@ -222,6 +218,43 @@ class FuturesGatewayServer(VenueServer):
         body = {"data": {"orders": finished[:limit]}}
         self.record(credential.account, "rest.open_orders", body)  # the channel it travels on
         return body
+
+    def _trade_list(self, credential: Credential, params: Mapping[str, Any], now: int) -> Any:
+        """Executions whose `time` is in [start_time, end_time], oldest first, at most `limit`
+        but never ending inside a millisecond."""
+        symbol, start, end, limit = self._window(params, now)
+        held = self._trades.get(credential.account, [])
+        low = bisect_left(held, start, key=lambda item: item[0])
+        high = bisect_right(held, end, key=lambda item: item[0])
+        listed: list[dict[str, Any]] = []
+        for time, _, trade in held[low:high]:
+            if len(listed) >= limit and time != listed[-1]["time"]:
+                break
+            if symbol is None or trade["symbol"] == symbol:
+                listed.append(trade)
+        body = wire.trades_reply(listed)
+        self.record(credential.account, "rest.trades", body)
+        return body
+
+    def _window(self, params: Mapping[str, Any], now: int) -> tuple[str | None, int, int, int]:
+        """(symbol, start_time, end_time, limit) of a history or trade-list request."""
+        symbol = params.get("symbol")
+        if symbol is not None and symbol not in self.exchange.instruments:
+            raise GatewayError(400, "INVALID_PARAMETER", f"Unknown symbol {symbol}.")
+        start = _millis(params, "start_time", None)
+        if start is None:
+            raise GatewayError(400, "INVALID_PARAMETER", "start_time is required.")
+        # end_time defaults to now; a start after now (a client resuming after the newest
+        # millisecond it read) asks for an empty window, not a malformed one
+        end = _millis(params, "end_time", max(now, start))
+        if not start <= end or end - start > HISTORY_WINDOW_MS:
+            raise GatewayError(
+                400, "INVALID_PARAMETER", "start_time..end_time must span at most 7 days."
+            )
+        limit = _millis(params, "limit", HISTORY_LIMIT)
+        if not 1 <= limit <= HISTORY_MAX:
+            raise GatewayError(400, "INVALID_PARAMETER", f"limit must be 1..{HISTORY_MAX}.")
+        return symbol, start, end, limit
 
     def _cancel_all(self, credential: Credential, params: Mapping[str, Any], now: int) -> Any:
         symbol = params.get("symbol")
@@ -255,6 +288,10 @@ class FuturesGatewayServer(VenueServer):
         for event in events:
             if event.kind is EventKind.CANCEL_REQUESTED:
                 self._raised_at[event.order_id] = event.time
+            elif event.kind is EventKind.TRADE and event.fill is not None:
+                trade = wire.trade_object(event.fill, event.order.client_order_id)
+                insort(self._trades.setdefault(event.account, []), (event.time, event.seq, trade),
+                       key=lambda item: item[:2])  # fmt: skip
 
 
 def order_request(account: str, params: Mapping[str, Any]) -> OrderRequest:

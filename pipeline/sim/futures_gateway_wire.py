@@ -8,6 +8,9 @@ Order `status` from the engine's order: `NEW` (a TP/SL waiting for its trigger),
 `TRIGGERED` (a TP/SL whose market order works, nothing filled yet), `PARTIALLY_FILLED`,
 `CANCELLATION_RAISED` (a cancel registered, not yet done), `FILLED`, `CANCELLED`, `EXPIRED`
 (an IOC/FOK/market remainder released). Decimal strings, times epoch ms.
+
+Trade objects (the trade list) render one engine `Fill`: one side of one execution, so a
+self-trade renders twice with one `trade_id`, once per order.
 """
 
 from __future__ import annotations
@@ -16,7 +19,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from pipeline.sim.engine import Instrument, Order, OrderType, Side, Status, TimeInForce, TriggerKind
+from pipeline.sim.engine import (
+    Fill,
+    Instrument,
+    Liquidity,
+    Order,
+    OrderType,
+    Side,
+    Status,
+    TimeInForce,
+    TriggerKind,
+)
 
 ZERO = Decimal(0)
 
@@ -99,6 +112,27 @@ def order_reply(order: Order, updated_at: int | None = None) -> dict[str, Any]:
 
 def open_orders_reply(orders: list[Order], raised_at: dict[str, int]) -> dict[str, Any]:
     return {"data": {"orders": [order_object(o, raised_at.get(o.order_id)) for o in orders]}}
+
+
+def trade_object(fill: Fill, client_order_id: str | None) -> dict[str, Any]:
+    """One execution of one order, as the trade list renders it."""
+    return {
+        "trade_id": fill.trade_id,
+        "order_id": fill.order_id,
+        "client_order_id": client_order_id,
+        "symbol": fill.venue_symbol,
+        "side": "BUY" if fill.side is Side.BUY else "SELL",
+        "price": s(fill.price),
+        "quantity": s(fill.qty),
+        "fee": s(fill.fee),
+        "fee_asset": fill.fee_asset,
+        "is_maker": fill.liquidity is Liquidity.MAKER,
+        "time": fill.time,
+    }
+
+
+def trades_reply(trades: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"data": {"trades": trades}}
 
 
 def cancel_all_reply(order_ids: list[str]) -> dict[str, Any]:

@@ -22,8 +22,8 @@ import orjson
 from pipeline.kafka import RAW_TOPICS
 from pipeline.sink.store import Store
 from pipeline.sink.writer import TableWriter, table_batches
+from pipeline.streams.gcpolicy import GcPolicy
 from pipeline.streams.outputs import TOPIC_TABLES, batch_messages
-from pipeline.streams.process_worker import tune_gc
 from pipeline.streams.processor import (
     FileRecord,
     PartitionProcessor,
@@ -71,6 +71,8 @@ class Replayer:
         self.processing = processing or ProcessingSettings()
         self.processors: dict[tuple[str, int], PartitionProcessor] = {}
         self.report = ReplayReport()
+        self.gc = GcPolicy()
+        self.gc.start()
 
     def feed(self, records: list[RawRecord], source: str) -> None:
         """Process records of one topic-partition and write what they produce."""
@@ -83,6 +85,7 @@ class Replayer:
         batch = processor.process(records, int(time.time() * 1000))
         self.report.add(batch)
         self._write(batch, f"{source}:{records[0].offset}-{records[-1].offset}")
+        self.gc.after_batch()
 
     def finish(self) -> None:
         """Release the events still held by the reorder buffers and write them."""
@@ -124,7 +127,6 @@ def replay_file(
     path: Path, store: Store, processing: ProcessingSettings | None = None, chunk: int = 5000
 ) -> ReplayReport:
     """Replay a JSON-lines file of raw envelopes into the store."""
-    tune_gc()
     replayer = Replayer(store, processing)
     started = time.monotonic()
     _feed_chunks(replayer, _file_records(path), chunk, f"file:{path.name}")

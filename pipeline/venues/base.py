@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from math import copysign
 from typing import Any, Protocol
 
-from pipeline.domain.events import OrderEvent
+from pipeline.domain.events import Fill, OrderEvent, OrderStatus
 from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 
@@ -281,7 +281,7 @@ def fast_decimal(venue: str, obj: dict[str, Any], name: str, path: str = "") -> 
     The cache lookups of `wire_decimal` are repeated inline: this runs for most numeric
     fields of every report, and a nested call would cost as much as the lookup.
     """
-    value = obj.get(name)
+    value: Any = obj.get(name)
     kind = type(value)
     if kind is str:
         found = DECIMAL_OF_STRING.get(value)
@@ -300,7 +300,7 @@ def fast_decimal(venue: str, obj: dict[str, Any], name: str, path: str = "") -> 
 
 def fast_opt_decimal(venue: str, obj: dict[str, Any], name: str, path: str = "") -> Decimal | None:
     """`opt_decimal` with the same fast path: `None` when absent, null or empty."""
-    value = obj.get(name)
+    value: Any = obj.get(name)
     kind = type(value)
     if kind is str:
         if not value:
@@ -323,7 +323,7 @@ def fast_opt_decimal(venue: str, obj: dict[str, Any], name: str, path: str = "")
 
 def fast_text(venue: str, obj: dict[str, Any], name: str, path: str = "") -> str:
     """`text` with a fast path for a non-empty string or an integer (rendered as text)."""
-    value = obj.get(name)
+    value: Any = obj.get(name)
     kind = type(value)
     if kind is str and value:
         return value
@@ -346,3 +346,41 @@ def fast_millis(venue: str, obj: dict[str, Any], name: str, path: str = "") -> i
     if type(value) is int and value >= 0:
         return value
     return millis(venue, obj, name, path)
+
+
+def trade_report(
+    fill: Fill,
+    event_id: str,
+    venue_status: str,
+    event_time: int,
+    *,
+    order_type: str = "",
+    client_order_id: str | None = None,
+    sequence: int | None = None,
+    is_snapshot: bool = False,
+) -> OrderEvent:
+    """The event of a report that states one execution of an order and nothing else.
+
+    Trade lists and match notices say nothing of the order beyond "at least partially
+    filled": the status is `partially_filled`, no cumulative quantity is stated, and
+    `order_type` "" (not stated) keeps the type the order's own reports give. The fold takes
+    the rest from those reports, whichever arrives first.
+    """
+    return OrderEvent(
+        event_id,
+        fill.venue,
+        fill.account,
+        fill.order_id,
+        fill.symbol,
+        fill.venue_symbol,
+        fill.side,
+        order_type,
+        OrderStatus.PARTIALLY_FILLED,
+        venue_status,
+        event_time,
+        fill.received_at,
+        client_order_id=client_order_id,
+        fill=fill,
+        sequence=sequence,
+        is_snapshot=is_snapshot,
+    )

@@ -10,6 +10,28 @@ import sys
 from pathlib import Path
 
 PIPELINE = [sys.executable, "-m", "pipeline.cli"]
+VENUES = "(binance, coinone, futures_gateway, ssi, upbit)"
+
+
+def positions_per_venue(tmp_path: Path, env: dict[str, str]) -> dict[str, int]:
+    """Rows of `trading.positions` per venue, read from the stopped run's store."""
+    result = subprocess.run(
+        [*PIPELINE, "sql", "--data-dir", str(tmp_path / "data"), "--format", "csv",
+         "SELECT venue, count() FROM trading.positions FINAL GROUP BY venue"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = (line.replace('"', "").split(",") for line in result.stdout.splitlines())
+    return {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit()}
+
+
+def assert_every_position_compared(out: str, positions: int, per_venue: dict[str, int]) -> None:
+    """The run compared every position in the store, the futures gateway's included: the
+    summary's total is the store's row count, and every one of them matched."""
+    assert VENUES in out, out[-3000:]
+    assert "not compared" not in out, out[-3000:]
+    assert per_venue.get("futures_gateway", 0) > 0, per_venue
+    assert sum(per_venue.values()) == positions, (per_venue, positions)
 
 
 def test_main_job_tables_match_the_simulator_ground_truth(tmp_path: Path) -> None:
@@ -31,6 +53,7 @@ def test_main_job_tables_match_the_simulator_ground_truth(tmp_path: Path) -> Non
     assert positions > 0
     assert (orders_ok, positions_ok) == (orders, positions), out[-3000:]
     assert out.rstrip().endswith("stopped")
+    assert_every_position_compared(out, positions, positions_per_venue(tmp_path, env))
 
 
 def test_main_job_with_faults_and_a_forced_disconnect_per_venue_matches_the_truth(
@@ -43,7 +66,8 @@ def test_main_job_with_faults_and_a_forced_disconnect_per_venue_matches_the_trut
     query the venues' order history, so orders placed *and* finished in a gap are
     recovered, and the trades of the gap: Upbit's `GET /v1/order` `trades[]` (for every
     order whose executed volume changed) and Binance's `myTrades`, so positions miss no
-    fill. The futures gateway's order history leaves no order unseen.
+    fill. The futures gateway's order history leaves no order unseen, and its trade list no
+    fill: its positions are compared too.
     """
     import time
     import urllib.request
@@ -81,9 +105,8 @@ def test_main_job_with_faults_and_a_forced_disconnect_per_venue_matches_the_trut
     orders_ok, orders, positions_ok, positions = map(int, match.groups())
     assert orders > 100
     assert (orders_ok, positions_ok) == (orders, positions), out[-3000:]
-    # every venue's orders are in the comparison, the gateway's included (its order history
-    # leaves none unseen); only its positions are left out, and the run says so
-    assert "(binance, coinone, futures_gateway, ssi, upbit)" in out, out[-3000:]
-    assert "futures_gateway: positions not compared" in out, out[-3000:]
+    # every venue's orders and positions are in the comparison, the gateway's included (its
+    # order history leaves no order unseen, its trade list no fill)
+    assert_every_position_compared(out, positions, positions_per_venue(tmp_path, env))
     reconnects = [int(n) for n in re.findall(r"reconnects (\d+)", out)]
     assert max(reconnects, default=0) >= 1, "the forced disconnects were not noticed"

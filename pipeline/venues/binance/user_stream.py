@@ -68,9 +68,9 @@ def user_stream(payload: Any, envelope: RawEnvelope) -> list[OrderEvent]:
     obj = payload if type(payload) is dict else expect_object(VENUE, payload, "payload")
     path = ""
     if "event" in obj:
-        obj, path = obj["event"], "event."
-        if type(obj) is not dict:
-            obj = expect_object(VENUE, obj, "event")
+        inner = obj["event"]
+        obj = inner if type(inner) is dict else expect_object(VENUE, inner, "event")
+        path = "event."
     elif "data" in obj:
         obj, path = expect_object(VENUE, obj["data"], "data"), "data."
     kind = obj.get("e")
@@ -94,11 +94,11 @@ def execution_report(ev: dict[str, Any], envelope: RawEnvelope, path: str) -> Or
     are bad.
     """
     strings = DECIMAL_OF_STRING
-    label = ev.get("x")
+    label: Any = ev.get("x")
     execution = EXECUTION_TYPES.get(label) if type(label) is str else None
     if execution is None:
         execution = choice(VENUE, ev, "x", EXECUTION_TYPES, path)  # raises, naming the field
-    label = ev.get("X")
+    label = ev.get("X")  # a label of STATUS_MAP once checked
     status = STATUS_MAP.get(label) if type(label) is str else None
     if status is None:
         status = choice(VENUE, ev, "X", STATUS_MAP, path)
@@ -137,6 +137,7 @@ def execution_report(ev: dict[str, Any], envelope: RawEnvelope, path: str) -> Or
     if not qty and quote_qty:
         qty = None  # MARKET by quoteOrderQty: the base quantity is known only at the end
     prevented = fast_opt_decimal(VENUE, ev, "A", path)
+    canceled: Decimal | None
     if qty is not None and ZERO <= filled <= qty:  # settle's common case, without a call
         canceled = qty - filled if status in TERMINAL_STATUSES else prevented or ZERO
     else:

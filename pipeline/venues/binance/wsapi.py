@@ -30,6 +30,7 @@ from pipeline.venues.base import (
     field,
     opt_flag,
     opt_integer,
+    trade_report,
 )
 from pipeline.venues.binance.mapping import (
     SIDE_MAP,
@@ -147,22 +148,8 @@ def trade_event(obj: dict[str, Any], envelope: RawEnvelope, path: str) -> OrderE
         trade_time=fast_millis(VENUE, obj, "time", path),
         received_at=envelope.received_at,
     )
-    return OrderEvent(
-        event_id=f"binance:{venue_symbol}:{order_id}:trade:{trade_id}",
-        venue=VENUE,
-        account=envelope.account,
-        order_id=order_id,
-        symbol=symbol,
-        venue_symbol=venue_symbol,
-        side=side,
-        order_type="",
-        status=OrderStatus.PARTIALLY_FILLED,
-        venue_status="TRADE",
-        event_time=envelope.received_at,
-        received_at=envelope.received_at,
-        fill=fill,
-        is_snapshot=True,
-    )
+    event_id = f"binance:{venue_symbol}:{order_id}:trade:{trade_id}"
+    return trade_report(fill, event_id, "TRADE", envelope.received_at, is_snapshot=True)
 
 
 def cancel_replace_reply(payload: Any, envelope: RawEnvelope) -> list[OrderEvent]:

@@ -33,6 +33,7 @@ from pipeline.venues.base import (
     opt_flag,
     opt_millis_lenient,
     to_millis_lenient,
+    trade_report,
 )
 from pipeline.venues.coinone.mapping import (
     AUTO_CANCEL_LABELS,
@@ -279,20 +280,12 @@ def trade_event(t: dict[str, Any], envelope: RawEnvelope, path: str) -> OrderEve
         liquidity=LIQUIDITY[opt_flag(VENUE, t, "is_maker", path)],
         trade_time=when,
     )
-    return OrderEvent(
-        event_id=f"coinone:trade:{order_id}:{trade_id}",
-        venue=VENUE,
-        account=envelope.account,
-        order_id=order_id,
-        symbol=symbol,
-        venue_symbol=vsym,
-        side=side,
+    return trade_report(
+        fill,
+        f"coinone:trade:{order_id}:{trade_id}",
+        "trade",
+        when,
         order_type=choice(VENUE, t, "order_type", ORDER_TYPE_MAP, path),
-        status=OrderStatus.PARTIALLY_FILLED,
-        venue_status="trade",
-        event_time=when,
-        received_at=envelope.received_at,
-        fill=fill,
         is_snapshot=True,
     )
 

@@ -1,4 +1,4 @@
-"""The futures trading gateway of seed 002: order status polls and cancel_all, normalized."""
+"""The futures trading gateway of seed 002: order and trade polls and cancel_all, normalized."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pipeline.venues.futures_gateway.mapping import (
     CHANNEL_CANCEL_ALL,
     CHANNEL_OPEN_ORDERS,
     CHANNEL_ORDER_STATUS,
+    CHANNEL_TRADES,
     CHANNELS,
     STATUS_MAP,
     to_symbol,
@@ -17,6 +18,7 @@ __all__ = [
     "CHANNEL_CANCEL_ALL",
     "CHANNEL_OPEN_ORDERS",
     "CHANNEL_ORDER_STATUS",
+    "CHANNEL_TRADES",
     "STATUS_MAP",
     "FuturesGatewayNormalizer",
     "to_symbol",

@@ -1,13 +1,13 @@
 """The futures gateway's vocabulary (seed 002): channels, statuses, sides, types, symbols.
 
-The seed specifies only `POST /trade/api/v2/futures/cancel_all`; the order status payload is
-our design, documented in `schemas/venues/futures_gateway.md`, and the simulator serves
-exactly that. Every table here is a row of that document; a test walks each row.
+The seed specifies only `POST /trade/api/v2/futures/cancel_all`; the order status and trade
+payloads are our design, documented in `schemas/venues/futures_gateway.md`, and the simulator
+serves exactly that. Every table here is a row of that document; a test walks each row.
 """
 
 from __future__ import annotations
 
-from pipeline.domain.events import OrderStatus, Side
+from pipeline.domain.events import Liquidity, OrderStatus, Side
 from pipeline.errors import NormalizationError
 
 VENUE = "futures_gateway"
@@ -18,11 +18,19 @@ CHANNEL_ORDER_STATUS = "rest.order_status"
 CHANNEL_OPEN_ORDERS = "rest.open_orders"
 """Reply of `GET /trade/api/v2/futures/open_orders?exchange=[&symbol=]`:
 `{data: {orders: [order]}}`."""
+CHANNEL_TRADES = "rest.trades"
+"""Reply of `GET /trade/api/v2/futures/trades?exchange=&start_time=[&symbol=]`:
+`{data: {trades: [trade]}}`, one real fill per trade."""
 CHANNEL_CANCEL_ALL = "rest.cancel_all"
 """Reply of `POST /trade/api/v2/futures/cancel_all`: `{data: {orders_ids: [uuid]}}`. An
 acknowledgement only (no symbol, no side): it yields no event; each order's
 CANCELLATION_RAISED -> CANCELLED is observed by polling `rest.order_status`."""
-CHANNELS: tuple[str, ...] = (CHANNEL_ORDER_STATUS, CHANNEL_OPEN_ORDERS, CHANNEL_CANCEL_ALL)
+CHANNELS: tuple[str, ...] = (
+    CHANNEL_ORDER_STATUS,
+    CHANNEL_OPEN_ORDERS,
+    CHANNEL_TRADES,
+    CHANNEL_CANCEL_ALL,
+)
 
 STATUS_MAP: dict[str, OrderStatus] = {
     "NEW": OrderStatus.OPEN,  # untriggered for TP/SL types
@@ -41,6 +49,9 @@ WAITING_STATUSES: frozenset[str] = frozenset({"NEW", "OPEN"})
 """Statuses in which a conditional (TP/SL) order has not been triggered yet."""
 
 SIDE_MAP: dict[str, Side] = {"BUY": Side.BUY, "SELL": Side.SELL}
+
+LIQUIDITY_MAP: dict[bool, Liquidity] = {True: Liquidity.MAKER, False: Liquidity.TAKER}
+"""Trade `is_maker` -> the fill's liquidity."""
 
 ORDER_TYPE_MAP: dict[str, str] = {
     "LIMIT": "limit",

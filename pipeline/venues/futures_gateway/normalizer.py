@@ -1,8 +1,10 @@
-"""`FuturesGatewayNormalizer`: the gateway's order status replies -> `OrderEvent`s.
+"""`FuturesGatewayNormalizer`: the gateway's order and trade replies -> `OrderEvent`s.
 
-The gateway reports orders by polling only (no trade-level channel), so every event states
-cumulative `executed_quantity`/`average_price`/`fee` and sets `fills_implied`: the order
-ledger derives fills from increases. Decided here:
+The gateway is polled only (no private stream). Order objects state cumulative
+`executed_quantity`/`average_price`/`fee` and set `fills_implied`: the order ledger derives
+fills from increases, so positions see an execution at the first poll that shows it. The
+trade list (`rest.trades`) carries the real fills; the ledger voids an order's derived fills
+once one of its trades arrives. Decided here:
 - TP/SL types (TAKE_PROFIT_MARKET, STOP_MARKET) in NEW/OPEN wait for their trigger:
   `untriggered`; `TRIGGERED` means their market order works (`open`).
 - The account is the exchange behind the gateway (`EXCHANGE_2`), given by the envelope; an
@@ -12,6 +14,10 @@ ledger derives fills from increases. Decided here:
   `user`).
 - Terminal reports carry `canceled_qty = quantity - executed_quantity` (the gateway states
   no canceled quantity), so filled + canceled + remaining = qty.
+- A trade is an event of its order carrying the trade's `Fill`: status `partially_filled`
+  (`venue_status` `TRADE`), `is_snapshot`, no cumulative quantity and order type `""` (not
+  stated), event time = the trade's `time`; id `futures_gateway:trade:<order_id>:<trade_id>`
+  (the two sides of a self-trade share a trade id, not an order).
 - `cancel_all` replies list order ids only: no event (see `mapping.CHANNEL_CANCEL_ALL`).
 """
 
@@ -19,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.domain.events import CancelReason, OrderEvent, OrderStatus
+from pipeline.domain.events import CancelReason, Fill, OrderEvent, OrderStatus
 from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 from pipeline.venues.base import (
@@ -33,13 +39,16 @@ from pipeline.venues.base import (
     fast_text,
     field,
     id_number,
+    trade_report,
 )
 from pipeline.venues.futures_gateway.mapping import (
     CHANNEL_CANCEL_ALL,
     CHANNEL_OPEN_ORDERS,
     CHANNEL_ORDER_STATUS,
+    CHANNEL_TRADES,
     CHANNELS,
     CONDITIONAL_TYPES,
+    LIQUIDITY_MAP,
     ORDER_TYPE_MAP,
     SIDE_MAP,
     STATUS_MAP,
@@ -70,6 +79,15 @@ class FuturesGatewayNormalizer:
                     expect_object(VENUE, o, f"data.orders[{i}]"), envelope, f"data.orders[{i}]."
                 )
                 for i, o in enumerate(orders)
+            ]
+        if channel == CHANNEL_TRADES:
+            data = expect_object(VENUE, field(VENUE, _reply(envelope), "data"), "data")
+            trades = expect_list(VENUE, field(VENUE, data, "trades", "data."), "data.trades")
+            return [
+                trade_event(
+                    expect_object(VENUE, t, f"data.trades[{i}]"), envelope, f"data.trades[{i}]."
+                )
+                for i, t in enumerate(trades)
             ]
         if channel == CHANNEL_CANCEL_ALL:
             data = expect_object(VENUE, field(VENUE, _reply(envelope), "data"), "data")
@@ -161,4 +179,55 @@ def order_event(o: dict[str, Any], envelope: RawEnvelope, path: str) -> OrderEve
         cancel_reason=reason,
         is_snapshot=True,
         fills_implied=True,
+    )
+
+
+def trade_event(t: dict[str, Any], envelope: RawEnvelope, path: str) -> OrderEvent:
+    """One trade object (`rest.trades`) -> an event of its order carrying the trade's `Fill`.
+
+    A trade says nothing about its order beyond "executed at least this much": no cumulative
+    quantity, no order type (`""`: the fold keeps the one the order's reports give), status
+    `partially_filled`, `is_snapshot` (it never moves a terminal order). Its time is the
+    event time, so it sorts before an order report of the same millisecond that states it.
+    """
+    order_id = fast_text(VENUE, t, "order_id", path)
+    trade_id = fast_text(VENUE, t, "trade_id", path)
+    venue_symbol = fast_text(VENUE, t, "symbol", path)
+    symbol = to_symbol(venue_symbol, path + "symbol")
+    side = choice(VENUE, t, "side", SIDE_MAP, path)
+    price = fast_decimal(VENUE, t, "price", path)
+    if price <= 0:
+        raise NormalizationError(VENUE, path + "price", t["price"], "a trade price must be > 0")
+    qty = fast_decimal(VENUE, t, "quantity", path)
+    if qty <= 0:
+        raise NormalizationError(
+            VENUE, path + "quantity", t["quantity"], "a trade must execute a quantity"
+        )
+    maker = field(VENUE, t, "is_maker", path)
+    if type(maker) is not bool:
+        raise NormalizationError(VENUE, path + "is_maker", maker, "expected a boolean")
+    time = fast_millis(VENUE, t, "time", path)
+    fill = Fill(
+        VENUE,
+        envelope.account,
+        symbol,
+        venue_symbol,
+        order_id,
+        trade_id,
+        side,
+        price,
+        qty,
+        fast_decimal(VENUE, t, "fee", path),
+        fast_text(VENUE, t, "fee_asset", path),
+        LIQUIDITY_MAP[maker],
+        time,
+        envelope.received_at,
+    )
+    return trade_report(
+        fill,
+        f"{VENUE}:trade:{order_id}:{trade_id}",
+        "TRADE",
+        time,
+        client_order_id=fast_opt_text(VENUE, t, "client_order_id", path),
+        is_snapshot=True,
     )

@@ -35,6 +35,7 @@ from pipeline.venues.base import (
     id_number,
     opt_integer,
     opt_millis,
+    trade_report,
 )
 from pipeline.venues.ssi.mapping import (
     ORDER_TYPE_MAP,
@@ -131,7 +132,7 @@ def match_event(d: dict[str, Any], envelope: RawEnvelope, account: str) -> Order
     order_id = fast_text(VENUE, d, "orderID", p)
     notify = opt_integer(VENUE, d, "notifyID", p)
     if notify is None:
-        field(VENUE, d, "notifyID", p)  # raises: the trade id is built from it
+        notify = field(VENUE, d, "notifyID", p)  # raises: the trade id is built from it
     if notify < 0:
         raise NormalizationError(VENUE, p + "notifyID", d["notifyID"], "must not be negative")
     instrument = fast_text(VENUE, d, "instrumentID", p)
@@ -158,22 +159,7 @@ def match_event(d: dict[str, Any], envelope: RawEnvelope, account: str) -> Order
         trade_time=when,
         received_at=envelope.received_at,
     )
-    return OrderEvent(
-        event_id=f"ssi:match:{trade_id}",
-        venue=VENUE,
-        account=account,
-        order_id=order_id,
-        symbol=symbol,
-        venue_symbol=instrument,
-        side=side,
-        order_type="",
-        status=OrderStatus.PARTIALLY_FILLED,
-        venue_status="match",
-        event_time=when,
-        received_at=envelope.received_at,
-        fill=fill,
-        sequence=notify,
-    )
+    return trade_report(fill, f"ssi:match:{trade_id}", "match", when, sequence=notify)
 
 
 def error_events(d: dict[str, Any], envelope: RawEnvelope, account: str) -> list[OrderEvent]:

@@ -71,7 +71,7 @@ def order_event(
     uuid = obj.get(k.uuid)
     if type(uuid) is not str or not uuid:
         uuid = fast_text(VENUE, obj, k.uuid, path)
-    state = obj.get(k.state)
+    state: Any = obj.get(k.state)  # a label of STATUS_MAP once checked
     status = STATUS_MAP.get(state) if type(state) is str else None
     if status is None:
         status = choice(VENUE, obj, k.state, STATUS_MAP, path)  # raises, naming the field
@@ -111,8 +111,10 @@ def order_event(
     if rest:
         event_time = envelope.received_at
     else:
-        event_time = obj.get(k.timestamp)
-        if type(event_time) is not int or event_time < 0:
+        stamp = obj.get(k.timestamp)
+        if type(stamp) is int and stamp >= 0:
+            event_time = stamp
+        else:
             event_time = fast_millis(VENUE, obj, k.timestamp, path)
     terminal = state in TERMINAL_STATES
 
@@ -221,11 +223,12 @@ def order_event(
                 f"{id_number(prevented)}"
             )
         stream = obj.get(k.stream_type)
-        is_snapshot = stream is not None and (
-            STREAM_SNAPSHOT.get(stream) if type(stream) is str else None
-        )
-        if is_snapshot is None:
-            is_snapshot = choice(VENUE, obj, k.stream_type, STREAM_SNAPSHOT, path)
+        is_snapshot = False
+        if stream is not None:
+            known = STREAM_SNAPSHOT.get(stream) if type(stream) is str else None
+            if known is None:
+                known = choice(VENUE, obj, k.stream_type, STREAM_SNAPSHOT, path)
+            is_snapshot = known
 
     value = obj.get(k.paid_fee)
     fee = doubles.get(value) if type(value) is float else None

@@ -1,6 +1,7 @@
 """Coinone, SSI and futures-gateway ingestors against the simulator and a real Tansu broker:
 the raw topics carry the simulator's payloads in the right envelope, channel and key, and
-folding them rebuilds the ground truth, also across forced disconnects and poll gaps."""
+folding them rebuilds the ground truth (orders and positions), also across forced
+disconnects and poll gaps."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ import pytest
 from ingest_helpers import Record, RunningIngest, canonical, control, fold, read_topic
 
 from pipeline.ingest import Backoff, IngestConfig, simulator_config
+from pipeline.ingest.publisher import now_ms
 from pipeline.kafka import DEAD_LETTERS, ensure_topics, raw_topic
 from pipeline.local.broker import TansuBroker
+from pipeline.sim.clock import ManualClock
 from pipeline.sim.server import SimConfig, Simulator
 from pipeline.sim.truth import GroundTruth, compare
 
@@ -194,13 +197,63 @@ async def gateway() -> AsyncIterator[Simulator]:
         yield simulator
 
 
-async def test_gateway_polls_open_orders_and_order_history_and_rebuilds_every_order(
+def gateway_config(sim: Simulator) -> IngestConfig:
+    config = config_for(sim, "futures_gateway", poll=0.1)
+    return replace(config, accounts=tuple(a for a in config.accounts if a.account in ACCOUNTS))
+
+
+def gateway_truth(sim: Simulator) -> GroundTruth:
+    """The truth of the two exchanges ingested (the house account is not ingested here)."""
+    truth = venue_truth(sim, "futures_gateway")
+    return GroundTruth(
+        {k: v for k, v in truth.orders.items() if k[1] in ACCOUNTS},
+        {k: v for k, v in truth.fills.items() if k[1] in ACCOUNTS},
+        {k: v for k, v in truth.positions.items() if k[1] in ACCOUNTS},
+    )
+
+
+def check_gateway_records(sim: Simulator, records: list[Record]) -> None:
+    """Keys, unmodified payloads, and trade replies published only with something new."""
+    published_trades: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for record in records:
+        envelope = record.envelope
+        data = envelope.payload["data"]
+        if envelope.channel == "rest.trades":
+            items = data["trades"]
+            keys = {(t["trade_id"], t["order_id"]) for t in items}
+            seen = published_trades.setdefault((envelope.account, items[0]["symbol"]), set())
+            assert keys - seen, "a trades reply was published with nothing new"
+            seen |= keys
+        else:
+            items = data["orders"] if envelope.channel == "rest.open_orders" else [data]
+            assert {o["exchange"] for o in items} == {envelope.account}
+        symbols = {item["symbol"] for item in items}
+        assert len(symbols) == 1, "one message, one symbol"
+        assert record.key == f"futures_gateway|{envelope.account}|{symbols.pop()}".encode()
+    assert not published(records) - sent(sim, "futures_gateway")
+    # every execution of the two exchanges reached the raw topic, as a trade
+    fills = {(k[3], k[2]) for k in gateway_truth(sim).fills}
+    assert fills
+    assert set().union(*published_trades.values()) == fills
+    polled = sum(n for k, n in sent(sim, "futures_gateway").items() if k[1] == "rest.trades")
+    assert sum(1 for r in records if r.envelope.channel == "rest.trades") < polled
+
+
+def assert_gateway_truth(sim: Simulator, records: list[Record]) -> GroundTruth:
+    truth = gateway_truth(sim)
+    book = fold(records)
+    result = compare(truth, book.orders(), [p for p in book.positions() if p.account in ACCOUNTS])
+    assert result.ok, result.summary() + "\n" + "\n".join(result.problems[:10])
+    assert result.orders_matched == len(truth.orders)
+    assert result.positions_matched == len(truth.positions) > 0
+    return truth
+
+
+async def test_gateway_polls_orders_history_and_trades_and_rebuilds_orders_and_positions(
     kafka: str, gateway: Simulator
 ) -> None:
     sim = gateway
-    config = config_for(sim, "futures_gateway", poll=0.1)
-    config = replace(config, accounts=tuple(a for a in config.accounts if a.account in ACCOUNTS))
-    async with RunningIngest(config, kafka) as running:
+    async with RunningIngest(gateway_config(sim), kafka) as running:
         canceled: list[str] = []
         for round_ in range(15):
             snapshots = running.stats.total("snapshots")
@@ -213,30 +266,26 @@ async def test_gateway_polls_open_orders_and_order_history_and_rebuilds_every_or
         await sim.quiesce(drain_seconds=0.4)
         await running.settle()
     records = await read_topic(kafka, raw_topic("futures_gateway"))
-    finished: dict[str, str] = {}
-    for record in records:
-        envelope = record.envelope
-        data = envelope.payload["data"]
-        orders = data["orders"] if envelope.channel == "rest.open_orders" else [data]
-        symbols = {o["symbol"] for o in orders}
-        assert len(symbols) == 1, "one message, one symbol"
-        assert record.key == f"futures_gateway|{envelope.account}|{symbols.pop()}".encode()
-        assert {o["exchange"] for o in orders} == {envelope.account}
-        finished |= {o["order_id"]: o["status"] for o in orders}
-    assert not published(records) - sent(sim, "futures_gateway")
-    assert {r.envelope.channel for r in records} <= {"rest.open_orders", "rest.order_status"}
+    check_gateway_records(sim, records)
+    channels = {r.envelope.channel for r in records}
+    assert {"rest.open_orders", "rest.trades"} <= channels
+    assert channels <= {"rest.open_orders", "rest.order_status", "rest.trades"}
+    finished = {
+        o["order_id"]: o["status"]
+        for r in records
+        if r.envelope.channel != "rest.trades"
+        for o in (
+            r.envelope.payload["data"]["orders"]
+            if r.envelope.channel == "rest.open_orders"
+            else [r.envelope.payload["data"]]
+        )
+    }
     assert canceled
     assert all(finished[i] == "CANCELLED" for i in canceled)
-    # the order history holds what started and ended between two polls: every order of the
-    # two exchanges is known and ends right (the house account is not ingested here).
-    # Positions are not compared: without a trade list, fills come from cumulative steps.
-    truth = venue_truth(sim, "futures_gateway")
-    truth.orders = {k: v for k, v in truth.orders.items() if k[1] in ACCOUNTS}
-    book = fold(records)
-    result = compare(truth, book.orders(), [])
-    problems = [p for p in result.problems if not p.startswith("position")]
-    assert not problems, "\n".join(problems[:10])
-    assert result.orders_matched == len(truth.orders) > 50
+    # the order history holds what started and ended between two polls, the trade list every
+    # execution: every order and every position of the two exchanges ends right
+    truth = assert_gateway_truth(sim, records)
+    assert len(truth.orders) > 50
     heard_by_snapshots = {
         o["order_id"]
         for r in records
@@ -245,3 +294,34 @@ async def test_gateway_polls_open_orders_and_order_history_and_rebuilds_every_or
         if o["status"] not in ("FILLED", "CANCELLED", "EXPIRED")
     }
     assert len(truth.orders) - len(heard_by_snapshots) > 20  # only the history knew those
+
+
+async def test_gateway_trades_of_the_boundary_millisecond_are_not_lost(kafka: str) -> None:
+    """The gateway's clock stands still: every trade has one time, and trades keep arriving
+    in the millisecond the ingestor has already read up to. Each is published once it
+    exists (and a reply with nothing new is not); the positions end equal to the truth."""
+    clock = ManualClock(start_ms=now_ms())
+    config = SimConfig(seed=8, rate=0, venues=("futures_gateway",), accounts=ACCOUNTS,
+                       record=True)  # fmt: skip
+    async with Simulator(config, clock=clock) as sim:
+        async with RunningIngest(gateway_config(sim), kafka) as running:
+            for round_ in range(6):
+                snapshots = running.stats.total("snapshots")
+                await running.until(lambda s, n=snapshots: s.total("snapshots") >= n + 2)
+                sim.step(6)
+                if round_ == 3:
+                    clock.advance(2)  # a new millisecond, then more trades in it
+            await sim.quiesce(drain_seconds=0.3)
+            await running.settle()
+        records = await read_topic(kafka, raw_topic("futures_gateway"))
+        trade_times = {
+            t["time"]
+            for r in records
+            if r.envelope.channel == "rest.trades"
+            for t in r.envelope.payload["data"]["trades"]
+        }
+        assert trade_times == {clock.now - 2, clock.now}
+        replies = [r for r in records if r.envelope.channel == "rest.trades"]
+        assert len(replies) > len(ACCOUNTS) * 2  # several rounds, each in a known millisecond
+        check_gateway_records(sim, records)
+        assert_gateway_truth(sim, records)

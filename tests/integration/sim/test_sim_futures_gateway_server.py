@@ -1,11 +1,13 @@
 """The simulated futures gateway on loopback: HMAC-signed requests, order status, open
-orders, cancel_all with its 10-per-60-s limit and CANCELLATION_RAISED -> CANCELLED."""
+orders, the trade list (paged by time), cancel_all with its 10-per-60-s limit and
+CANCELLATION_RAISED -> CANCELLED."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import aiohttp
 import pytest
@@ -153,3 +155,136 @@ async def test_one_order_cancel_and_fills(sim: Simulator, http: aiohttp.ClientSe
     status, body = await gw.call("POST", "/order", body={**LIMIT, "time_in_force": "GTX",
                                  "price": "60010.0", "client_order_id": "po"})  # fmt: skip
     assert (status, body["error"]["code"]) == (422, "ORDER_REJECTED")
+
+
+def engine_trades(sim: Simulator, account: str) -> list[tuple]:
+    return [
+        (f.trade_id, f.order_id, f.side.value.upper(), f.price, f.qty, f.fee, f.fee_asset,
+         f.liquidity.value == "maker", f.time)
+        for f in sim.exchanges["futures_gateway"].fills if f.account == account
+    ]  # fmt: skip
+
+
+def listed(body: dict) -> list[tuple]:
+    return [
+        (t["trade_id"], t["order_id"], t["side"], Decimal(t["price"]), Decimal(t["quantity"]),
+         Decimal(t["fee"]), t["fee_asset"], t["is_maker"], t["time"])
+        for t in body["data"]["trades"]
+    ]  # fmt: skip
+
+
+async def test_trade_list_serves_every_execution_of_the_exchange_oldest_first(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    gw, other = client(sim, http), client(sim, http, "EXCHANGE_2")
+    clock: ManualClock = sim.clock  # type: ignore[assignment]
+    start = clock.now
+    # t0: a buy sweeping three house asks (0.02 each), and a sell of our own that rests
+    await gw.call("POST", "/order", body={**LIMIT, "quantity": "0.050", "price": "60010.0"})
+    _, resting = await gw.call("POST", "/order", body={
+        "symbol": "ETHUSDT", "side": "SELL", "type": "LIMIT", "quantity": "0.10",
+        "price": "3000.00", "time_in_force": "GTC"})  # fmt: skip
+    clock.advance(7)  # t0 + 7: our market buy takes our own sell (a self-trade)
+    _, crossing = await gw.call("POST", "/order", body={
+        "symbol": "ETHUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.05"})  # fmt: skip
+    clock.advance(2)
+    await other.call("POST", "/order", body={"symbol": "SOLUSDT", "side": "SELL",
+                                             "type": "MARKET", "quantity": "1.0"})  # fmt: skip
+    truth = engine_trades(sim, "EXCHANGE_1")
+    status, body = await gw.call("GET", "/trades", {"start_time": str(start)},
+                                 channel="rest.trades")  # fmt: skip
+    assert status == 200
+    assert listed(body) == sorted(truth, key=lambda t: t[-1]) == truth  # oldest first
+    assert [t[-1] for t in truth] == [start] * 3 + [start + 7] * 2
+    # the self-trade: one trade id, both of our orders, each with its own side
+    own = truth[3:]
+    assert {(t[1], t[2], t[7]) for t in own} == {
+        (resting["data"]["order_id"], "SELL", True), (crossing["data"]["order_id"], "BUY", False)
+    }  # fmt: skip
+    assert len({t[0] for t in own}) == 1
+    # another exchange's trades are its own; a symbol narrows; a window excludes
+    _, theirs = await other.call("GET", "/trades", {"start_time": str(start)})
+    assert listed(theirs) == engine_trades(sim, "EXCHANGE_2") != []
+    _, btc = await gw.call("GET", "/trades", {"start_time": str(start), "symbol": "BTCUSDT"})
+    assert listed(btc) == [t for t in truth if t[-1] == start] != []
+    _, later = await gw.call("GET", "/trades", {"start_time": str(start + 1),
+                                                "end_time": str(start + 7)})  # fmt: skip
+    assert listed(later) == [t for t in truth if t[-1] == start + 7]
+    # normalized: one real fill per trade, of the trade's order
+    events = normalize("EXCHANGE_1", gw.received)
+    assert [(e.fill.trade_id, e.order_id) for e in events if e.fill] == [t[:2] for t in truth]
+    assert not any(e.fills_implied for e in events)
+    assert "rest.trades" in {p.channel for p in sim.recorded()}
+
+
+async def test_trade_list_pages_by_time_and_never_ends_inside_a_millisecond(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    gw = client(sim, http)
+    clock: ManualClock = sim.clock  # type: ignore[assignment]
+    start = clock.now
+    await gw.call("POST", "/order", body={**LIMIT, "quantity": "0.050", "price": "60010.0"})
+    clock.advance(5)  # three trades at start, two at start + 5
+    await gw.call("POST", "/order", body={**LIMIT, "quantity": "0.050", "price": "60010.0",
+                                          "client_order_id": "grid-2"})  # fmt: skip
+    truth = engine_trades(sim, "EXCHANGE_1")
+    first_ms = [t for t in truth if t[-1] == start]
+    assert len(first_ms) == 3
+    assert len(truth) > 3
+    _, page = await gw.call("GET", "/trades", {"start_time": str(start), "limit": "1"})
+    assert listed(page) == first_ms  # more than the limit: the millisecond is not split
+    pages, cursor = [], start
+    while True:
+        _, page = await gw.call("GET", "/trades", {"start_time": str(cursor), "limit": "1"})
+        pages += listed(page)
+        if not page["data"]["trades"]:
+            break
+        cursor = page["data"]["trades"][-1]["time"] + 1
+    assert pages == truth
+    _, default = await gw.call("GET", "/trades", {"start_time": str(start)})
+    assert listed(default) == truth
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"start_time": "yesterday"},
+        {"start_time": "-5"},
+        {"start_time": "1000", "end_time": "999"},
+        {"start_time": "0"},  # more than 7 days before now
+        {"start_time": "1000", "limit": "0"},
+        {"start_time": "1000", "limit": "1001"},
+        {"start_time": "1000", "symbol": "DOGEUSDT"},
+    ],
+)
+async def test_trade_list_refuses_bad_parameters(
+    sim: Simulator, http: aiohttp.ClientSession, params: dict[str, str]
+) -> None:
+    gw = client(sim, http)
+    now = sim.clock()
+    fixed = {k: (str(now - int(v)) if k == "start_time" and v == "1000" else v)
+             for k, v in params.items()}  # fmt: skip
+    if "end_time" in fixed:
+        fixed["end_time"] = str(int(fixed["start_time"]) - 1)
+    status, body = await gw.call("GET", "/trades", fixed)
+    assert (status, body["error"]["code"]) == (400, "INVALID_PARAMETER"), fixed
+    with pytest.raises(NormalizationError, match="INVALID_PARAMETER"):
+        normalize("EXCHANGE_1", [("rest.trades", body)])
+
+
+async def test_trade_list_is_signed_per_exchange_and_rate_limited_with_the_other_reads(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    gw = client(sim, http)
+    start = str(sim.clock() - 1000)
+    status, body = await gw.call("GET", "/trades", {"start_time": start}, secret="wrong")
+    assert (status, body["error"]["code"]) == (401, "INVALID_SIGNATURE")
+    status, body = await gw.call("GET", "/trades", {"start_time": start, "exchange": "EXCHANGE_2"})
+    assert (status, body["error"]["code"]) == (403, "FORBIDDEN")
+    server = sim.servers["futures_gateway"]
+    for _ in range(1200 - 1):  # the two refused above did not count; open_orders is the last
+        server.limits.allow("default", "EXCHANGE_1", sim.clock())  # type: ignore[attr-defined]
+    assert (await gw.call("GET", "/open_orders"))[0] == 200
+    status, body = await gw.call("GET", "/trades", {"start_time": start})
+    assert (status, body["error"]["code"]) == (429, "RATE_LIMITED")

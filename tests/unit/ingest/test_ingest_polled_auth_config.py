@@ -175,7 +175,6 @@ def test_every_venue_has_an_ingestor_and_pollers_get_a_bucket() -> None:
     gateway = parse_ingest_config(_entries(), env=env).accounts[1]
     ingestor = build_ingestor(gateway, SimpleNamespace(), IngestStats())  # type: ignore[arg-type]
     assert (ingestor.bucket.rate, ingestor.bucket.burst) == (8.0, 3.0)  # type: ignore[attr-defined]
-    assert not ingestor.complete
 
 
 def test_sim_secrets_out_writes_what_the_ssi_ingestor_needs(tmp_path: Path) -> None:

@@ -9,7 +9,9 @@ Channels rendered, by venue:
 - ssi: `stream` messages (orderEvent / orderMatchEvent / orderError, one notifyID serial);
   `rest.orderBook` and `rest.auditOrderBook` of every account every 50 steps and at the end;
 - futures_gateway: `rest.order_status` after every event (the gateway has no push channel),
-  `rest.open_orders` every 50 steps, and a `rest.cancel_all` reply per cancel_all.
+  `rest.open_orders` every 50 steps, and a `rest.cancel_all` reply per cancel_all; with the
+  `trades` channel also `rest.trades` per account and symbol at every poll (the trades since
+  the newest one listed, that millisecond included, pages of 100) and at the end.
 """
 
 from __future__ import annotations
@@ -134,6 +136,26 @@ def gateway_poll(exchange: Exchange, accounts: list[str], out: list[Payload], no
         out.append((account, "rest.open_orders", body, now))
 
 
+def gateway_trades(
+    exchange: Exchange, accounts: list[str], out: list[Payload], since: int, now: int
+) -> None:
+    """`rest.trades` replies as a poller gets them: per account and symbol, the trades of
+    `[since, now]`, oldest first, in pages of 100 (a page never ends inside a millisecond)."""
+    for account in accounts:
+        for symbol in exchange.instruments:
+            trades = [
+                futures_gateway_wire.trade_object(f, exchange.order(f.order_id).client_order_id)  # type: ignore[union-attr]
+                for f in exchange.fills
+                if f.account == account and f.venue_symbol == symbol and since <= f.time <= now
+            ]
+            while trades:
+                end = min(100, len(trades))
+                while end < len(trades) and trades[end]["time"] == trades[end - 1]["time"]:
+                    end += 1
+                page, trades = trades[:end], trades[end:]
+                out.append((account, "rest.trades", futures_gateway_wire.trades_reply(page), now))
+
+
 RENDERERS = {"coinone": coinone_renderer, "ssi": ssi_renderer, "futures_gateway": gateway_renderer}
 POLLERS: dict[str, Poller] = {"coinone": coinone_poll, "ssi": ssi_poll,
                               "futures_gateway": gateway_poll}  # fmt: skip
@@ -164,13 +186,20 @@ def run_flow(
     flow = OrderFlow({venue: VenueFlow(exchange, house, profile or kit.flow)}, config)
     accounts = [*config.accounts, house.account]
     clock = ManualClock()
+    trades = venue == "futures_gateway" and "trades" in (channels or frozenset())
+    trades_from = clock.now
     for step in range(steps):
         flow.step(clock.advance(3))
         if poll_every and step % poll_every == poll_every - 1:
             POLLERS[venue](exchange, accounts, payloads, clock.now)
+            if trades:
+                gateway_trades(exchange, accounts, payloads, trades_from, clock.now)
+                trades_from = clock.now  # the next poll reads this millisecond again
     exchange.complete_pending(clock.advance(100))
     if final and venue in FINALS:
         FINALS[venue](exchange, accounts, payloads, clock.advance(1))
+    if final and trades:
+        gateway_trades(exchange, accounts, payloads, trades_from, clock.advance(1))
     return exchange, payloads
 
 
@@ -191,13 +220,16 @@ def observable_truth(venue: str, exchange: Exchange, payloads: Sequence[Payload]
     Positions are folded in `(trade_time, trade_id, order_id)` order, and within one
     millisecond that order decides average cost and realized PnL when an account has fills
     on both sides (a self-trade). SSI states no trade id (the normalizer makes
-    `<notifyID, zero-padded to 20 digits>:<orderID>`) and the gateway none at all (derived
-    fills are `<orderID>:<cumulative executed>`), so the truth is refolded with those ids: the same
-    fills, in the order the pipeline is specified to fold them.
+    `<notifyID, zero-padded to 20 digits>:<orderID>`) and the gateway's order replies none at
+    all (derived fills are `<orderID>:<cumulative executed>`), so the truth is refolded with
+    those ids: the same fills, in the order the pipeline is specified to fold them. With the
+    gateway's trade list the engine's own trade ids reach the pipeline.
     """
     truth = GroundTruth.from_exchanges([exchange])
     if venue not in ("ssi", "futures_gateway"):
         return truth
+    if any(channel == "rest.trades" for _, channel, _, _ in payloads):
+        return truth  # the gateway's trade list states the engine's trade ids
     ids: dict[tuple[str, str], str] = {}
     if venue == "ssi":
         notifies: dict[str, list[int]] = {}

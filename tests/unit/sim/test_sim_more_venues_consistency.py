@@ -39,12 +39,16 @@ NOW = 1_767_225_600_000
 # - coinone REST: detail after every event, cancel replies, active_orders, completed_orders;
 # - coinone MYORDER: frames plus active_orders polls and completed_orders;
 # - ssi: the stream plus orderBook / auditOrderBook polls;
-# - futures_gateway: order_status after every event, open_orders polls, cancel_all replies.
+# - futures_gateway: order_status after every event, open_orders polls, cancel_all replies
+#   (fills derived from cumulative steps only);
+# - futures_gateway-trades: the same plus the trade list at every poll and at the end (real
+#   fills, voiding the derived ones).
 MIXES = {
     "coinone-rest": ("coinone", frozenset({"rest"}), 50),
     "coinone-myorder": ("coinone", frozenset({"MYORDER"}), 50),
     "ssi": ("ssi", frozenset({"stream"}), 50),
     "futures_gateway": ("futures_gateway", frozenset({"rest"}), 50),
+    "futures_gateway-trades": ("futures_gateway", frozenset({"rest", "trades"}), 50),
 }
 
 
@@ -109,7 +113,7 @@ def test_every_channel_of_every_venue_is_rendered() -> None:
         ("coinone", "rest.active_orders"), ("coinone", "rest.completed_orders"),
         ("ssi", "stream"), ("ssi", "rest.orderBook"), ("ssi", "rest.auditOrderBook"),
         ("futures_gateway", "rest.order_status"), ("futures_gateway", "rest.open_orders"),
-        ("futures_gateway", "rest.cancel_all"),
+        ("futures_gateway", "rest.cancel_all"), ("futures_gateway", "rest.trades"),
     }  # fmt: skip
 
 

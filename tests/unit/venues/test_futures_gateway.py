@@ -8,10 +8,16 @@ from typing import Any
 import pytest
 from venue_harness import VenueHarness
 
-from pipeline.domain.events import CancelReason, OrderEvent, OrderStatus, Side
+from pipeline.domain.book import TradingBook
+from pipeline.domain.events import CancelReason, Fill, Liquidity, OrderEvent, OrderStatus, Side
 from pipeline.errors import NormalizationError
 from pipeline.venues import normalizer_for
-from pipeline.venues.futures_gateway import STATUS_MAP, FuturesGatewayNormalizer, to_symbol
+from pipeline.venues.futures_gateway import (
+    CHANNELS,
+    STATUS_MAP,
+    FuturesGatewayNormalizer,
+    to_symbol,
+)
 
 ACCOUNT = "EXCHANGE_2"
 RECEIVED = 1732000999000
@@ -19,6 +25,8 @@ D = Decimal
 NORMALIZER = FuturesGatewayNormalizer()
 LIMIT_ID = "01936be4-2571-7a3f-97fa-a29a2b85d717"
 STOP_ID = "01936be4-9e37-7487-8e31-20fede6ef271"
+TRADE_1 = "01936be4-2a0f-7c11-9d52-3b8e4f6a1c20"
+TRADE_2 = "01936be4-3b7e-7d4a-8c63-5e2f1a9b7d44"
 
 
 HARNESS = VenueHarness("futures_gateway", NORMALIZER, ACCOUNT, RECEIVED)
@@ -137,6 +145,111 @@ def test_open_orders_yield_one_snapshot_per_order() -> None:
     ]
 
 
+def trade_fill(trade_id: str, price: str, qty: str, fee: str, maker: bool, time: int) -> Fill:
+    return Fill(
+        venue="futures_gateway",
+        account=ACCOUNT,
+        symbol="BTC/USDT:USDT",
+        venue_symbol="BTCUSDT",
+        order_id=LIMIT_ID,
+        trade_id=trade_id,
+        side=Side.BUY,
+        price=D(price),
+        qty=D(qty),
+        fee=D(fee),
+        fee_asset="USDT",
+        liquidity=Liquidity.MAKER if maker else Liquidity.TAKER,
+        trade_time=time,
+        received_at=RECEIVED,
+    )
+
+
+def trade_of(fill: Fill) -> OrderEvent:
+    return OrderEvent(
+        event_id=f"futures_gateway:trade:{LIMIT_ID}:{fill.trade_id}",
+        venue="futures_gateway",
+        account=ACCOUNT,
+        order_id=LIMIT_ID,
+        symbol="BTC/USDT:USDT",
+        venue_symbol="BTCUSDT",
+        side=Side.BUY,
+        order_type="",
+        status=OrderStatus.PARTIALLY_FILLED,
+        venue_status="TRADE",
+        event_time=fill.trade_time,
+        received_at=RECEIVED,
+        client_order_id="grid-17",
+        fill=fill,
+        is_snapshot=True,
+    )
+
+
+def test_trades_yield_one_real_fill_per_trade() -> None:
+    assert run("rest.trades", load("trades.json")) == [
+        trade_of(trade_fill(TRADE_1, "63962.0", "0.001", "0.02558", False, 1732000000000)),
+        trade_of(trade_fill(TRADE_2, "64000.0", "0.003", "0.0768", True, 1732000005000)),
+    ]
+    assert run("rest.trades", {"data": {"trades": []}}) == []
+
+
+def test_trades_are_not_fills_implied_and_state_no_cumulative_quantity() -> None:
+    for event in run("rest.trades", load("trades.json")):
+        assert not event.fills_implied
+        assert (event.qty, event.filled_qty, event.fee, event.avg_fill_price) == (None,) * 4
+
+
+def test_self_trade_sides_are_two_events_with_one_trade_id() -> None:
+    payload = load("trades.json")
+    buy = payload["data"]["trades"][0]
+    sell = {**buy, "order_id": STOP_ID, "side": "SELL", "is_maker": True, "client_order_id": None}
+    events = run("rest.trades", {"data": {"trades": [buy, sell]}})
+    assert [e.fill.trade_id for e in events if e.fill] == [TRADE_1, TRADE_1]
+    assert len({e.event_id for e in events}) == 2
+    assert [(e.order_id, e.side, e.fill.liquidity) for e in events if e.fill] == [
+        (LIMIT_ID, Side.BUY, Liquidity.TAKER),
+        (STOP_ID, Side.SELL, Liquidity.MAKER),
+    ]
+
+
+def test_trade_fee_may_be_a_rebate_and_numbers_are_accepted() -> None:
+    payload = load("trades.json")
+    payload["data"]["trades"][1].update(fee="-0.0192", price=64000, quantity=0.003)
+    fill = run("rest.trades", payload)[1].fill
+    assert fill is not None
+    assert (fill.fee, fill.price, fill.qty) == (D("-0.0192"), D(64000), D("0.003"))
+
+
+def _fold(envelopes: list[tuple[str, Any, int]]) -> TradingBook:
+    book = TradingBook()
+    for channel, payload, received_at in envelopes:
+        for event in run(channel, payload, received_at=received_at):
+            book.apply(event)
+    return book
+
+
+def test_trades_void_the_fills_derived_from_order_polls_whatever_the_order() -> None:
+    """The partially filled order polled (one derived fill of 0.004), then its two trades:
+    the position ends equal to the trades, fill by fill, in either arrival order."""
+    poll = ("rest.order_status", load("order_status_LIMIT_PARTIALLY_FILLED.json"), RECEIVED)
+    trades = ("rest.trades", load("trades.json"), RECEIVED + 1)
+    derived_only = _fold([poll])
+    position = derived_only.position(("futures_gateway", ACCOUNT, "BTC/USDT:USDT"))
+    assert position is not None
+    assert (position.qty, position.fill_count) == (D("0.004"), 1)
+    for order in ([poll, trades], [trades, poll]):
+        book = _fold(order)
+        position = book.position(("futures_gateway", ACCOUNT, "BTC/USDT:USDT"))
+        assert position is not None
+        assert (position.qty, position.fill_count) == (D("0.004"), 2)
+        assert position.avg_price == D("63990.5")
+        assert position.fees == {"USDT": D("0.10238")}
+        state = book.order(("futures_gateway", ACCOUNT, LIMIT_ID))
+        assert state is not None
+        assert (state.status, state.filled_qty, state.fee, state.order_type) == (
+            OrderStatus.PARTIALLY_FILLED, D("0.004"), D("0.10238"), "limit",
+        )  # fmt: skip
+
+
 def test_cancel_all_reply_is_acknowledgement_only() -> None:
     assert run("rest.cancel_all", load("cancel_all_response.json")) == []
     assert run("rest.cancel_all", {"data": {"orders_ids": []}}) == []
@@ -144,6 +257,7 @@ def test_cancel_all_reply_is_acknowledgement_only() -> None:
 
 def test_registry_serves_futures_gateway_normalizer() -> None:
     assert isinstance(normalizer_for("futures_gateway"), FuturesGatewayNormalizer)
+    assert CHANNELS == ("rest.order_status", "rest.open_orders", "rest.trades", "rest.cancel_all")
 
 
 @pytest.mark.parametrize(
@@ -223,6 +337,17 @@ def _order(**changes: Any) -> Any:
     return payload
 
 
+def _trade(**changes: Any) -> Any:
+    payload = load("trades.json")
+    trade = payload["data"]["trades"][1]
+    for key, value in changes.items():
+        if value is None:
+            trade.pop(key)
+        else:
+            trade[key] = value
+    return payload
+
+
 @pytest.mark.parametrize(
     ("channel", "payload", "field"),
     [
@@ -243,6 +368,27 @@ def _order(**changes: Any) -> Any:
         ("rest.order_status", load("error_reply_rate_limited.json"), "error"),
         ("rest.open_orders", {"data": {"orders": {}}}, "data.orders"),
         ("rest.open_orders", {"data": {"orders": [None]}}, "data.orders[0]"),
+        ("rest.trades", _trade(trade_id=None), "data.trades[1].trade_id"),
+        ("rest.trades", _trade(trade_id=""), "data.trades[1].trade_id"),
+        ("rest.trades", _trade(order_id=None), "data.trades[1].order_id"),
+        ("rest.trades", _trade(symbol="BTC-PERP"), "data.trades[1].symbol"),
+        ("rest.trades", _trade(side="LONG"), "data.trades[1].side"),
+        ("rest.trades", _trade(price="0"), "data.trades[1].price"),
+        ("rest.trades", _trade(price="cheap"), "data.trades[1].price"),
+        ("rest.trades", _trade(quantity="0"), "data.trades[1].quantity"),
+        ("rest.trades", _trade(quantity="-0.003"), "data.trades[1].quantity"),
+        ("rest.trades", _trade(quantity=None), "data.trades[1].quantity"),
+        ("rest.trades", _trade(fee=None), "data.trades[1].fee"),
+        ("rest.trades", _trade(fee_asset=None), "data.trades[1].fee_asset"),
+        ("rest.trades", _trade(is_maker="true"), "data.trades[1].is_maker"),
+        ("rest.trades", _trade(is_maker=1), "data.trades[1].is_maker"),
+        ("rest.trades", _trade(is_maker=None), "data.trades[1].is_maker"),
+        ("rest.trades", _trade(time="now"), "data.trades[1].time"),
+        ("rest.trades", _trade(time=None), "data.trades[1].time"),
+        ("rest.trades", {"data": {"trades": {}}}, "data.trades"),
+        ("rest.trades", {"data": {"trades": [None]}}, "data.trades[0]"),
+        ("rest.trades", {"data": {}}, "data.trades"),
+        ("rest.trades", load("error_reply_rate_limited.json"), "error"),
         ("rest.cancel_all", {"data": {}}, "data.orders_ids"),
         ("rest.cancel_all", {"data": {"orders_ids": ["a", 7]}}, "data.orders_ids[1]"),
         ("rest.cancel_all", load("error_reply_rate_limited.json"), "error"),
@@ -270,6 +416,18 @@ def test_malformed_payload_raises_naming_field(channel: str, payload: Any, field
 def test_event_ids_do_not_depend_on_arrival(name: str) -> None:
     first = run("rest.order_status", load(name), received_at=1)
     assert first[0].event_id == run("rest.order_status", load(name), received_at=2)[0].event_id
+
+
+def test_trade_event_ids_do_not_depend_on_arrival_or_the_reply_listing_them() -> None:
+    first = [e.event_id for e in run("rest.trades", load("trades.json"), received_at=1)]
+    payload = load("trades.json")
+    payload["data"]["trades"] = payload["data"]["trades"][1:]  # a later poll's overlap
+    again = [e.event_id for e in run("rest.trades", payload, received_at=2)]
+    assert first == [
+        f"futures_gateway:trade:{LIMIT_ID}:{TRADE_1}",
+        f"futures_gateway:trade:{LIMIT_ID}:{TRADE_2}",
+    ]
+    assert again == first[1:]
 
 
 def test_event_id_changes_with_state() -> None:

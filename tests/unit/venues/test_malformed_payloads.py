@@ -92,6 +92,8 @@ def _gateway_channel(name: str) -> str:
         return "rest.open_orders"
     if name.startswith("cancel_all"):
         return "rest.cancel_all"
+    if name.startswith("trades"):
+        return "rest.trades"
     return "rest.order_status"
 
 
@@ -182,6 +184,12 @@ FUZZ = settings(
 @pytest.mark.parametrize("venue", sorted(CHANNEL_OF))
 def test_seed_payloads_of_every_venue_are_found(venue: str) -> None:
     assert len(SEEDS[venue]) >= 5
+
+
+def test_futures_gateway_seeds_cover_every_channel() -> None:
+    from pipeline.venues.futures_gateway import CHANNELS
+
+    assert {channel for channel, _ in SEEDS["futures_gateway"]} == set(CHANNELS)
 
 
 @FUZZ

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import fields
+from dataclasses import fields, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -198,9 +198,7 @@ def test_myorder_wait_yields_open() -> None:
 
 def test_myorder_snapshot_stream_type_yields_same_event_marked_snapshot() -> None:
     got = one(CHANNEL_MY_ORDER, load("fixture_myOrder_limit_1_wait_SNAPSHOT.json"))
-    expected = copy.copy(WAIT)
-    expected.is_snapshot = True
-    assert got == expected
+    assert got == replace(WAIT, is_snapshot=True)
     assert got.event_id == WAIT.event_id  # SNAPSHOT after REALTIME deduplicates
 
 
