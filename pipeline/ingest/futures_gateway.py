@@ -24,7 +24,10 @@ once after every (re)connect, then every `poll_interval`), for every configured 
   forgotten);
 - `GET /trade/api/v2/futures/trades?exchange=&symbol=&start_time=`: the symbol's trades
   since the newest trade `time` seen (inclusive, so a trade executed later in that same
-  millisecond is not lost; the first poll starts where the history does), oldest first,
+  millisecond is not lost; the first poll starts where the history does, or earlier, at the
+  creation of the oldest open order that has already executed something: once an order's
+  first trade arrives the fills derived from its cumulative quantity are voided, so its
+  earlier trades are needed too; at most 7 days back, as one request may span), oldest first,
   paged by 1000 -> channel `rest.trades`, keyed by the symbol like the order replies. A
   reply is published only when it lists a trade not published before: one that is newer
   than the newest time seen, or in that millisecond and not among the trades seen there.
@@ -39,6 +42,7 @@ cancel executor's calls): the default bucket takes 10/s. HTTP 429 ends the sessi
 from __future__ import annotations
 
 import logging
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
@@ -57,6 +61,8 @@ ORDER_STATUS = "rest.order_status"
 TRADES = "rest.trades"
 HISTORY_PAGE = 1000
 TRADES_PAGE = 1000
+#: How far back one trades request may start (the contract's 7 days, less a margin).
+TRADES_REACH_MS = 7 * 86_400_000 - 60_000
 OPEN_STATUSES = frozenset({"NEW", "OPEN", "TRIGGERED", "PARTIALLY_FILLED", "CANCELLATION_RAISED"})
 
 
@@ -141,10 +147,11 @@ class FuturesGatewayIngestor(RestPoller):
             payload = await self.file_changed(OPEN_ORDERS, raw, symbol)
             if payload is None:
                 raise SessionError(f"open_orders {symbol}: reply is not JSON")
-            open_ids = [str(o.get("order_id")) for o in _orders(payload)]
+            open_orders = _orders(payload)
+            open_ids = [str(o.get("order_id")) for o in open_orders]
             await self.history(http, symbol)
             await self.recover(symbol, open_ids, lambda i, s: self._status(http, i, s))
-            await self.trades(http, symbol)
+            await self.trades(http, symbol, _oldest_executed(open_orders))
 
     async def history(self, http: aiohttp.ClientSession, symbol: str) -> None:
         """The orders of `symbol` that finished since the newest one of this history seen."""
@@ -167,10 +174,18 @@ class FuturesGatewayIngestor(RestPoller):
                 return
             start = newest if newest > start else start + 1  # a full page: go on after it
 
-    async def trades(self, http: aiohttp.ClientSession, symbol: str) -> None:
+    async def trades(
+        self, http: aiohttp.ClientSession, symbol: str, oldest_executed: int | None = None
+    ) -> None:
         """The trades of `symbol` since the newest one published (that millisecond included);
-        a reply is published when it lists a trade not published before."""
-        cursor = self._trades_from.get(symbol, self._started)
+        a reply is published when it lists a trade not published before. The first fetch
+        starts at the ingestor's start, or at `oldest_executed` (the creation of the oldest
+        open order that has executed something) when earlier, within the 7 days allowed."""
+        cursor = self._trades_from.get(symbol)
+        if cursor is None:
+            cursor = self._started
+            if oldest_executed is not None and oldest_executed < cursor:
+                cursor = max(oldest_executed, now_ms() - TRADES_REACH_MS)
         known = self._trades_at.get(symbol, set())
         start = cursor
         for _ in range(10_000):
@@ -214,6 +229,20 @@ class FuturesGatewayIngestor(RestPoller):
             raise SessionError(f"order status: HTTP {status} {_code(raw)}")
         await self.file(ORDER_STATUS, raw, symbol)
         return True
+
+
+def _oldest_executed(orders: list[dict[str, Any]]) -> int | None:
+    """The creation time of the oldest of `orders` that has executed something, if any."""
+    times = []
+    for order in orders:
+        created = order.get("created_at")
+        try:
+            executed = Decimal(str(order.get("executed_quantity") or 0)) > 0
+        except InvalidOperation:
+            executed = False  # the normalizer reports the malformed field
+        if executed and isinstance(created, int) and not isinstance(created, bool):
+            times.append(created)
+    return min(times, default=None)
 
 
 def _code(raw: bytes) -> str:
