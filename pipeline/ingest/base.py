@@ -32,6 +32,7 @@ import random
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
+from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 import aiohttp
@@ -316,3 +317,23 @@ class RestPoller(Ingestor):
         if payload is not None:
             self._last[key] = raw
         return payload
+
+
+def oldest_executed(orders: Iterable[dict[str, Any]], created: str, executed: str) -> int | None:
+    """The creation time (field `created`, epoch ms) of the oldest of `orders` whose
+    cumulative executed quantity (field `executed`) is above zero, if any.
+
+    An ingestor's first start finds such orders partly filled: the snapshot's cumulative
+    quantity derives fills, and the order's first trade voids them, so the trades fetched at
+    that start must reach back to this time, or the earlier executions would be lost.
+    """
+    times = []
+    for order in orders:
+        when = order.get(created)
+        try:
+            traded = Decimal(str(order.get(executed) or 0)) > 0
+        except InvalidOperation:
+            traded = False  # the normalizer reports the malformed field
+        if traded and isinstance(when, int) and not isinstance(when, bool):
+            times.append(when)
+    return min(times, default=None)

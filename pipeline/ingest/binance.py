@@ -10,7 +10,10 @@ lists the orders placed *and* finished while the socket was down; its reply is n
 (the normalizer has no `wsapi.allOrders` channel), `order.status` is asked for each order
 never heard of instead; then `myTrades` (same window and paging, channel `wsapi.myTrades`)
 lists the trades executed in the gap, which `order.status` states only cumulatively (its
-items become fills; those also heard on the stream deduplicate by trade id). Stream messages
+items become fills; those also heard on the stream deduplicate by trade id). At the first
+start `myTrades` reaches back further, to the creation of the oldest open order that has
+already executed something (at most 7 days): its first trade voids the fills derived from
+its cumulative quantity, so its earlier trades are needed too. Stream messages
 (`{"subscriptionId", "event"}`) are published on channel `userData`, keyed by the event's
 `s`; a response is published by the reader in wire order, on the channel of the method that
 asked and keyed by the symbol it asked about. Responses to session requests and events
@@ -31,7 +34,7 @@ import aiohttp
 import orjson
 
 from pipeline.ingest.auth import binance_signed
-from pipeline.ingest.base import Ingestor, SessionError, cancel_tasks, supervise
+from pipeline.ingest.base import Ingestor, SessionError, cancel_tasks, oldest_executed, supervise
 from pipeline.ingest.publisher import now_ms
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,7 @@ def _result_orders(payload: dict[str, Any]) -> list[dict[str, Any]]:
 
 class BinanceIngestor(Ingestor):
     venue = "binance"
+    _reached_back = False  # has a snapshot fetched the earlier trades of partly filled orders?
 
     def symbol_of(self, payload: Any) -> str | None:
         if isinstance(payload, dict) and "status" in payload and "id" in payload:
@@ -183,11 +187,18 @@ class BinanceIngestor(Ingestor):
             if reply.get("status") != 200:
                 raise SessionError(f"openOrders.status {symbol}: {_error(reply)}")
             self.counters.snapshots += 1
-            open_ids = [f"{symbol}:{o.get('orderId')}" for o in _result_orders(reply)]
+            open_orders = _result_orders(reply)
+            open_ids = [f"{symbol}:{o.get('orderId')}" for o in open_orders]
             await self.recover(symbol, open_ids, self._order)
             if since is not None:
                 await self.history(symbol, since)
-                await self.trades(symbol, since)
+                reach = (
+                    None
+                    if self._reached_back
+                    else oldest_executed(open_orders, "time", "executedQty")
+                )
+                await self.trades(symbol, since if reach is None else min(since, reach))
+        self._reached_back = True  # later gaps: trades since the last message heard
 
     async def history(self, symbol: str, since: int) -> None:
         """`allOrders` from `since` to now; `order.status` for every order never heard of."""

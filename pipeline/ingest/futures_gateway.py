@@ -42,7 +42,6 @@ cancel executor's calls): the default bucket takes 10/s. HTTP 429 ends the sessi
 from __future__ import annotations
 
 import logging
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
@@ -50,7 +49,7 @@ import aiohttp
 import orjson
 
 from pipeline.ingest.auth import gateway_headers
-from pipeline.ingest.base import RateLimited, RestPoller, SessionError
+from pipeline.ingest.base import RateLimited, RestPoller, SessionError, oldest_executed
 from pipeline.ingest.publisher import now_ms
 
 log = logging.getLogger(__name__)
@@ -151,7 +150,8 @@ class FuturesGatewayIngestor(RestPoller):
             open_ids = [str(o.get("order_id")) for o in open_orders]
             await self.history(http, symbol)
             await self.recover(symbol, open_ids, lambda i, s: self._status(http, i, s))
-            await self.trades(http, symbol, _oldest_executed(open_orders))
+            reach = oldest_executed(open_orders, "created_at", "executed_quantity")
+            await self.trades(http, symbol, reach)
 
     async def history(self, http: aiohttp.ClientSession, symbol: str) -> None:
         """The orders of `symbol` that finished since the newest one of this history seen."""
@@ -229,20 +229,6 @@ class FuturesGatewayIngestor(RestPoller):
             raise SessionError(f"order status: HTTP {status} {_code(raw)}")
         await self.file(ORDER_STATUS, raw, symbol)
         return True
-
-
-def _oldest_executed(orders: list[dict[str, Any]]) -> int | None:
-    """The creation time of the oldest of `orders` that has executed something, if any."""
-    times = []
-    for order in orders:
-        created = order.get("created_at")
-        try:
-            executed = Decimal(str(order.get("executed_quantity") or 0)) > 0
-        except InvalidOperation:
-            executed = False  # the normalizer reports the malformed field
-        if executed and isinstance(created, int) and not isinstance(created, bool):
-            times.append(created)
-    return min(times, default=None)
 
 
 def _code(raw: bytes) -> str:

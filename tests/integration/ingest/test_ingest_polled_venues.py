@@ -10,7 +10,6 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -326,50 +325,3 @@ async def test_gateway_trades_of_the_boundary_millisecond_are_not_lost(kafka: st
         assert len(replies) > len(ACCOUNTS) * 2  # several rounds, each in a known millisecond
         check_gateway_records(sim, records)
         assert_gateway_truth(sim, records)
-
-
-class ShiftedClock:
-    """Wall time moved by `shift_ms`: the simulator trades in the past, then catches up."""
-
-    def __init__(self, shift_ms: int) -> None:
-        self.shift_ms = shift_ms
-
-    def __call__(self) -> int:
-        return now_ms() + self.shift_ms
-
-
-async def test_gateway_fetches_the_earlier_trades_of_orders_partly_filled_before_it_started(
-    kafka: str,
-) -> None:
-    """Orders partly filled an hour before the ingestor starts: their first trade voids the
-    fills derived from their polled cumulative quantity, so every one of their trades must be
-    fetched, the old ones included, or their fills would no longer add up to what they filled."""
-    clock = ShiftedClock(-3_600_000)
-    config = SimConfig(seed=5, rate=0, venues=("futures_gateway",), accounts=ACCOUNTS,
-                       record=True)  # fmt: skip
-    async with Simulator(config, clock=clock) as sim:
-        sim.step(60)
-        exchange = sim.exchanges["futures_gateway"]
-        partly = {o.order_id for a in ACCOUNTS for o in exchange.open_orders(a) if o.filled_qty}
-        assert partly, "the flow left no partly filled order open"
-        clock.shift_ms = 0  # an hour later, the ingestor starts
-        async with RunningIngest(gateway_config(sim), kafka) as running:
-            await running.until(lambda s: s.total("snapshots") >= 2 * len(ACCOUNTS))
-            await running.settle()
-        records = await read_topic(kafka, raw_topic("futures_gateway"))
-    trades = [
-        t
-        for r in records
-        if r.envelope.channel == "rest.trades"
-        for t in r.envelope.payload["data"]["trades"]
-    ]
-    published = {(t["trade_id"], t["order_id"]) for t in trades}
-    expected = {(k[3], k[2]) for k in sim.truth().fills if k[2] in partly}
-    assert expected <= published
-    book = fold(records)
-    for state in book.orders():
-        if state.order_id in partly:
-            traded = {
-                (t["trade_id"], t["quantity"]) for t in trades if t["order_id"] == state.order_id
-            }
-            assert sum(Decimal(q) for _, q in traded) == state.filled_qty > 0
