@@ -26,9 +26,14 @@ $(STAMP): pyproject.toml setup.py
 
 # Compiled in place with the venv's mypy (a dev extra); PIPELINE_PURE_PYTHON=1 skips it.
 $(COMPILED): $(STAMP) $(NATIVE)
-	$(BIN)/python setup.py --quiet build_ext --inplace > $(VENV)/compile.log 2>&1 \
-	  || { tail -n 30 $(VENV)/compile.log; exit 1; }
-	@touch $(COMPILED)
+	@if [ -n "$$PIPELINE_PURE_PYTHON" ] && [ "$$PIPELINE_PURE_PYTHON" != 0 ]; then \
+	  echo "PIPELINE_PURE_PYTHON is set: the hot path is not compiled"; \
+	else \
+	  echo "compiling the hot path with mypyc (log: $(VENV)/compile.log)"; \
+	  $(BIN)/python setup.py --quiet build_ext --inplace > $(VENV)/compile.log 2>&1 \
+	    || { tail -n 30 $(VENV)/compile.log; exit 1; }; \
+	  touch $(COMPILED); \
+	fi
 
 venv: $(COMPILED) ## create .venv, install the project with its extras, compile the hot path
 
@@ -54,4 +59,5 @@ bench: $(COMPILED) ## run the benchmarks and print the figures for BENCHMARKS.md
 clean: ## remove the environment, caches and the embedded data directory
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .mypy_cache data build *.egg-info
 	find pipeline -name '*.so' -delete
+	rm -f pipeline/hotpath.sources.json
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
