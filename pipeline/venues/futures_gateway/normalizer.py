@@ -23,6 +23,7 @@ once one of its trades arrives. Decided here:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pipeline.domain.events import CancelReason, Fill, OrderEvent, OrderStatus
@@ -72,23 +73,9 @@ class FuturesGatewayNormalizer:
             data = expect_object(VENUE, field(VENUE, _reply(envelope), "data"), "data")
             return [order_event(data, envelope, "data.")]
         if channel == CHANNEL_OPEN_ORDERS:
-            data = expect_object(VENUE, field(VENUE, _reply(envelope), "data"), "data")
-            orders = expect_list(VENUE, field(VENUE, data, "orders", "data."), "data.orders")
-            return [
-                order_event(
-                    expect_object(VENUE, o, f"data.orders[{i}]"), envelope, f"data.orders[{i}]."
-                )
-                for i, o in enumerate(orders)
-            ]
+            return _each(envelope, "orders", order_event)
         if channel == CHANNEL_TRADES:
-            data = expect_object(VENUE, field(VENUE, _reply(envelope), "data"), "data")
-            trades = expect_list(VENUE, field(VENUE, data, "trades", "data."), "data.trades")
-            return [
-                trade_event(
-                    expect_object(VENUE, t, f"data.trades[{i}]"), envelope, f"data.trades[{i}]."
-                )
-                for i, t in enumerate(trades)
-            ]
+            return _each(envelope, "trades", trade_event)
         if channel == CHANNEL_CANCEL_ALL:
             data = expect_object(VENUE, field(VENUE, _reply(envelope), "data"), "data")
             ids = expect_list(VENUE, field(VENUE, data, "orders_ids", "data."), "data.orders_ids")
@@ -101,6 +88,21 @@ class FuturesGatewayNormalizer:
         raise NormalizationError(
             VENUE, "channel", channel, f"unknown channel; expected one of {', '.join(CHANNELS)}"
         )
+
+
+def _each(
+    envelope: RawEnvelope,
+    name: str,
+    translate: Callable[[dict[str, Any], RawEnvelope, str], OrderEvent],
+) -> list[OrderEvent]:
+    """`{"data": {name: [item, ...]}}`: each item translated, errors naming its index."""
+    data = expect_object(VENUE, field(VENUE, _reply(envelope), "data"), "data")
+    items = expect_list(VENUE, field(VENUE, data, name, "data."), f"data.{name}")
+    out = []
+    for i, item in enumerate(items):
+        where = f"data.{name}[{i}]"
+        out.append(translate(expect_object(VENUE, item, where), envelope, where + "."))
+    return out
 
 
 def _reply(envelope: RawEnvelope) -> dict[str, Any]:
