@@ -35,6 +35,9 @@ once after every (re)connect, then every `poll_interval`), for every configured 
   first, and are voided by the order's trades once they arrive. The cursors survive
   reconnects, so trades executed while the gateway was unreachable are fetched after it.
 
+Both lists reach back at most 7 days (what one request may span): an ingestor that was away
+longer resumes with the last 7 days; older changes are not recovered.
+
 Rate limits are per exchange (1,200 requests per 60 s on these endpoints, shared with the
 cancel executor's calls): the default bucket takes 10/s. HTTP 429 ends the session (backoff).
 """
@@ -60,8 +63,8 @@ ORDER_STATUS = "rest.order_status"
 TRADES = "rest.trades"
 HISTORY_PAGE = 1000
 TRADES_PAGE = 1000
-#: How far back one trades request may start (the contract's 7 days, less a margin).
-TRADES_REACH_MS = 7 * 86_400_000 - 60_000
+#: How far back a history or trades request may start (the contract's 7 days, less a margin).
+REACH_MS = 7 * 86_400_000 - 60_000
 OPEN_STATUSES = frozenset({"NEW", "OPEN", "TRIGGERED", "PARTIALLY_FILLED", "CANCELLATION_RAISED"})
 
 
@@ -155,7 +158,7 @@ class FuturesGatewayIngestor(RestPoller):
 
     async def history(self, http: aiohttp.ClientSession, symbol: str) -> None:
         """The orders of `symbol` that finished since the newest one of this history seen."""
-        start = self._history_from.get(symbol, self._started)
+        start = _within_reach(self._history_from.get(symbol, self._started))
         for _ in range(10_000):
             params = {"exchange": self.account, "symbol": symbol, "start_time": str(start),
                       "limit": str(HISTORY_PAGE)}  # fmt: skip
@@ -185,7 +188,8 @@ class FuturesGatewayIngestor(RestPoller):
         if cursor is None:
             cursor = self._started
             if oldest_executed is not None and oldest_executed < cursor:
-                cursor = max(oldest_executed, now_ms() - TRADES_REACH_MS)
+                cursor = oldest_executed
+        cursor = _within_reach(cursor)  # after a week away, the last 7 days are all there is
         known = self._trades_at.get(symbol, set())
         start = cursor
         for _ in range(10_000):
@@ -229,6 +233,12 @@ class FuturesGatewayIngestor(RestPoller):
             raise SessionError(f"order status: HTTP {status} {_code(raw)}")
         await self.file(ORDER_STATUS, raw, symbol)
         return True
+
+
+def _within_reach(start: int) -> int:
+    """`start`, or the oldest time a request may start at (7 days ago) if it is older: an
+    ingestor away longer than that resumes with the last 7 days instead of being refused."""
+    return max(start, now_ms() - REACH_MS)
 
 
 def _code(raw: bytes) -> str:

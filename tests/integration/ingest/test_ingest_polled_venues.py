@@ -12,11 +12,14 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
+import aiohttp
 import pytest
 from ingest_helpers import Record, RunningIngest, canonical, control, fold, read_topic
 
-from pipeline.ingest import Backoff, IngestConfig, simulator_config
+from pipeline.envelope import RawEnvelope
+from pipeline.ingest import Backoff, IngestConfig, IngestStats, simulator_config
 from pipeline.ingest.publisher import now_ms
+from pipeline.ingest.service import build_ingestor
 from pipeline.kafka import DEAD_LETTERS, ensure_topics, raw_topic
 from pipeline.local.broker import TansuBroker
 from pipeline.sim.clock import ManualClock
@@ -325,3 +328,38 @@ async def test_gateway_trades_of_the_boundary_millisecond_are_not_lost(kafka: st
         assert len(replies) > len(ACCOUNTS) * 2  # several rounds, each in a known millisecond
         check_gateway_records(sim, records)
         assert_gateway_truth(sim, records)
+
+
+class RecordingPublisher:
+    """Stands in for the Kafka publisher: keeps what the ingestor publishes."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[RawEnvelope, str | None]] = []
+
+    async def publish(self, envelope: RawEnvelope, symbol: str | None) -> None:
+        self.published.append((envelope, symbol))
+
+    async def dead_letter(self, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"unexpected dead letter {args} {kwargs}")
+
+
+async def test_gateway_back_after_more_than_a_week_resumes_with_the_last_seven_days(
+    gateway: Simulator,
+) -> None:
+    """The gateway refuses history and trade requests reaching back more than 7 days; an
+    ingestor whose cursors are older resumes from 7 days ago instead of failing forever."""
+    sim = gateway
+    sim.step(40)
+    account = gateway_config(sim).accounts[0]
+    publisher = RecordingPublisher()
+    ingestor = build_ingestor(account, publisher, IngestStats())  # type: ignore[arg-type]
+    symbol = account.symbols[0]
+    eight_days_ago = now_ms() - 8 * 86_400_000
+    ingestor._history_from[symbol] = eight_days_ago  # type: ignore[attr-defined]
+    ingestor._trades_from[symbol] = eight_days_ago  # type: ignore[attr-defined]
+    async with aiohttp.ClientSession() as http:
+        await ingestor.history(http, symbol)  # type: ignore[attr-defined]
+        await ingestor.trades(http, symbol)  # type: ignore[attr-defined]
+    channels = {envelope.channel for envelope, _ in publisher.published}
+    assert "rest.trades" in channels  # the trades of the last 7 days, this flow's included
+    assert ingestor._trades_from[symbol] > eight_days_ago  # type: ignore[attr-defined]
