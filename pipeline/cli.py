@@ -136,7 +136,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError("--input", str(args.input), "no such file")
     bootstrap = resolve_bootstrap(settings) if args.from_topics else None
     store = open_store(settings.store)
-    migrate(store)
+    migrate(store, cluster=settings.clickhouse_cluster)
     if args.truncate:
         truncate_tables(store)
     if bootstrap is not None:
@@ -169,7 +169,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.sink.migrations import migrate
     from pipeline.sink.store import open_store
 
-    applied = migrate(open_store(settings.store))
+    applied = migrate(open_store(settings.store), cluster=settings.clickhouse_cluster)
     names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "none (up to date)"
     print(f"{settings.store.masked_url}: applied {names}")
     return 0

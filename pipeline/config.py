@@ -9,6 +9,7 @@ repr and message.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,6 +30,7 @@ ENV_HEARTBEAT = "PIPELINE_BROKER_HEARTBEAT_INTERVAL"
 ENV_LOG_LEVEL = "PIPELINE_LOG_LEVEL"
 ENV_LATENESS = "PIPELINE_LATENESS_MS"
 ENV_RETENTION = "PIPELINE_ORDER_RETENTION_HOURS"
+ENV_CLUSTER = "PIPELINE_CLICKHOUSE_CLUSTER"
 
 MASK = "***"
 
@@ -164,6 +166,7 @@ class Settings:
     log_level: str = "INFO"
     lateness_ms: int = 5_000
     order_retention_hours: float = 24.0
+    clickhouse_cluster: str | None = None  # `pipeline migrate` writes cluster DDL when set
 
     @property
     def embedded_store_path(self) -> Path:
@@ -221,4 +224,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=log_level,
         lateness_ms=_number(env, ENV_LATENESS, 5_000, integer=True, allow_zero=True),
         order_retention_hours=_number(env, ENV_RETENTION, 24.0, integer=False),
+        clickhouse_cluster=_cluster(env.get(ENV_CLUSTER) or None),
     )
+
+
+def _cluster(name: str | None) -> str | None:
+    """A ClickHouse cluster name as `ON CLUSTER` takes it unquoted (letters, digits, `_`)."""
+    if name is not None and not re.fullmatch(r"\w+", name):
+        raise ConfigError(ENV_CLUSTER, name, "a cluster name is letters, digits and _")
+    return name

@@ -84,7 +84,7 @@ def run_pipeline(
     try:
         stack.start()
         assert stack.store is not None
-        applied = migrate(stack.store)
+        applied = migrate(stack.store, cluster=settings.clickhouse_cluster)
         sim = sim_rate is not None and ingest_config is None
         keys = None
         if sim and cancel_config is None:
@@ -221,7 +221,7 @@ def run_worker(
                 "writes it; run only `--role process` workers beside it",
             )
         store = open_store(settings.store)
-        migrate(store)
+        migrate(store, cluster=settings.clickhouse_cluster)
     previous = _catch_term()
     query_server = None
     metrics = _start_metrics(metrics_port, out)

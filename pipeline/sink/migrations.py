@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -31,7 +30,6 @@ from pipeline.sink.store import Store
 log = logging.getLogger(__name__)
 
 _FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-ENV_CLUSTER = "PIPELINE_CLICKHOUSE_CLUSTER"
 _CREATE_TABLE_RE = re.compile(
     r"^CREATE TABLE IF NOT EXISTS (?P<db>\w+)\.(?P<table>\w+)\s*(?P<columns>\(.*\))\s*"
     r"ENGINE = (?P<engine>\w*MergeTree)(?:\((?P<args>[^)]*)\))?\s*(?P<rest>.*)$",
@@ -64,7 +62,7 @@ class Migration:
 def cluster_statements(statements: list[str], cluster: str) -> list[str]:
     """The single-node DDL of `statements` for the ClickHouse cluster `cluster`."""
     if not re.fullmatch(r"\w+", cluster):
-        raise StoreError(f"{ENV_CLUSTER}={cluster!r} is not a cluster name")
+        raise StoreError(f"cluster {cluster!r} is not a cluster name")
     on = f"ON CLUSTER {cluster}"
     out: list[str] = []
     for statement in statements:
@@ -125,11 +123,10 @@ def migrate(
 ) -> list[Migration]:
     """Apply every migration not yet applied; return those applied now.
 
-    `cluster` (default: PIPELINE_CLICKHOUSE_CLUSTER, unset = single node) selects the
-    replicated + distributed form of every statement (`cluster_statements`).
+    `cluster` (`Settings.clickhouse_cluster`, from PIPELINE_CLICKHOUSE_CLUSTER; None = single
+    node) selects the replicated + distributed form of every statement (`cluster_statements`).
     """
     migrations = load_migrations() if migrations is None else migrations
-    cluster = cluster if cluster is not None else (os.environ.get(ENV_CLUSTER) or None)
     db = store.database
 
     def ddl(statements: list[str]) -> list[str]:

@@ -102,3 +102,16 @@ def test_settings_describe_never_shows_the_password() -> None:
     settings = load_settings({ENV_CLICKHOUSE: "http://u:hunter2@h:8123/trading"})
     assert "hunter2" not in str(settings.describe())
     assert "hunter2" not in repr(settings)
+
+
+def test_clickhouse_cluster_is_a_setting() -> None:
+    assert load_settings({}).clickhouse_cluster is None
+    assert load_settings({"PIPELINE_CLICKHOUSE_CLUSTER": "pipeline"}).clickhouse_cluster == (
+        "pipeline"
+    )
+
+
+def test_a_cluster_name_that_is_no_identifier_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="PIPELINE_CLICKHOUSE_CLUSTER") as caught:
+        load_settings({"PIPELINE_CLICKHOUSE_CLUSTER": "x; DROP DATABASE trading"})
+    assert "x; DROP DATABASE trading" in str(caught.value)
