@@ -15,7 +15,6 @@ from typing import Any
 
 from pipeline.errors import StoreError
 from pipeline.sink.store import Store
-from pipeline.tables import cell
 
 CLEAR = "\x1b[H\x1b[2J"
 
@@ -33,6 +32,17 @@ class Rates:
         rates = {k: (v - self.last.get(k, 0)) / elapsed for k, v in counts.items()}
         self.last, self.at = dict(counts), now
         return rates
+
+
+#: Amounts on screen: to 8 decimal places (PnL at average cost carries 28 significant digits:
+#: -1219999.999999999999999999 is -1220000 to anyone reading it). The tables keep them exact.
+SHOWN_PLACES = Decimal("1e-8")
+
+
+def amount(value: Decimal) -> str:
+    """`value` rounded to `SHOWN_PLACES`, without trailing zeros or an exponent."""
+    shown = value.quantize(SHOWN_PLACES).normalize()
+    return format(shown if shown else Decimal(0), "f")
 
 
 def store_picture(store: Store) -> list[str]:
@@ -64,9 +74,9 @@ def store_picture(store: Store) -> list[str]:
     ]
     for venue, account, quote, realized, symbols in pnl:
         paid = fees.get((venue, account)) or {}
-        fee_text = ", ".join(f"{cell(Decimal(v))} {k}" for k, v in sorted(paid.items()))
+        fee_text = ", ".join(f"{amount(Decimal(v))} {k}" for k, v in sorted(paid.items()))
         lines.append(
-            f"  {venue:<16} {account:<12} realized {cell(Decimal(realized)):>20} {quote:<5}"
+            f"  {venue:<16} {account:<12} realized {amount(Decimal(realized)):>20} {quote:<5}"
             f" ({symbols} symbols); fees {fee_text or '0'}"
         )
     return lines
