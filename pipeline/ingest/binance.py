@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,45 +203,38 @@ class BinanceIngestor(Ingestor):
 
     async def history(self, symbol: str, since: int) -> None:
         """`allOrders` from `since` to now; `order.status` for every order never heard of."""
-        now = now_ms()
-        start = max(since, now - 7 * DAY_MS)  # farther back than a week: not recovered
-        for _ in range(10_000):
-            end = min(now, start + DAY_MS - 1)
-            params = {"symbol": symbol, "startTime": start, "endTime": end,
-                      "limit": HISTORY_PAGE}  # fmt: skip
-            reply = await self.request("allOrders", params)
-            if reply.get("status") != 200:
-                raise SessionError(f"allOrders {symbol}: {_error(reply)}")
-            orders = _result_orders(reply)
+        async for orders in self._pages("allOrders", symbol, since):
             for order in orders:
                 key = f"{symbol}:{order.get('orderId')}"
                 if not self.live.knows(key):
                     self.counters.recovered_orders += 1
                     await self._order(key, symbol)
-            if len(orders) >= HISTORY_PAGE:  # full page: go on from its newest creation time
-                newest = orders[-1].get("time")
-                start = newest if isinstance(newest, int) and newest > start else start + 1
-            elif end >= now:
-                return
-            else:
-                start = end + 1
 
     async def trades(self, symbol: str, since: int) -> None:
         """`myTrades` from `since` to now (channel `wsapi.myTrades`): the trades executed
-        while the socket was down, which `order.status` states only as cumulative quantity
-        (windows of at most 24 h, pages of 1000, oldest first)."""
+        while the socket was down, which `order.status` states only as cumulative quantity."""
+        async for _ in self._pages("myTrades", symbol, since, "wsapi.myTrades"):
+            pass  # the reader publishes each reply; nothing else to do with it
+
+    async def _pages(
+        self, method: str, symbol: str, since: int, channel: str | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The items of `method` (`allOrders` / `myTrades`) from `since` to now, oldest first:
+        windows of at most 24 h (Binance's limit), pages of `HISTORY_PAGE`; a full page goes
+        on from its newest `time`. Farther back than a week is not recovered."""
         now = now_ms()
-        start = max(since, now - 7 * DAY_MS)  # farther back than a week: not recovered
+        start = max(since, now - 7 * DAY_MS)
         for _ in range(10_000):
             end = min(now, start + DAY_MS - 1)
             params = {"symbol": symbol, "startTime": start, "endTime": end,
                       "limit": HISTORY_PAGE}  # fmt: skip
-            reply = await self.request("myTrades", params, "wsapi.myTrades", symbol)
+            reply = await self.request(method, params, channel, symbol if channel else None)
             if reply.get("status") != 200:
-                raise SessionError(f"myTrades {symbol}: {_error(reply)}")
-            trades = _result_orders(reply)
-            if len(trades) >= HISTORY_PAGE:  # full page: go on from its newest trade time
-                newest = trades[-1].get("time")
+                raise SessionError(f"{method} {symbol}: {_error(reply)}")
+            items = _result_orders(reply)
+            yield items
+            if len(items) >= HISTORY_PAGE:
+                newest = items[-1].get("time")
                 start = newest if isinstance(newest, int) and newest > start else start + 1
             elif end >= now:
                 return
