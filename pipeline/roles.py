@@ -76,9 +76,14 @@ class Roles:
         if "cancel" in self.names:
             out.append(("cancel", self._run_cancel))
         if "process" in self.names:
+            from pipeline.streams.checkpoint import open_checkpoints
+
             self.process = ProcessWorker(
-                ctx.bootstrap, ctx.settings, ctx.settings.processing, metrics=ctx.metrics
-            )
+                ctx.bootstrap, ctx.settings, ctx.settings.processing, metrics=ctx.metrics,
+                checkpoints=open_checkpoints(ctx.settings, ctx.bootstrap),
+                checkpoint_interval_s=ctx.settings.checkpoint_interval_s,
+                checkpoint_records=ctx.settings.checkpoint_records,
+            )  # fmt: skip
             out.append(("process", self.process.run))
         if "sink" in self.names:
             if ctx.store is None:
