@@ -31,6 +31,10 @@ ENV_LOG_LEVEL = "PIPELINE_LOG_LEVEL"
 ENV_LATENESS = "PIPELINE_LATENESS_MS"
 ENV_RETENTION = "PIPELINE_ORDER_RETENTION_HOURS"
 ENV_CLUSTER = "PIPELINE_CLICKHOUSE_CLUSTER"
+ENV_CHECKPOINTS = "PIPELINE_CHECKPOINTS"
+ENV_CHECKPOINT_INTERVAL = "PIPELINE_CHECKPOINT_INTERVAL"
+ENV_CHECKPOINT_RECORDS = "PIPELINE_CHECKPOINT_RECORDS"
+CHECKPOINT_STORES = ("file", "topic", "off")
 
 MASK = "***"
 
@@ -167,6 +171,23 @@ class Settings:
     lateness_ms: int = 5_000
     order_retention_hours: float = 24.0
     clickhouse_cluster: str | None = None  # `pipeline migrate` writes cluster DDL when set
+    # where processing checkpoints live: "file" (<data dir>/checkpoints), "topic" (the
+    # compacted pipeline.checkpoints topic) or "off"; None: "file" on the embedded broker,
+    # "topic" on a configured cluster (partitions may move to another host)
+    checkpoints: str | None = None
+    checkpoint_interval_s: float = 10.0
+    checkpoint_records: int = 100_000
+
+    @property
+    def checkpoint_store(self) -> str:
+        """The checkpoint store in force (`checkpoints`, or its default)."""
+        if self.checkpoints is not None:
+            return self.checkpoints
+        return "topic" if self.kafka_bootstrap else "file"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.data_dir / "checkpoints"
 
     @property
     def embedded_store_path(self) -> Path:
@@ -225,7 +246,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lateness_ms=_number(env, ENV_LATENESS, 5_000, integer=True, allow_zero=True),
         order_retention_hours=_number(env, ENV_RETENTION, 24.0, integer=False),
         clickhouse_cluster=_cluster(env.get(ENV_CLUSTER) or None),
+        checkpoints=_checkpoints(env.get(ENV_CHECKPOINTS) or None),
+        checkpoint_interval_s=_number(env, ENV_CHECKPOINT_INTERVAL, 10.0, integer=False),
+        checkpoint_records=_number(env, ENV_CHECKPOINT_RECORDS, 100_000, integer=True),
     )
+
+
+def _checkpoints(value: str | None) -> str | None:
+    if value is not None and value not in CHECKPOINT_STORES:
+        raise ConfigError(ENV_CHECKPOINTS, value, f"expected one of {', '.join(CHECKPOINT_STORES)}")
+    return value
 
 
 def _cluster(name: str | None) -> str | None:

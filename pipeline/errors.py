@@ -6,7 +6,8 @@
      ├── BadInputError          one input record cannot be used; it becomes a dead letter
      │    ├── EnvelopeError     the raw envelope itself is malformed
      │    └── NormalizationError a venue payload field is missing or has a wrong value
-     └── StoreError             ClickHouse rejected or could not take a write or query
+     ├── StoreError             ClickHouse rejected or could not take a write or query
+     └── CheckpointError        a processing checkpoint cannot be read or written
 
 Third-party exceptions are translated once, at the boundary that calls the library
 (`raise StoreError(...) from exc`), so callers handle only these types. Messages name the
@@ -77,3 +78,8 @@ class UnknownVenueError(BadInputError):
 
 class StoreError(PipelineError):
     """A ClickHouse write or query failed."""
+
+
+class CheckpointError(PipelineError):
+    """A processing checkpoint is unreadable (corrupt, truncated, another format or version)
+    or could not be written. Recovery then rebuilds the partition from its raw topic."""

@@ -23,6 +23,7 @@ FILLS = "fills"
 COMMANDS_CANCEL = "commands.cancel"
 COMMANDS_RESULTS = "commands.results"
 DEAD_LETTERS = "pipeline.dlq"
+CHECKPOINTS = "pipeline.checkpoints"  # processing checkpoints (streams/topicstore.py)
 
 
 def raw_topic(venue: str) -> str:
@@ -51,6 +52,7 @@ PIPELINE_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(COMMANDS_CANCEL),
     TopicSpec(COMMANDS_RESULTS),
     TopicSpec(DEAD_LETTERS),
+    TopicSpec(CHECKPOINTS, compacted=True),
 )
 
 

@@ -31,13 +31,33 @@ from typing import TypeAlias
 from pipeline.domain.events import TERMINAL_STATUSES, Fill, OrderEvent
 from pipeline.domain.ledger import DUPLICATE, LATE, REPLACED, OrderLedger, check_event
 from pipeline.domain.orders import OrderState
-from pipeline.domain.positions import Position, PositionLedger
+from pipeline.domain.positions import Position, PositionLedger, PositionLedgerState
 
 BookOutput: TypeAlias = OrderState | Fill | Position
 OrderKey: TypeAlias = tuple[str, str, str]
 PositionKey: TypeAlias = tuple[str, str, str]
 
 DAY_MS = 86_400_000
+
+
+class BookState:
+    """A trading book as plain values: each order's distinct events in sort order (the
+    orders' states are their fold), the evicted order keys with when, each position ledger,
+    and the counters (duplicates, late events, reports after eviction)."""
+
+    __slots__ = ("counters", "evicted", "orders", "positions")
+
+    def __init__(
+        self,
+        orders: list[tuple[OrderKey, list[OrderEvent]]],
+        evicted: list[tuple[OrderKey, int]],
+        positions: list[PositionLedgerState],
+        counters: tuple[int, int, int],
+    ) -> None:
+        self.orders = orders
+        self.evicted = evicted
+        self.positions = positions
+        self.counters = counters
 
 
 class TradingBook:
@@ -131,8 +151,16 @@ class TradingBook:
         return out
 
     def evict(self, now_ms: int, retention_ms: int) -> list[OrderKey]:
-        """Forget orders terminal and untouched since `now_ms - retention_ms`; return keys."""
+        """Forget orders terminal and untouched since `now_ms - retention_ms`; return keys.
+
+        Positions fold their fills older than the same cutoff into a base and forget the ids
+        of fills older than the tombstone horizon, so memory (and a checkpoint) is bounded by
+        the live orders and the recent history, never by the whole of it.
+        """
         cutoff = now_ms - retention_ms
+        forget_fills_before = now_ms - self.tombstone_ms
+        for position in self._positions.values():
+            position.compact(cutoff, forget_fills_before)
         gone = [
             key
             for key, ledger in self._terminal.items()
@@ -151,6 +179,31 @@ class TradingBook:
         for key in stale:
             del self._evicted[key]
         return gone
+
+    def export(self) -> BookState:
+        """Everything the book holds, as plain values (a checkpoint's part; see `restore`)."""
+        return BookState(
+            [(key, ledger.events()) for key, ledger in self._orders.items()],
+            list(self._evicted.items()),
+            [ledger.export() for ledger in self._positions.values()],
+            (self.duplicates, self.late_events, self.after_eviction),
+        )
+
+    @classmethod
+    def restore(cls, state: BookState, tombstone_ms: int = 7 * DAY_MS) -> TradingBook:
+        """The book `export` described: every later event gets the outputs it would have
+        got from the book that was exported."""
+        book = cls(tombstone_ms)
+        for key, events in state.orders:
+            ledger = OrderLedger.restore(key, events)
+            book._orders[key] = ledger
+            if ledger.is_terminal:
+                book._terminal[key] = ledger
+        book._evicted = dict(state.evicted)
+        for position in state.positions:
+            book._positions[position.key] = PositionLedger.restore(position)
+        book.duplicates, book.late_events, book.after_eviction = state.counters
+        return book
 
     def order(self, key: OrderKey) -> OrderState | None:
         ledger = self._orders.get(key)

@@ -184,6 +184,21 @@ class OrderLedger:
     def __len__(self) -> int:
         return len(self._events)
 
+    def events(self) -> list[OrderEvent]:
+        """The distinct events held, in sort order: all a checkpoint needs to rebuild this."""
+        return list(self._events)
+
+    @classmethod
+    def restore(cls, key: tuple[str, str, str], events: list[OrderEvent]) -> OrderLedger:
+        """The ledger holding `events` (as `events()` gave them): folded in sort order, which
+        is the state, memo and derived fills any arrival order of them leads to."""
+        ledger = cls(key)
+        out: list[Any] = []
+        for event in events:
+            ledger.fold_into(event, out)
+            out.clear()
+        return ledger
+
     def apply(self, event: OrderEvent) -> OrderUpdate | None:
         """Fold `event` in; `None` for a duplicate. Raises `DomainError` on illegal input."""
         out: list[Any] = []

@@ -122,6 +122,34 @@ def fold_fill(prev: Position, fill: Fill, version: int) -> Position:
     )
 
 
+class PositionLedgerState:
+    """A position ledger as plain values: what a checkpoint stores of it.
+
+    `compacted` lists `(order_id, trade_id, trade_time)` of fills folded into `base`, oldest
+    first; `fills` the fills held after the base, in their sort order.
+    """
+
+    __slots__ = ("base", "compacted", "fills", "horizon", "key", "late_fills", "version")
+
+    def __init__(
+        self,
+        key: tuple[str, str, str],
+        version: int,
+        late_fills: int,
+        base: Position,
+        horizon: FillSortKey | None,
+        compacted: list[tuple[str, str, int]],
+        fills: list[Fill],
+    ) -> None:
+        self.key = key
+        self.version = version
+        self.late_fills = late_fills
+        self.base = base
+        self.horizon = horizon
+        self.compacted = compacted
+        self.fills = fills
+
+
 class PositionLedger:
     """The distinct fills of one position, kept sorted, and the positions they fold into."""
 
@@ -150,7 +178,8 @@ class PositionLedger:
         self._fills: list[Fill] = []
         self._states: list[Position | None] = []  # sparse: checkpoints and the last
         self._by_id: dict[tuple[str, str], Fill] = {}  # (order_id, trade_id) -> fill
-        self._compacted: set[tuple[str, str]] = set()
+        # (order_id, trade_id) of compacted fills -> trade time, oldest first (see `compact`)
+        self._compacted: dict[tuple[str, str], int] = {}
         self._horizon: FillSortKey | None = None
         self._dirty = 0
 
@@ -184,11 +213,16 @@ class PositionLedger:
             and fill.account == key[1]
             and fill.venue == key[0]
             and self._dirty == len(fills)
-            and not self._compacted
         ):
             sort_key = (fill.trade_time, fill.trade_id, fill.order_id)
             identity = (fill.order_id, fill.trade_id)
-            if (not keys or sort_key > keys[-1]) and identity not in self._by_id:
+            horizon = self._horizon
+            if (
+                (not keys or sort_key > keys[-1])
+                and (horizon is None or sort_key > horizon)
+                and identity not in self._by_id
+                and identity not in self._compacted
+            ):
                 version = self.version + 1
                 position = fold_fill(self._current, fill, version)
                 last = len(fills)
@@ -206,14 +240,26 @@ class PositionLedger:
                 return
         out.append(self.apply_batch((fill,), self.version + 1))
 
-    def compact(self, before_ms: int) -> int:
+    def compact(self, before_ms: int, forget_before_ms: int | None = None) -> int:
         """Fold fills with `trade_time < before_ms` into a base and forget them; return count.
 
         Their trade ids are kept, so duplicates stay duplicates; a revision of a compacted fill
         is ignored, and a new fill older than the horizon is applied at its edge (counted in
-        `late_fills`). Choose a horizon well beyond the lateness you expect.
+        `late_fills`). Choose a horizon well beyond the lateness you expect. The ids of
+        compacted fills traded before `forget_before_ms` are forgotten, so that memory (and a
+        checkpoint) is bounded by the recent history, not the whole of it: a copy of such a
+        fill arriving later still would count again (the book's tombstone horizon).
         """
         self._commit(self.version)
+        if forget_before_ms is not None and self._compacted:
+            compacted = self._compacted
+            stale = []
+            for identity, traded_at in compacted.items():
+                if traded_at >= forget_before_ms:
+                    break
+                stale.append(identity)
+            for identity in stale:
+                del compacted[identity]
         cut = bisect_left(self._keys, (before_ms, "", ""))
         if cut == 0:
             return 0
@@ -221,11 +267,42 @@ class PositionLedger:
         self._horizon = self._keys[cut - 1]
         for fill in self._fills[:cut]:
             identity = (fill.order_id, fill.trade_id)
-            self._compacted.add(identity)
+            self._compacted[identity] = fill.trade_time
             del self._by_id[identity]
         del self._fills[:cut], self._keys[:cut], self._states[:cut]
         self._dirty = len(self._fills)
         return cut
+
+    def export(self) -> PositionLedgerState:
+        """Everything this ledger holds, as plain values (a checkpoint's part)."""
+        self._commit(self.version)
+        return PositionLedgerState(
+            self.key,
+            self.version,
+            self.late_fills,
+            self._base,
+            self._horizon,
+            [(order_id, trade_id, at) for (order_id, trade_id), at in self._compacted.items()],
+            list(self._fills),
+        )
+
+    @classmethod
+    def restore(cls, state: PositionLedgerState) -> PositionLedger:
+        """The ledger `export` described: the same fills, base and ids, hence the same
+        position and the same answers to every later fill."""
+        ledger = cls(state.key)
+        ledger.late_fills = state.late_fills
+        ledger._base = state.base
+        ledger._horizon = state.horizon
+        ledger._compacted = {(o, t): at for o, t, at in state.compacted}
+        for fill in state.fills:
+            ledger._keys.append((fill.trade_time, fill.trade_id, fill.order_id))
+            ledger._fills.append(fill)
+            ledger._states.append(None)
+            ledger._by_id[(fill.order_id, fill.trade_id)] = fill
+        ledger._dirty = 0
+        ledger._commit(state.version)
+        return ledger
 
     def _change(self, fill: Fill) -> bool:
         key = self.key

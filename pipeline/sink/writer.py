@@ -1,7 +1,7 @@
 """The ClickHouse writer: one batch of output records -> one insert per table, idempotently.
 
 Every insert carries an `insert_deduplication_token` built from the source positions of its
-rows (`table:topic:partition:first-last,...`), so a batch retried after a failure or a crash
+rows (`table:topic:partition:first-last:digest,...`), so a batch retried after a failure or a crash
 before the offset commit is stored once (PITFALLS §11); the replacing tables with versions
 make a batch cut differently after a restart converge to the same rows under `FINAL`.
 The writer is synchronous (chDB has no async client); async callers use `asyncio.to_thread`.

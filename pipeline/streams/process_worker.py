@@ -5,14 +5,26 @@ from aiokafka `getmany` in batches and each batch is folded by plain Python (fau
 cost ~100 µs per event on these machines, PITFALLS §6, below the 30k events/s target, so the
 hot path does not run through them). Workers in one consumer group share the partitions.
 
-Delivery: at least once, with exactly-once *results*. The offsets of a batch are committed
-only after every output of that batch has been acknowledged by the broker. After a restart or
-a rebalance, a newly assigned partition's state is rebuilt by replaying the partition from
-its first offset up to the committed offset without emitting (deterministic processing makes
-this the exact state at the commit point); records after it are processed again, producing
-the same outputs with the same versions, which the sink's replacing tables absorb. Recovery
-reads to the committed offset, a number the group coordinator gives us, never to the broker's
-end offset, which the embedded broker reports wrongly (PITFALLS §2).
+Delivery: at least once, with exactly-once *results*. A batch's outputs are acknowledged by
+the broker before anything else; then, every `checkpoint_interval_s` or `checkpoint_records`,
+the partition's state is checkpointed (checkpoint.py) with the offset it reflects; then the
+batch's offsets are committed. Recovery (start, restart after a crash, rebalance) loads the
+latest checkpoint, checks that the topic is the one it was taken from, replays silently the
+records between the checkpoint and the committed offset (if the commit is ahead), and resumes
+at whichever is later: both mark records whose outputs were already delivered, so nothing is
+lost and a crash at any instant gives the state an uninterrupted run has. Records after that
+are processed again, producing the same outputs with the same versions, which the sink's
+replacing tables absorb. Recovery never needs the raw topic from offset 0 (retention may have
+removed it) and never asks for end offsets, which the embedded broker reports wrongly
+(PITFALLS §2): "nothing more" is the fetch high watermark.
+
+A newly assigned partition is paused and recovered in a task of its own, so the rebalance
+listener returns at once and the group is never held up by a long recovery; its records are
+fetched once it is resumed at the right offset. When the checkpoint comes from an earlier
+incarnation of the topic (the embedded broker restarted empty; a topic recreated), its state
+carries on over the new topic from its first record: positions, open orders, dedupe memory
+and versions continue, `order_events` versions move to a higher epoch, and the order and
+position states are published again so the compacted topics hold them.
 """
 
 from __future__ import annotations
@@ -21,7 +33,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,11 +41,20 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
 from pipeline.config import Settings
+from pipeline.errors import CheckpointError
 from pipeline.kafka import DEAD_LETTERS, ORDERS_EVENTS, RAW_TOPICS
+from pipeline.streams.checkpoint import Checkpoint, CheckpointStore, record_fingerprint
 from pipeline.streams.gcpolicy import GcPolicy
 from pipeline.streams.outputs import batch_messages
-from pipeline.streams.processor import PartitionProcessor, ProcessedBatch, ProcessingSettings
+from pipeline.streams.processor import (
+    EPOCH_SPAN,
+    PartitionProcessor,
+    ProcessedBatch,
+    ProcessingSettings,
+)
 from pipeline.streams.producer import BatchingProducer
+from pipeline.streams.readers import stop_reader
+from pipeline.streams.state import processor_state, restore_processor
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +71,10 @@ class ProcessStats:
     messages_out: int = 0
     batches: int = 0
     recovered_records: int = 0
+    checkpoints_written: int = 0
+    checkpoint_errors: int = 0
+    restored_from_checkpoint: int = 0  # partitions whose recovery started from a checkpoint
+    recovery_seconds: float = 0.0  # the last recovery's duration
     reorder_depth: int = 0
     assigned: set[TopicPartition] = field(default_factory=set)
     lag: dict[tuple[str, int], int] = field(default_factory=dict)  # fetch high watermark - position
@@ -103,6 +128,10 @@ class ProcessWorker:
         idle_flush_s: float = 2.0,
         max_records: int = 5000,
         metrics: Any = None,
+        checkpoints: CheckpointStore | None = None,
+        checkpoint_interval_s: float = 10.0,
+        checkpoint_records: int = 100_000,
+        crash_hook: Callable[[str], None] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.settings = settings
@@ -120,6 +149,15 @@ class ProcessWorker:
         self._producer: AIOKafkaProducer | None = None
         self._batcher: BatchingProducer | None = None
         self._gc = GcPolicy()
+        self.checkpoints = checkpoints
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self.checkpoint_records = checkpoint_records
+        # Called with "outputs", "checkpoint", "commit" after each of those steps of a batch:
+        # the crash tests raise from it to stop the worker at that instant.
+        self.crash_hook = crash_hook
+        self._checkpointed: dict[TopicPartition, tuple[int, float]] = {}  # (offset, monotonic)
+        self._loading: dict[TopicPartition, asyncio.Task[None]] = {}
+        self._lock = asyncio.Lock()  # a batch (fold, deliver, checkpoint, commit) vs a revoke
 
     async def run(self, stop: asyncio.Event) -> None:
         self._gc.start()
@@ -145,13 +183,23 @@ class ProcessWorker:
             self._consumer.subscribe(list(self.topics), listener=_Rebalance(self))
             while not stop.is_set():
                 await self.step(timeout_ms=200)
-            await self._flush_all()
+            async with self._lock:
+                # Checkpoint first: the events the flush releases stay in the checkpoint, so a
+                # restart sends them again should the sink not have stored them (harmless:
+                # the same rows) rather than never.
+                for tp in list(self.processors):
+                    await self._checkpoint(tp)
+                await self._flush_all()
         finally:
+            for task in self._loading.values():
+                task.cancel()
             try:
                 if self._consumer is not None:
                     await self._consumer.stop()
             finally:
                 await self._producer.stop()
+                if self.checkpoints is not None:
+                    await self.checkpoints.close()
 
     async def step(self, timeout_ms: int) -> None:
         """One poll: process what arrived, flush idle partitions, deliver, then commit."""
@@ -159,6 +207,12 @@ class ProcessWorker:
         assert consumer is not None
         assert producer is not None
         fetched = await consumer.getmany(timeout_ms=timeout_ms, max_records=self.max_records)
+        async with self._lock:
+            await self._step(fetched)
+
+    async def _step(self, fetched: dict[TopicPartition, list[Any]]) -> None:
+        consumer = self._consumer
+        assert consumer is not None
         now_wall = time.monotonic()
         letters: list = []
         records_in = 0
@@ -190,8 +244,16 @@ class ProcessWorker:
         self.stats.reorder_depth = sum(len(p.reorder) for p in self.processors.values())
         if deliveries:
             await asyncio.gather(*deliveries)
+        self._crash_point("outputs")
+        if commits and self.checkpoints is not None:
+            due = [tp for tp in commits if self._checkpoint_due(tp, now_wall)]
+            for tp in due:
+                await self._checkpoint(tp)
+            if due:
+                self._crash_point("checkpoint")
         if commits:
             await consumer.commit(commits)
+            self._crash_point("commit")
             self._gc.after_batch()
             self.stats.batches += 1
             if self.metrics is not None:
@@ -226,11 +288,85 @@ class ProcessWorker:
         if deliveries:
             await asyncio.gather(*deliveries)
 
-    async def recover(self, tp: TopicPartition, committed: int) -> PartitionProcessor:
-        """Rebuild a partition's state by replaying it, silently, up to `committed`."""
-        processor = PartitionProcessor(tp.topic, tp.partition, self.processing)
-        if committed <= 0:
-            return processor
+    def _crash_point(self, name: str) -> None:
+        if self.crash_hook is not None:
+            self.crash_hook(name)
+
+    # -- checkpoints ----------------------------------------------------------------------
+
+    def _checkpoint_due(self, tp: TopicPartition, now: float) -> bool:
+        processor = self.processors.get(tp)
+        if processor is None:
+            return False
+        offset, at = self._checkpointed.get(tp, (0, now))
+        if tp not in self._checkpointed:
+            self._checkpointed[tp] = (offset, now)
+        done = processor.next_offset - offset
+        return done > 0 and (
+            done >= self.checkpoint_records or now - at >= self.checkpoint_interval_s
+        )
+
+    async def _checkpoint(self, tp: TopicPartition) -> None:
+        """Save `tp`'s state; only call when every output of its records was acknowledged."""
+        processor = self.processors.get(tp)
+        if self.checkpoints is None or processor is None:
+            return
+        if processor.last_record is not None:
+            fingerprint: str | None = record_fingerprint(processor.last_record)
+        else:
+            fingerprint = processor.last_fingerprint
+        checkpoint = Checkpoint(
+            group=self.group_id,
+            topic=tp.topic,
+            partition=tp.partition,
+            offset=processor.next_offset,
+            fingerprint=fingerprint,
+            written_at=int(time.time() * 1000),
+            body=processor_state(processor),
+        )
+        try:
+            await self.checkpoints.save(checkpoint)
+        except CheckpointError as exc:  # the next one may succeed; recovery replays more
+            self.stats.checkpoint_errors += 1
+            log.error("checkpoint of %s:%d not written: %s", tp.topic, tp.partition, exc)
+            return
+        self.stats.checkpoints_written += 1
+        self._checkpointed[tp] = (processor.next_offset, time.monotonic())
+
+    async def _latest_checkpoint(self, tp: TopicPartition) -> PartitionProcessor | None:
+        """The state of the latest usable checkpoint of `tp`, or None (and why, logged)."""
+        if self.checkpoints is None:
+            return None
+        try:
+            checkpoint = await self.checkpoints.load(self.group_id, tp.topic, tp.partition)
+            if checkpoint is None:
+                return None
+            processor = restore_processor(checkpoint.body, self.processing)
+        except CheckpointError as exc:
+            log.error(
+                "%s:%d: checkpoint not usable, rebuilding from the raw topic: %s",
+                tp.topic, tp.partition, exc,
+            )  # fmt: skip
+            return None
+        if (processor.topic, processor.partition, processor.next_offset) != (
+            tp.topic, tp.partition, checkpoint.offset,
+        ):  # fmt: skip
+            log.error("%s:%d: checkpoint describes another partition or offset, ignored", *tp)
+            return None
+        processor.last_fingerprint = checkpoint.fingerprint
+        return processor
+
+    # -- recovery -------------------------------------------------------------------------
+
+    async def recover(
+        self, tp: TopicPartition, committed: int | None
+    ) -> tuple[PartitionProcessor, int, bool]:
+        """Rebuild `tp`'s state: the latest checkpoint, then a silent replay of the records
+        between it and `committed` (when the commit is ahead). Return the processor, the
+        offset to resume consuming at, and whether the checkpoint came from an earlier
+        incarnation of the topic (its states are to be published again)."""
+        started = time.monotonic()
+        processor = await self._latest_checkpoint(tp)
         reader = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             group_id=None,
@@ -238,50 +374,177 @@ class ProcessWorker:
             auto_offset_reset="earliest",
         )
         await reader.start()
-        started = time.monotonic()
+        new_topic = False
         try:
             reader.assign([tp])
-            await reader.seek_to_beginning(tp)
-            while processor.next_offset < committed:
-                fetched = await reader.getmany(tp, timeout_ms=1000, max_records=10_000)
-                records = [r for r in fetched.get(tp, []) if r.offset < committed]
-                if records:
-                    processor.process(records, 0)
-                    self.stats.recovered_records += len(records)
-                elif not fetched and time.monotonic() - started > 120:
-                    raise RuntimeError(f"recovery of {tp} stalled at {processor.next_offset}")
+            start: int | None = None  # None: the first record the topic still has
+            if processor is not None:
+                if await _same_topic(reader, tp, processor):
+                    start = processor.next_offset
+                else:
+                    log.warning(
+                        "%s:%d: the checkpoint (offset %d) is from an earlier incarnation of "
+                        "the topic; its state carries on from the new topic's first record",
+                        tp.topic, tp.partition, processor.next_offset,
+                    )  # fmt: skip
+                    new_topic = True
+                    committed = None  # offsets of the old topic say nothing about this one
+                    processor.next_offset = 0
+                    processor.last_record = None
+                    processor.last_fingerprint = None
+                    processor.version_base += EPOCH_SPAN
+                self.stats.restored_from_checkpoint += 1
+            else:
+                processor = PartitionProcessor(tp.topic, tp.partition, self.processing)
+                if committed:
+                    log.warning(
+                        "%s:%d: no checkpoint; rebuilding from the first record the topic "
+                        "holds up to the committed offset %d",
+                        tp.topic, tp.partition, committed,
+                    )  # fmt: skip
+            target = committed or 0
+            if target > processor.next_offset:
+                self.stats.recovered_records += await _replay(reader, tp, processor, start, target)
         finally:
-            await reader.stop()
-        processor.next_offset = committed
+            await stop_reader(reader)
+        resume = max(committed or 0, processor.next_offset)
+        self.stats.recovery_seconds = time.monotonic() - started
         log.info(
             "recovered %s:%d to offset %d in %.2fs",
-            tp.topic,
-            tp.partition,
-            committed,
-            time.monotonic() - started,
-        )
-        return processor
+            tp.topic, tp.partition, resume, self.stats.recovery_seconds,
+        )  # fmt: skip
+        return processor, resume, new_topic
+
+    async def _load(self, tp: TopicPartition) -> None:
+        """Recover a paused, newly assigned partition, then resume it at the right offset."""
+        consumer = self._consumer
+        assert consumer is not None
+        delay = 0.5
+        while True:
+            try:
+                committed = await consumer.committed(tp)
+                processor, resume, new_topic = await self.recover(tp, committed)
+                break
+            except asyncio.CancelledError:
+                raise  # revoked, or the worker stops
+            except Exception as exc:  # a broker hiccup: the partition stays paused meanwhile
+                log.warning("recovery of %s:%d failed (retrying): %s", *tp, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        async with self._lock:
+            self._loading.pop(tp, None)
+            if tp not in consumer.assignment():
+                return
+            self.processors[tp] = processor
+            self._checkpointed[tp] = (processor.next_offset, time.monotonic())
+            self.stats.assigned.add(tp)
+            consumer.seek(tp, resume)
+            consumer.resume(tp)
+            if new_topic:
+                batch = ProcessedBatch()
+                batch.orders = {state.key: state for state in processor.book.orders()}
+                batch.positions = {p.key: p for p in processor.book.positions()}
+                deliveries = await self._send(batch_messages(batch))
+                if deliveries:
+                    await asyncio.gather(*deliveries)
+                await self._checkpoint(tp)  # the state now belongs to this topic
+        gc.freeze()  # recovered state is long-lived: keep the collector from rescanning it
+
+
+async def _same_topic(
+    reader: AIOKafkaConsumer, tp: TopicPartition, processor: PartitionProcessor
+) -> bool:
+    """Is `tp` the topic the restored state was taken from? The record at the state's
+    offset - 1 must still carry the fingerprint stored with it.
+
+    A topic that holds fewer records than that is a new one; so is one whose record there
+    differs. Records before it removed by retention are fine; when the record itself is gone
+    (the checkpoint is older than the retention) the topic is taken to be the same one.
+    """
+    offset = processor.next_offset
+    if offset == 0 or processor.last_fingerprint is None:
+        return True
+    reader.seek(tp, offset - 1)
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline:
+        fetched = await reader.getmany(tp, timeout_ms=500, max_records=1)
+        records = fetched.get(tp)
+        if records:
+            record = records[0]
+            if record.offset == offset - 1:
+                return record_fingerprint(record) == processor.last_fingerprint
+            log.warning(
+                "%s:%d: the record at %d is gone (retention?); the topic starts at %d",
+                tp.topic, tp.partition, offset - 1, record.offset,
+            )  # fmt: skip
+            return record.offset <= offset
+        high = reader.highwater(tp)
+        if high is not None and high < offset:
+            return False
+    return False
+
+
+async def _replay(
+    reader: AIOKafkaConsumer,
+    tp: TopicPartition,
+    processor: PartitionProcessor,
+    start: int | None,
+    end: int,
+) -> int:
+    """Fold `tp`'s records from `start` (None: the first one held) up to `end`, silently;
+    stop early when the topic has no more (the fetch high watermark). Return the count."""
+    if start is None:
+        await reader.seek_to_beginning(tp)
+    else:
+        reader.seek(tp, start)
+    count = 0
+    quiet_since = time.monotonic()
+    while processor.next_offset < end:
+        fetched = await reader.getmany(tp, timeout_ms=500, max_records=10_000)
+        records = [r for r in fetched.get(tp, []) if r.offset < end]
+        if records:
+            processor.process(records, 0)
+            count += len(records)
+            quiet_since = time.monotonic()
+            continue
+        high = reader.highwater(tp)
+        if high is not None and high <= processor.next_offset:
+            log.warning("%s:%d: the topic ends at %d, before offset %d", *tp, high, end)
+            break
+        if time.monotonic() - quiet_since > 120:
+            raise RuntimeError(f"recovery of {tp} stalled at {processor.next_offset}")
+    return count
 
 
 class _Rebalance(ConsumerRebalanceListener):
+    """Returns at once: recovery runs in a task per partition while the partition is paused."""
+
     def __init__(self, worker: ProcessWorker) -> None:
         self.worker = worker
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        worker = self.worker
         for tp in revoked:
-            self.worker.processors.pop(tp, None)
-            self.worker.stats.assigned.discard(tp)
+            task = worker._loading.pop(tp, None)
+            if task is not None:
+                task.cancel()
+        async with worker._lock:  # no batch is half done: every output so far is delivered
+            for tp in revoked:
+                if tp in worker.processors:
+                    await worker._checkpoint(tp)  # the next owner resumes from here
+                worker.processors.pop(tp, None)
+                worker._checkpointed.pop(tp, None)
+                worker.stats.assigned.discard(tp)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        consumer = self.worker._consumer
+        worker = self.worker
+        consumer = worker._consumer
         assert consumer is not None
         for tp in assigned:
-            if tp in self.worker.processors:
+            if tp in worker.processors or tp in worker._loading:
                 continue
-            committed = await consumer.committed(tp) or 0
-            self.worker.processors[tp] = await self.worker.recover(tp, committed)
-            self.worker.stats.assigned.add(tp)
-        gc.freeze()  # recovered state is long-lived: keep the collector from rescanning it
+            consumer.pause(tp)
+            worker._loading[tp] = asyncio.create_task(worker._load(tp), name=f"recover {tp}")
 
 
 __all__ = ["DEAD_LETTERS", "ProcessStats", "ProcessWorker", "consumer_lag", "consumer_timeouts"]

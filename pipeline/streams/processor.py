@@ -37,6 +37,8 @@ from pipeline.envelope import decode_envelope
 from pipeline.errors import BadInputError
 
 HOUR_MS = 3_600_000
+EVICT_EVERY_MS = 60_000  # event time between two evictions of finished orders
+EPOCH_SPAN = 1 << 40  # `version_base` step: above any offset a partition reaches
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +153,14 @@ class PartitionProcessor:
             settings.lateness_ms
         )
         self.next_offset = 0  # the offset after the last record processed
+        self.last_record: RawRecord | None = None  # the record at next_offset - 1
+        # Its fingerprint when the state was restored from a checkpoint (no record at hand).
+        self.last_fingerprint: str | None = None
+        # Added to raw offsets to version `order_events` rows: grows by `EPOCH_SPAN` each time
+        # the state moves onto a new incarnation of the topic (offsets start again at 0).
+        self.version_base = 0
         self._last_eviction = 0
+        self._evict_at = 0  # the event time at which the watermark reaches the next eviction
 
     def process(self, records: Iterable[RawRecord], now_ms: int) -> ProcessedBatch:
         """Fold `records` (in offset order); `now_ms` only stamps dead letters."""
@@ -160,6 +169,9 @@ class PartitionProcessor:
         reorder_push = self.reorder.push
         events_out = batch.events
         orders, positions, fills = batch.orders, batch.positions, batch.fills
+        reorder = self.reorder
+        base = self.version_base
+        record = None
         for record in records:
             batch.records += 1
             self.next_offset = record.offset + 1
@@ -205,12 +217,15 @@ class PartitionProcessor:
                         positions[output.key] = output
                     else:
                         fills.append((output, version))
-                offset = record.offset
+                offset = record.offset + base
                 if reorder_push(event.event_time, event.event_id, (event, False, offset)):
                     batch.late += 1
                     events_out.append((event, True, offset))
-        events_out.extend(self.reorder.drain())
-        self._evict()
+                elif reorder.max_event_time >= self._evict_at:
+                    self._evict()
+        if record is not None:
+            self.last_record = record
+        events_out.extend(reorder.drain())
         return batch
 
     def flush(self) -> list[tuple[OrderEvent, bool, int]]:
@@ -218,10 +233,17 @@ class PartitionProcessor:
         return self.reorder.flush()
 
     def _evict(self) -> None:
+        """Evict once the watermark is a minute past the last eviction.
+
+        Checked after each event (not each batch), so that eviction happens at the same event
+        however the records were batched: a restored checkpoint and an uninterrupted run
+        evict the very same orders.
+        """
         watermark = self.reorder.watermark
-        if watermark - self._last_eviction >= 60_000:
+        if watermark - self._last_eviction >= EVICT_EVERY_MS:
             self._last_eviction = watermark
             self.book.evict(watermark, self.settings.order_retention_ms)
+        self._evict_at = self._last_eviction + EVICT_EVERY_MS + self.reorder.lateness_ms
 
     def _dead_letter(self, record: RawRecord, reason: str, detail: str, now_ms: int) -> DeadLetter:
         venue = self.topic.removeprefix("raw.") if self.topic.startswith("raw.") else ""

@@ -19,6 +19,10 @@ T = TypeVar("T")
 NO_WATERMARK = -(1 << 62)
 
 
+def _entry_order(entry: tuple[int, str, int, object]) -> tuple[int, str, int]:
+    return entry[0], entry[1], entry[2]
+
+
 class ReorderBuffer(Generic[T]):
     """Holds items keyed by (event_time, tie) until the watermark passes them."""
 
@@ -53,6 +57,18 @@ class ReorderBuffer(Generic[T]):
         self._counter += 1
         heapq.heappush(self._heap, (event_time, tie, self._counter, item))
         return False
+
+    def export(self) -> tuple[int, int, list[tuple[int, str, int, T]]]:
+        """(max event time, counter, every held entry in release order): a checkpoint's part."""
+        return self.max_event_time, self._counter, sorted(self._heap, key=_entry_order)
+
+    def restore(
+        self, max_event_time: int, counter: int, entries: list[tuple[int, str, int, T]]
+    ) -> None:
+        """Hold exactly what `export` gave (a list in release order is a valid heap)."""
+        self.max_event_time = max_event_time
+        self._counter = counter
+        self._heap = sorted(entries, key=_entry_order)
 
     def drain(self) -> list[T]:
         """Release, in event-time order, every item the watermark has passed."""

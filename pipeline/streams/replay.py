@@ -10,6 +10,7 @@ straight to the store through the sink's `TableWriter`. Same input, same tables,
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 import time
@@ -85,14 +86,23 @@ class Replayer:
             processor = self.processors[key] = PartitionProcessor(*key, self.processing)
         batch = processor.process(records, int(time.time() * 1000))
         self.report.add(batch)
-        self._write(batch, f"{source}:{records[0].offset}-{records[-1].offset}")
+        digest = hashlib.blake2b(digest_size=8)  # other data at the same offsets: other token
+        for record in records:
+            digest.update(record.value or b"")
+        self._write(
+            batch, f"{source}:{records[0].offset}-{records[-1].offset}:{digest.hexdigest()}"
+        )
         self.gc.after_batch()
 
     def finish(self) -> None:
         """Release the events still held by the reorder buffers and write them."""
         for (topic, partition), processor in self.processors.items():
             batch = ProcessedBatch(events=processor.flush())
-            self._write(batch, f"{topic}:{partition}:flush@{processor.next_offset}")
+            tail = processor.last_record
+            digest = hashlib.blake2b((tail.value or b"") if tail else b"", digest_size=8)
+            self._write(
+                batch, f"{topic}:{partition}:flush@{processor.next_offset}:{digest.hexdigest()}"
+            )
 
     def _write(self, batch: ProcessedBatch, source: str) -> None:
         per_table: dict[str, list[dict]] = defaultdict(list)

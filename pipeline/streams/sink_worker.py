@@ -6,12 +6,14 @@ after the store accepted all of them. A store error is retried with exponential 
 worker does not fetch while it retries, so at most one batch is held in memory
 (backpressure instead of unbounded buffering), and the failure is visible in the stats and
 the log. Redelivered records are harmless: inserts carry deduplication tokens from their
-source offsets and every table replaces by key and version.
+source offsets and the digest of their values (`source_range`), and every table replaces by
+key and version.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections import defaultdict
@@ -30,6 +32,17 @@ from pipeline.streams.outputs import OUTPUT_TOPICS, TOPIC_TABLES
 from pipeline.streams.process_worker import consumer_lag, consumer_timeouts
 
 log = logging.getLogger(__name__)
+
+
+def source_range(tp: TopicPartition, first: int, last: int, digest: Any) -> str:
+    """Where a batch's rows came from, for its insert deduplication token.
+
+    The offsets alone would repeat on a broker that starts empty (the embedded one always
+    does) or a recreated topic: new batches would carry tokens the store has seen and be
+    discarded as retries. The digest of the records' values makes the token name the data
+    itself: a retried batch (same records) is still recognised, other data never is.
+    """
+    return f"{tp.topic}:{tp.partition}:{first}-{last}:{digest.hexdigest()}"
 
 
 @dataclass
@@ -107,15 +120,16 @@ class SinkWorker:
         for tp, records in fetched.items():
             table = TOPIC_TABLES[tp.topic]
             rows = per_table[table]
+            digest = hashlib.blake2b(digest_size=8)
             for record in records:
+                value = record.value
+                digest.update(value or b"")
                 try:
-                    rows.append(loads(record.value))
+                    rows.append(loads(value))
                 except orjson.JSONDecodeError:
                     self.stats.undecodable += 1
                     log.error("undecodable record %s:%d@%d skipped", *tp, record.offset)
-            sources[table].append(
-                f"{tp.topic}:{tp.partition}:{records[0].offset}-{records[-1].offset}"
-            )
+            sources[table].append(source_range(tp, records[0].offset, records[-1].offset, digest))
             commits[tp] = records[-1].offset + 1
             self.stats.records += len(records)
         batches = table_batches(per_table, sources)

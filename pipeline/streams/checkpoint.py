@@ -1,0 +1,200 @@
+"""Processing checkpoints: a partition's state with the raw offset it reflects, kept durably.
+
+A checkpoint says "folding the records of `topic:partition` below `offset` gives this state".
+The process worker writes one per partition after the outputs of every record below `offset`
+were acknowledged by the broker, every `checkpoint_interval_s` or `checkpoint_records`, at a
+clean stop and when a partition is revoked. Recovery loads the latest, checks that the topic
+is still the one it was taken from (the record at `offset - 1` must have the `fingerprint`
+stored), and replays only what follows it. Because a checkpoint is only written once its
+outputs are durable, resuming from `max(checkpoint, committed offset)` is exact whatever the
+instant of a crash: between outputs, checkpoint and commit.
+
+Encoding (`encode` / `decode`): one JSON header line (format name, format version, where and
+what, SHA-256 of the body), then the zlib-compressed JSON body (pipeline/streams/state.py).
+A file of another format or version, or whose body does not match its digest, raises
+`CheckpointError` with what was found; the worker then rebuilds from the raw topic and says so.
+
+Where they live (`CheckpointStore`): `FileCheckpoints` keeps them under a directory (the data
+directory by default): every process on one host shares it, so partitions moving between
+workers there resume from it, and on the embedded stack it survives the broker, whose memory
+storage does not. `TopicCheckpoints` (topicstore.py) keeps them in a compacted Kafka topic,
+for clusters where a partition moves to a worker on another host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from pipeline.errors import CheckpointError
+from pipeline.streams.processor import RawRecord
+
+log = logging.getLogger(__name__)
+
+FORMAT = "pipeline-checkpoint"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """One partition's processing state at a raw offset.
+
+    `offset`: the next raw offset to fold (the state reflects every record below it).
+    `fingerprint`: of the record at `offset - 1` (None when `offset` is 0), to tell the topic
+    it was taken from from a new one that hands out the same offsets again.
+    `body`: the processor state (state.py), JSON-ready.
+    """
+
+    group: str
+    topic: str
+    partition: int
+    offset: int
+    fingerprint: str | None
+    written_at: int
+    body: dict[str, Any]
+
+
+def record_fingerprint(record: RawRecord) -> str:
+    """A short digest of one raw record: its key, value and Kafka timestamp."""
+    digest = hashlib.blake2b(digest_size=12)
+    digest.update(record.key or b"")
+    digest.update(b"\x00")
+    digest.update(record.value or b"")
+    timestamp = getattr(record, "timestamp", None)
+    digest.update(b"\x00" + str(timestamp).encode())
+    return digest.hexdigest()
+
+
+def encode(checkpoint: Checkpoint) -> bytes:
+    body = zlib.compress(orjson.dumps(checkpoint.body), 1)
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "group": checkpoint.group,
+        "topic": checkpoint.topic,
+        "partition": checkpoint.partition,
+        "offset": checkpoint.offset,
+        "fingerprint": checkpoint.fingerprint,
+        "written_at": checkpoint.written_at,
+        "body_sha256": hashlib.sha256(body).hexdigest(),
+    }
+    return orjson.dumps(header) + b"\n" + body
+
+
+def decode(data: bytes, where: str) -> Checkpoint:
+    """The checkpoint in `data`; `CheckpointError` naming `where` and what is wrong."""
+    line, newline, body = data.partition(b"\n")
+    try:
+        header = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        header = None
+    if not newline or not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise CheckpointError(f"{where} is not a {FORMAT} file")
+    version = header.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{where} has checkpoint format version {version!r}; this release reads "
+            f"version {FORMAT_VERSION} only"
+        )
+    if hashlib.sha256(body).hexdigest() != header.get("body_sha256"):
+        raise CheckpointError(f"{where} is damaged: its body does not match its digest")
+    try:
+        return Checkpoint(
+            group=header["group"],
+            topic=header["topic"],
+            partition=header["partition"],
+            offset=header["offset"],
+            fingerprint=header["fingerprint"],
+            written_at=header["written_at"],
+            body=orjson.loads(zlib.decompress(body)),
+        )
+    except (KeyError, zlib.error, orjson.JSONDecodeError) as exc:
+        raise CheckpointError(f"{where} is damaged: {type(exc).__name__}: {exc}") from exc
+
+
+class CheckpointStore(Protocol):
+    """Where checkpoints are kept. `load` gives the latest saved for the partition (None if
+    none); both raise `CheckpointError` when that cannot be done."""
+
+    async def load(self, group: str, topic: str, partition: int) -> Checkpoint | None: ...
+
+    async def save(self, checkpoint: Checkpoint) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+class FileCheckpoints:
+    """One file per (group, topic, partition) under `root`, replaced atomically.
+
+    Written to a temporary file, flushed to disk, then renamed over the previous one (and the
+    directory synced), so a reader sees the old checkpoint or the new one, never a mix.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, group: str, topic: str, partition: int) -> Path:
+        return self.root / _UNSAFE.sub("_", group) / f"{_UNSAFE.sub('_', topic)}-{partition}.ckpt"
+
+    async def load(self, group: str, topic: str, partition: int) -> Checkpoint | None:
+        return await asyncio.to_thread(self._load, self.path(group, topic, partition))
+
+    async def save(self, checkpoint: Checkpoint) -> None:
+        data = encode(checkpoint)
+        path = self.path(checkpoint.group, checkpoint.topic, checkpoint.partition)
+        await asyncio.to_thread(self._write, path, data)
+
+    async def close(self) -> None:
+        return None
+
+    @staticmethod
+    def _load(path: Path) -> Checkpoint | None:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+        return decode(data, f"checkpoint {path}")
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+            directory = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        except OSError as exc:
+            raise CheckpointError(f"cannot write checkpoint {path}: {exc}") from exc
+
+
+def open_checkpoints(settings: Any, bootstrap: str) -> CheckpointStore | None:
+    """The checkpoint store `settings` name (`Settings.checkpoint_store`), None when off."""
+    kind = settings.checkpoint_store
+    if kind == "off":
+        return None
+    if kind == "topic":
+        from pipeline.streams.topicstore import TopicCheckpoints
+
+        return TopicCheckpoints(bootstrap)
+    return FileCheckpoints(settings.checkpoint_dir)

@@ -1,0 +1,317 @@
+"""Checkpointed processing on a real Tansu broker and chDB: crashes at the instants that
+matter, raw history that is gone, a broker that starts empty under a kept store.
+
+The oracle is DESIGN §4 (the distinct events folded in event-time order). Every test compares
+whole tables with it, checks that no key has two rows under FINAL, and that no key's version
+in the store went backwards across a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from scenario_data import disordered, scenario_envelopes
+from stream_helpers import (
+    COLUMNS,
+    TEST_PROCESSING,
+    TEST_SETTINGS,
+    as_records,
+    assert_same_rows,
+    count,
+    expected_state,
+    produce,
+    table_rows,
+)
+
+from pipeline.envelope import envelope_key
+from pipeline.kafka import ensure_topics, raw_topic
+from pipeline.local.broker import TansuBroker
+from pipeline.sink.store import Store
+from pipeline.streams.checkpoint import FileCheckpoints
+from pipeline.streams.process_worker import ProcessWorker
+from pipeline.streams.sink_worker import SinkWorker
+
+COPIES = 12  # accounts replaying the recorded flow: about a thousand raw records
+
+
+def _scenario() -> list:
+    out = []
+    for key, envelope in scenario_envelopes():
+        if envelope.venue in ("ssi", "futures_gateway"):  # the account is in the payload
+            out.append((key, envelope))
+            continue
+        symbol = key.decode().rsplit("|", 1)[1]
+        for i in range(COPIES):
+            account = f"desk-{i}"
+            out.append(
+                (envelope_key(envelope.venue, account, symbol), replace(envelope, account=account))
+            )
+    return out
+
+
+SCENARIO = _scenario()
+EXPECTED = expected_state(SCENARIO)
+TABLE_KEYS = {
+    "orders": "venue, account, order_id",
+    "positions": "venue, account, symbol",
+    "fills": "venue, account, symbol, trade_id, order_id",
+    "order_events": "venue, account, order_id, event_id",
+}
+
+
+class SimulatedCrash(Exception):
+    """Raised by the crash hook: the worker dies at that instant, nothing after runs."""
+
+
+def _crash_at(point: str, after: int) -> object:
+    seen = {"n": 0}
+
+    def hook(name: str) -> None:
+        if name == point:
+            seen["n"] += 1
+            if seen["n"] == after:
+                raise SimulatedCrash(f"{point} #{after}")
+
+    return hook
+
+
+def _process(bootstrap: str, checkpoints: Path, group: str, **kw: object) -> ProcessWorker:
+    return ProcessWorker(
+        bootstrap, TEST_SETTINGS, TEST_PROCESSING, group_id=group,
+        checkpoints=FileCheckpoints(checkpoints), checkpoint_records=25,
+        checkpoint_interval_s=0.5, max_records=40, **kw,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def _complete(store: Store) -> bool:
+    return (
+        count(store, "orders") >= len(EXPECTED["orders"])
+        and count(store, "positions") >= len(EXPECTED["positions"])
+        and count(store, "order_events") >= len(EXPECTED["event_ids"])
+    )
+
+
+def _versions(store: Store) -> dict[str, dict[tuple, int]]:
+    out = {}
+    for table in ("orders", "positions"):
+        rows = store.query(
+            f"SELECT {TABLE_KEYS[table]}, version FROM {store.database}.{table} FINAL"
+        ).rows
+        out[table] = {tuple(row[:-1]): row[-1] for row in rows}
+    return out
+
+
+def _assert_oracle(store: Store) -> None:
+    for table in ("orders", "positions", "fills"):
+        assert_same_rows(table_rows(store, table, COLUMNS[table]), EXPECTED[table], table)
+    events = table_rows(store, "order_events", COLUMNS["order_events"])
+    assert_same_rows(events, EXPECTED["events"], "order_events")
+    for table, key in TABLE_KEYS.items():
+        where = " WHERE qty > 0" if table == "fills" else ""
+        dupes = store.query(
+            f"SELECT count() FROM (SELECT {key}, count() AS n FROM {store.database}.{table} "
+            f"FINAL{where} GROUP BY {key} HAVING n > 1)"
+        ).rows[0][0]
+        assert dupes == 0, f"{table}: {dupes} keys with more than one row under FINAL"
+
+
+def _assert_not_backwards(before: dict, after: dict) -> None:
+    for table, versions in before.items():
+        regressed = {k: (v, after[table].get(k)) for k, v in versions.items()
+                     if after[table].get(k, -1) < v}  # fmt: skip
+        assert not regressed, f"{table}: versions went backwards: {list(regressed.items())[:3]}"
+
+
+async def _run(workers: list, until: object, timeout: float = 120) -> list[BaseException | None]:
+    """Run worker coroutines until `until()` or every process worker crashed; stop them;
+    return each one's exception (a `SimulatedCrash` for a crashed one)."""
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(w.run(stop)) for w in workers]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        while loop.time() < deadline:
+            crashed = [t for t in tasks if t.done()]
+            if any(
+                t.exception() and not isinstance(t.exception(), SimulatedCrash) for t in crashed
+            ):
+                break
+            if any(isinstance(t.exception(), SimulatedCrash) for t in crashed):
+                break
+            if await asyncio.to_thread(until):  # type: ignore[arg-type]
+                await asyncio.sleep(1.0)
+                if await asyncio.to_thread(until):  # type: ignore[arg-type]
+                    break
+            await asyncio.sleep(0.3)
+        else:
+            raise AssertionError("the workers did not reach the expected state in time")
+    finally:
+        stop.set()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(task, timeout=30)
+    errors = [t.exception() for t in tasks]
+    unexpected = [e for e in errors if e is not None and not isinstance(e, SimulatedCrash)]
+    if unexpected:
+        raise unexpected[0]
+    return errors
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_crashes_between_outputs_checkpoint_and_commit_leave_the_oracle_tables(
+    fresh_broker: TansuBroker, store: Store, tmp_path: Path, seed: int
+) -> None:
+    bootstrap = fresh_broker.bootstrap
+    rng = random.Random(seed)
+    await ensure_topics(bootstrap, partitions=4)
+    flow = as_records(disordered(SCENARIO, seed=seed))
+    await produce(bootstrap, flow)
+    sink = SinkWorker(bootstrap, TEST_SETTINGS, store)
+    sink_stop = asyncio.Event()
+    sink_task = asyncio.create_task(sink.run(sink_stop))
+    crashes = [(point, rng.randint(1, 4)) for point in ("outputs", "checkpoint", "commit")]
+    rng.shuffle(crashes)
+    before = _versions(store)
+    try:
+        for point, after in crashes:
+            worker = _process(
+                bootstrap, tmp_path / "ckpt", "proc", crash_hook=_crash_at(point, after)
+            )
+            errors = await _run([worker], lambda: False, timeout=60)  # until it crashes
+            assert isinstance(errors[0], SimulatedCrash), f"no crash at {point} #{after}"
+            await asyncio.sleep(1.5)  # let the sink write what was delivered before the crash
+            now = await asyncio.to_thread(_versions, store)
+            _assert_not_backwards(before, now)
+            before = now
+        final = _process(bootstrap, tmp_path / "ckpt", "proc")
+        await _run([final], lambda: _complete(store))
+        assert final.stats.restored_from_checkpoint > 0
+        assert final.stats.recovered_records < len(flow), "recovery replayed the whole history"
+    finally:
+        sink_stop.set()
+        await asyncio.wait_for(sink_task, timeout=30)
+    _assert_oracle(store)
+    _assert_not_backwards(before, _versions(store))
+
+
+async def _produce_with_times(bootstrap: str, records: list[tuple[bytes, bytes, str, int]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(raw_topic(venue), value, key=key, timestamp_ms=ts, partition=part)
+            for key, value, venue, ts, part in records  # type: ignore[misc]
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def test_raw_history_older_than_the_checkpoint_is_never_read(
+    fresh_broker: TansuBroker, store_factory, tmp_path: Path
+) -> None:
+    """Retention stand-in: the embedded broker cannot delete records (PITFALLS §3), so a second
+    broker holds, in place of every record before the checkpoint, a record that would change
+    the tables if it were folded; only the record at checkpoint - 1 is the real one (its
+    fingerprint proves the topic). The tables must still equal the oracle."""
+    from aiokafka import AIOKafkaConsumer
+
+    bootstrap = fresh_broker.bootstrap
+    await ensure_topics(bootstrap, partitions=1)
+    flow = as_records(disordered(SCENARIO, seed=5))
+    half = len(flow) // 2
+    await produce(bootstrap, flow[:half])
+    first = store_factory()
+    worker = _process(bootstrap, tmp_path / "ckpt", "proc")
+    sink = SinkWorker(bootstrap, TEST_SETTINGS, first)
+    await _run([worker, sink], lambda: worker.stats.records >= half)
+
+    # what broker A holds, with the Kafka timestamps the fingerprints cover
+    held: dict[str, list] = {}
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await reader.start()
+    try:
+        from aiokafka import TopicPartition
+
+        for venue in {v for _, _, v in flow}:
+            tp = TopicPartition(raw_topic(venue), 0)
+            reader.assign([tp])
+            await reader.seek_to_beginning(tp)
+            records: list = []
+            while True:
+                batch = (await reader.getmany(tp, timeout_ms=500)).get(tp, [])
+                records += batch
+                if (
+                    not batch
+                    and reader.highwater(tp) is not None
+                    and (not records or records[-1].offset + 1 >= reader.highwater(tp))
+                ):
+                    break
+            held[venue] = records
+    finally:
+        await reader.stop()
+
+    broker_b = TansuBroker(tmp_path / "tansu-b.log")
+    broker_b.start()
+    try:
+        await ensure_topics(broker_b.bootstrap, partitions=1)
+        replacement = []
+        bogus = next(v for k, e in SCENARIO if e.venue == "upbit" for v in [e.encode()])
+        for venue, records in held.items():
+            for record in records[:-1]:  # a stand-in that would add an order if folded
+                fake = bogus.replace(b'"desk-', b'"ghost-')
+                replacement.append((b"upbit|ghost|KRW-BTC" if venue == "upbit" else record.key,
+                                    fake if venue == "upbit" else b"{not json",
+                                    venue, record.timestamp, 0))  # fmt: skip
+            last = records[-1]
+            replacement.append((last.key, last.value, venue, last.timestamp, 0))
+        await _produce_with_times(broker_b.bootstrap, replacement)
+        await produce(broker_b.bootstrap, flow[half:])
+        worker = _process(broker_b.bootstrap, tmp_path / "ckpt", "proc")
+        sink = SinkWorker(broker_b.bootstrap, TEST_SETTINGS, first, group_id="sink-b")
+        await _run([worker, sink], lambda: _complete(first))
+        assert worker.stats.recovered_records == 0
+        assert worker.stats.restored_from_checkpoint >= len(held)
+    finally:
+        broker_b.stop()
+    _assert_oracle(first)
+    letters = first.query(f"SELECT count() FROM {first.database}.dead_letters").rows[0][0]
+    assert letters == 0, "a record from before the checkpoint was folded"
+
+
+async def test_broker_restarted_empty_under_a_kept_store_continues_where_it_was(
+    fresh_broker: TansuBroker, store: Store, tmp_path: Path
+) -> None:
+    bootstrap = fresh_broker.bootstrap
+    await ensure_topics(bootstrap, partitions=4)
+    flow = as_records(disordered(SCENARIO, seed=9))
+    half = len(flow) // 2
+    await produce(bootstrap, flow[:half])
+    worker = _process(bootstrap, tmp_path / "ckpt", "pipeline-processor")
+    sink = SinkWorker(bootstrap, TEST_SETTINGS, store)
+    await _run(
+        [worker, sink],
+        lambda: worker.stats.records >= half and sink.stats.records >= worker.stats.messages_out,
+    )
+    before = _versions(store)
+    assert before["orders"], "the first run wrote nothing"
+
+    broker_b = TansuBroker(tmp_path / "tansu-b.log")  # empty: topics, offsets, groups gone
+    broker_b.start()
+    try:
+        await ensure_topics(broker_b.bootstrap, partitions=4)
+        await produce(broker_b.bootstrap, flow[half:])
+        worker = _process(broker_b.bootstrap, tmp_path / "ckpt", "pipeline-processor")
+        sink = SinkWorker(broker_b.bootstrap, TEST_SETTINGS, store)
+        await _run([worker, sink], lambda: _complete(store))
+        assert worker.stats.restored_from_checkpoint > 0
+    finally:
+        broker_b.stop()
+    _assert_oracle(store)
+    _assert_not_backwards(before, _versions(store))

@@ -1,0 +1,132 @@
+"""Checkpointed processor state: a restored processor carries on exactly as an uninterrupted
+one, whatever the cut and the batching; the encoding refuses what it cannot read."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scenario_data import POISON, disordered, scenario_envelopes
+from stream_helpers import TEST_PROCESSING
+
+from pipeline.errors import CheckpointError
+from pipeline.streams.checkpoint import (
+    FORMAT_VERSION,
+    Checkpoint,
+    FileCheckpoints,
+    decode,
+    encode,
+)
+from pipeline.streams.outputs import batch_messages
+from pipeline.streams.processor import FileRecord, PartitionProcessor, ProcessingSettings
+from pipeline.streams.state import STATE_VERSION, processor_state, restore_processor
+
+# Short retention: eviction, tombstones and position compaction all happen inside the
+# recorded flow (it spans years of event time), so they are part of what must survive.
+SHORT = ProcessingSettings(lateness_ms=5_000, order_retention_ms=3_600_000, tombstone_ms=7_200_000)
+
+
+def _records(seed: int) -> list[FileRecord]:
+    items = [(k, e.encode()) for k, e in disordered(scenario_envelopes(), seed=seed)]
+    items[len(items) // 3 : len(items) // 3] = [(k, v) for k, v, _ in POISON]
+    return [
+        FileRecord("raw.all", 0, offset, key, value) for offset, (key, value) in enumerate(items)
+    ]
+
+
+def _run(processor: PartitionProcessor, records: list[FileRecord], size: int) -> list[bytes]:
+    """Process `records` in batches of `size`; every batch's outputs, serialized."""
+    out = []
+    for start in range(0, len(records), size):
+        batch = processor.process(records[start : start + size], now_ms=7)
+        messages = {
+            topic: [(key.decode(), value) for key, value in items]
+            for topic, items in batch_messages(batch).items()
+        }
+        out.append(orjson.dumps(messages, option=orjson.OPT_SORT_KEYS))
+    return out
+
+
+def _through_bytes(
+    processor: PartitionProcessor, settings: ProcessingSettings
+) -> PartitionProcessor:
+    """What a checkpoint holds, via its encoding: the restored processor."""
+    checkpoint = Checkpoint(
+        "g", "raw.all", 0, processor.next_offset, None, 1, processor_state(processor)
+    )
+    return restore_processor(decode(encode(checkpoint), "test").body, settings)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    cut=st.floats(0, 1),
+    size=st.integers(1, 40),
+    short=st.booleans(),
+)
+def test_restored_processor_continues_exactly_like_an_uninterrupted_one(
+    seed: int, cut: float, size: int, short: bool
+) -> None:
+    settings_ = SHORT if short else TEST_PROCESSING
+    records = _records(seed)
+    at = int(cut * len(records))
+    whole = PartitionProcessor("raw.all", 0, settings_)
+    head = _run(whole, records[:at], size)
+    tail = _run(whole, records[at:], size)
+
+    first = PartitionProcessor("raw.all", 0, settings_)
+    assert _run(first, records[:at], size) == head
+    restored = _through_bytes(first, settings_)
+    assert restored.next_offset == at
+    assert _run(restored, records[at:], size) == tail
+    assert processor_state(restored) == processor_state(whole)
+    assert restored.flush() == whole.flush()
+
+
+@pytest.mark.parametrize("sizes", [(1, 5000), (3, 17), (64, 1)])
+def test_processor_state_does_not_depend_on_how_records_were_batched(
+    sizes: tuple[int, int],
+) -> None:
+    records = _records(seed=3)
+    states = []
+    for size in sizes:
+        processor = PartitionProcessor("raw.all", 0, SHORT)
+        _run(processor, records, size)
+        states.append(processor_state(processor))
+    assert states[0] == states[1]
+    assert states[0]["evicted"], "the short retention must have evicted orders in this flow"
+
+
+def test_checkpoint_of_another_format_version_is_refused_naming_the_file(tmp_path) -> None:
+    processor = PartitionProcessor("raw.all", 0, TEST_PROCESSING)
+    _run(processor, _records(seed=1)[:50], 10)
+    data = encode(Checkpoint("g", "raw.all", 0, 50, "f", 1, processor_state(processor)))
+    header, _, body = data.partition(b"\n")
+    old = orjson.loads(header)
+    old["format_version"] = FORMAT_VERSION + 1
+    with pytest.raises(CheckpointError, match=r"ckpt-file has checkpoint format version 2"):
+        decode(orjson.dumps(old) + b"\n" + body, "ckpt-file")
+    with pytest.raises(CheckpointError, match="is damaged"):
+        decode(data[:-3] + b"xyz", "ckpt-file")
+    with pytest.raises(CheckpointError, match="is not a pipeline-checkpoint file"):
+        decode(b"PK\x03\x04 something else", "ckpt-file")
+    state = processor_state(processor)
+    state["state_version"] = STATE_VERSION - 1
+    with pytest.raises(CheckpointError, match="state version 0"):
+        restore_processor(state, TEST_PROCESSING)
+
+
+async def test_file_checkpoints_replace_atomically_and_load_the_latest(tmp_path) -> None:
+    store = FileCheckpoints(tmp_path / "ckpt")
+    assert await store.load("g", "raw.upbit", 3) is None
+    for offset in (10, 20):
+        await store.save(Checkpoint("g", "raw.upbit", 3, offset, "fp", offset, {"n": offset}))
+    loaded = await store.load("g", "raw.upbit", 3)
+    assert loaded is not None
+    assert (loaded.offset, loaded.body) == (20, {"n": 20})
+    files = sorted(p.name for p in (tmp_path / "ckpt" / "g").iterdir())
+    assert files == ["raw.upbit-3.ckpt"]  # no temporary file left behind
+    store.path("g", "raw.upbit", 3).write_bytes(b"garbage\n")
+    with pytest.raises(CheckpointError, match=r"raw\.upbit-3\.ckpt is not a pipeline-checkpoint"):
+        await store.load("g", "raw.upbit", 3)
