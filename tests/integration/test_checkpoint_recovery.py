@@ -315,3 +315,63 @@ async def test_broker_restarted_empty_under_a_kept_store_continues_where_it_was(
         broker_b.stop()
     _assert_oracle(store)
     _assert_not_backwards(before, _versions(store))
+
+
+async def test_checkpoint_topic_keeps_whole_checkpoints_and_another_host_resumes_from_it(
+    fresh_broker: TansuBroker, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The topic store: chunked records, two slots (a half-written checkpoint never hides
+    the previous whole one), and a worker with no local files resuming from it."""
+    from pipeline.streams import topicstore
+    from pipeline.streams.checkpoint import Checkpoint, encode
+
+    bootstrap = fresh_broker.bootstrap
+    await ensure_topics(bootstrap, partitions=4)
+    monkeypatch.setattr(topicstore, "CHUNK_BYTES", 700)  # several chunks per checkpoint
+    checkpoints = topicstore.TopicCheckpoints(bootstrap)
+    try:
+        body = {"blob": "x" * 3000}
+        for offset in (5, 9):
+            await checkpoints.save(Checkpoint("g", "raw.upbit", 2, offset, None, offset, body))
+        loaded = await checkpoints.load("g", "raw.upbit", 2)
+        assert loaded is not None
+        assert (loaded.offset, loaded.body) == (9, body)
+        # a newer checkpoint cut short by a crash: only its first chunk reached the topic
+        name = "g|raw.upbit|2"
+        partial = encode(Checkpoint("g", "raw.upbit", 2, 99, None, 99, body))[:700]
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+        await producer.start()
+        try:
+            slot = 1 - checkpoints._slots[name]
+            await producer.send_and_wait(
+                "pipeline.checkpoints", partial, key=f"{name}|{slot}|0".encode(),
+                partition=await checkpoints._partition_of(name),
+                headers=[("checkpoint", b"99999999999999999999"), ("chunks", b"6")],
+            )  # fmt: skip
+        finally:
+            await producer.stop()
+        again = await topicstore.TopicCheckpoints(bootstrap).load("g", "raw.upbit", 2)
+        assert again is not None
+        assert again.offset == 9
+    finally:
+        await checkpoints.close()
+
+    flow = as_records(disordered(SCENARIO, seed=4))
+    half = len(flow) // 2
+    await produce(bootstrap, flow[:half])
+
+    def worker() -> ProcessWorker:
+        return ProcessWorker(
+            bootstrap, TEST_SETTINGS, TEST_PROCESSING, group_id="proc",
+            checkpoints=topicstore.TopicCheckpoints(bootstrap), checkpoint_records=25,
+        )  # fmt: skip
+
+    first = worker()
+    sink = SinkWorker(bootstrap, TEST_SETTINGS, store)
+    await _run([first, sink], lambda: first.stats.records >= half)
+    await produce(bootstrap, flow[half:])
+    second = worker()  # another host: nothing local, only the topic
+    await _run([second, sink], lambda: _complete(store))
+    assert second.stats.restored_from_checkpoint > 0
+    assert second.stats.recovered_records == 0
+    _assert_oracle(store)
