@@ -12,7 +12,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import orjson
-
 from stream_helpers import TEST_SETTINGS, run_until
 
 from pipeline.codec import fill_to_dict
@@ -27,10 +26,6 @@ T0 = 1_700_000_000_000
 
 
 def _fills(prefix: str, n: int) -> list[tuple[bytes, bytes]]:
-    from decimal import Decimal
-
-    import orjson
-
     out = []
     for i in range(n):
         fill = Fill("binance", "alice", "BTC/USDT", "BTCUSDT", f"{prefix}-o{i}", f"{prefix}-t{i}",
