@@ -58,6 +58,7 @@ class Roles:
     simulator: Any = None
     ingest_stats: Any = None
     sim_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    ingest_resume: dict[str, int] | None = None  # venue -> ms (see `_ingest_resume`)
     draining: bool = False
 
     def runs(self) -> list[tuple[str, RoleRun]]:
@@ -68,6 +69,8 @@ class Roles:
         ctx = self.ctx
         if ctx.metrics is not None:
             ctx.metrics.watch(self)
+        # read before the process role starts marking this run's progress
+        self.ingest_resume = self._ingest_resume()
         out: list[tuple[str, RoleRun]] = []
         if "sim" in self.names:
             out.append(("sim", self._run_simulator))
@@ -129,7 +132,9 @@ class Roles:
         if config is None:
             await self.sim_ready.wait()
             config = simulator_config(self.simulator)
-        task = asyncio.create_task(run_ingestors(config, self.ctx.bootstrap, stop, stats))
+        task = asyncio.create_task(
+            run_ingestors(config, self.ctx.bootstrap, stop, stats, resume_from=self.ingest_resume)
+        )
         if self.simulator is not None and self.ctx.sim_rate:
             # Orders that live and die before an ingestor subscribes would be invisible to it
             # (venues offer snapshots of open orders only): start the flow once all are in.
@@ -138,6 +143,20 @@ class Roles:
             if not self.draining:  # a stop may have come while the ingestors connected
                 self.simulator.resume_flow()
         await task
+
+    def _ingest_resume(self) -> dict[str, int] | None:
+        """Venue -> the time from which raw messages may be in no checkpoint (embedded
+        broker only: it keeps nothing across a restart, so ingestors fetch from there)."""
+        settings = self.ctx.settings
+        if settings.kafka_bootstrap or settings.checkpoint_store != "file":
+            return None
+        from pipeline.kafka import RAW_TOPICS
+        from pipeline.streams.checkpoint import FileCheckpoints
+
+        covered = FileCheckpoints(settings.checkpoint_dir).covered_until(
+            "pipeline-processor", RAW_TOPICS
+        )
+        return {topic.removeprefix("raw."): ms for topic, ms in covered.items()}
 
     async def _run_cancel(self, stop: asyncio.Event) -> None:
         from pipeline.commands.config import simulator_cancel_config

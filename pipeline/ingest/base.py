@@ -128,7 +128,13 @@ class Ingestor(ABC):
 
     venue: ClassVar[str]
 
-    def __init__(self, config: AccountConfig, publisher: RawPublisher, stats: IngestStats) -> None:
+    def __init__(
+        self,
+        config: AccountConfig,
+        publisher: RawPublisher,
+        stats: IngestStats,
+        resume_from: int | None = None,
+    ) -> None:
         if config.venue != self.venue:
             raise ValueError(f"{type(self).__name__} serves {self.venue}, not {config.venue}")
         self.config = config
@@ -138,7 +144,11 @@ class Ingestor(ABC):
         self.counters = stats.venue(self.venue)
         self.live = LiveOrders()
         self._random = random.Random()
-        self.heard_at = now_ms()  # received_at of the last message published (start: now)
+        # received_at of the last message published; at the start: now, or `resume_from`
+        # when what was published before may be lost (the embedded broker keeps nothing across
+        # a restart), so that the first connect's gap recovery fetches it again
+        started = now_ms()
+        self.heard_at = started if resume_from is None else min(started, resume_from)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config.name})"
@@ -265,8 +275,14 @@ class RestPoller(Ingestor):
     default_rate_limit: ClassVar[float] = 5.0
     default_rate_burst: ClassVar[float] = 5.0
 
-    def __init__(self, config: AccountConfig, publisher: RawPublisher, stats: IngestStats) -> None:
-        super().__init__(config, publisher, stats)
+    def __init__(
+        self,
+        config: AccountConfig,
+        publisher: RawPublisher,
+        stats: IngestStats,
+        resume_from: int | None = None,
+    ) -> None:
+        super().__init__(config, publisher, stats, resume_from)
         self.bucket = TokenBucket(
             config.rate_limit or self.default_rate_limit,
             max(1.0, config.rate_burst or self.default_rate_burst),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 
 from pipeline.errors import ConfigError
 from pipeline.ingest.base import Ingestor
@@ -37,14 +38,19 @@ INGESTORS: dict[str, type[Ingestor]] = {
 }
 
 
-def build_ingestor(config: AccountConfig, publisher: RawPublisher, stats: IngestStats) -> Ingestor:
+def build_ingestor(
+    config: AccountConfig,
+    publisher: RawPublisher,
+    stats: IngestStats,
+    resume_from: int | None = None,
+) -> Ingestor:
     """The ingestor of `config.venue`; `ConfigError` for a venue without one (yet)."""
     kind = INGESTORS.get(config.venue)
     if kind is None:
         raise ConfigError(
             "ingestors.venue", config.venue, f"no ingestor yet; available: {', '.join(INGESTORS)}"
         )
-    return kind(config, publisher, stats)
+    return kind(config, publisher, stats, resume_from=resume_from)
 
 
 async def run_ingestors(
@@ -53,11 +59,21 @@ async def run_ingestors(
     stop: asyncio.Event,
     stats: IngestStats | None = None,
     drain_timeout: float = 8.0,
+    resume_from: Mapping[str, int] | None = None,
 ) -> None:
-    """Run every ingestor of `config`, publishing to the Kafka cluster at `bootstrap`."""
+    """Run every ingestor of `config`, publishing to the Kafka cluster at `bootstrap`.
+
+    `resume_from`: venue -> epoch ms from which what was published earlier may be lost
+    (pipeline/streams/checkpoint.py `covered_until`); those venues' ingestors recover the
+    venue's history from there on their first connect.
+    """
     stats = IngestStats() if stats is None else stats
     publisher = RawPublisher(bootstrap, stats, queue_size=config.queue_size)
-    ingestors = [build_ingestor(account, publisher, stats) for account in config.accounts]
+    resume = resume_from or {}
+    ingestors = [
+        build_ingestor(account, publisher, stats, resume.get(account.venue))
+        for account in config.accounts
+    ]
     log.info("ingesting %s", ", ".join(repr(i) for i in ingestors))
     sender = asyncio.create_task(publisher.run(), name="ingest-publisher")
     tasks = [asyncio.create_task(i.run(stop), name=f"ingest {i.config.name}") for i in ingestors]

@@ -29,6 +29,7 @@ import logging
 import os
 import re
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -159,6 +160,32 @@ class FileCheckpoints:
     async def close(self) -> None:
         return None
 
+    def cover_path(self, group: str, topic: str, partition: int) -> Path:
+        return self.path(group, topic, partition).with_suffix(".covered")
+
+    async def mark_covered(self, group: str, topic: str, partition: int, until_ms: int) -> None:
+        """Record that every record published to the partition before `until_ms` is folded
+        into its latest checkpoint (the worker was caught up on it when that held)."""
+        path = self.cover_path(group, topic, partition)
+        await asyncio.to_thread(self._write, path, str(until_ms).encode(), False)
+
+    def covered_until(self, group: str, topics: Iterable[str]) -> dict[str, int]:
+        """Per raw topic: the oldest `mark_covered` time of its partitions (topics with none
+        are left out). Raw records published since may not be in any checkpoint: with a
+        broker that keeps nothing (the embedded one), an ingestor must fetch from there."""
+        out: dict[str, int] = {}
+        directory = self.path(group, "x", 0).parent
+        for topic in topics:
+            times = []
+            for path in directory.glob(f"{_UNSAFE.sub('_', topic)}-*.covered"):
+                try:
+                    times.append(int(path.read_text()))
+                except (OSError, ValueError):
+                    continue  # unreadable: as if absent
+            if times:
+                out[topic] = min(times)
+        return out
+
     @staticmethod
     def _load(path: Path) -> Checkpoint | None:
         try:
@@ -170,20 +197,22 @@ class FileCheckpoints:
         return decode(data, f"checkpoint {path}")
 
     @staticmethod
-    def _write(path: Path, data: bytes) -> None:
+    def _write(path: Path, data: bytes, sync: bool = True) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             with open(temporary, "wb") as handle:
                 handle.write(data)
                 handle.flush()
-                os.fsync(handle.fileno())
+                if sync:
+                    os.fsync(handle.fileno())
             os.replace(temporary, path)
-            directory = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
+            if sync:
+                directory = os.open(path.parent, os.O_RDONLY)
+                try:
+                    os.fsync(directory)
+                finally:
+                    os.close(directory)
         except OSError as exc:
             raise CheckpointError(f"cannot write checkpoint {path}: {exc}") from exc
 

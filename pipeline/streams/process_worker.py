@@ -158,6 +158,7 @@ class ProcessWorker:
         self._checkpointed: dict[TopicPartition, tuple[int, float]] = {}  # (offset, monotonic)
         self._loading: dict[TopicPartition, asyncio.Task[None]] = {}
         self._lock = asyncio.Lock()  # a batch (fold, deliver, checkpoint, commit) vs a revoke
+        self._covered_at = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         self._gc.start()
@@ -245,8 +246,9 @@ class ProcessWorker:
         if deliveries:
             await asyncio.gather(*deliveries)
         self._crash_point("outputs")
-        if commits and self.checkpoints is not None:
-            due = [tp for tp in commits if self._checkpoint_due(tp, now_wall)]
+        if self.checkpoints is not None:
+            # every partition, idle ones too: their outputs were all delivered in earlier steps
+            due = [tp for tp in self.processors if self._checkpoint_due(tp, now_wall)]
             for tp in due:
                 await self._checkpoint(tp)
             if due:
@@ -254,6 +256,9 @@ class ProcessWorker:
         if commits:
             await consumer.commit(commits)
             self._crash_point("commit")
+        if now_wall - self._covered_at >= 1.0:
+            self._covered_at = now_wall
+            await self._mark_covered(now_ms)
             self._gc.after_batch()
             self.stats.batches += 1
             if self.metrics is not None:
@@ -298,10 +303,8 @@ class ProcessWorker:
         processor = self.processors.get(tp)
         if processor is None:
             return False
-        offset, at = self._checkpointed.get(tp, (0, now))
-        if tp not in self._checkpointed:
-            self._checkpointed[tp] = (offset, now)
-        done = processor.next_offset - offset
+        offset, at = self._checkpointed.setdefault(tp, (-1, now))
+        done = processor.next_offset - offset  # -1: none on record, even for an empty state
         return done > 0 and (
             done >= self.checkpoint_records or now - at >= self.checkpoint_interval_s
         )
@@ -333,6 +336,28 @@ class ProcessWorker:
         self.stats.checkpoints_written += 1
         self._checkpointed[tp] = (processor.next_offset, time.monotonic())
 
+    async def _mark_covered(self, now_ms: int) -> None:
+        """Tell the checkpoint store up to when each caught-up partition's raw records are all
+        in its latest checkpoint (file store only: the embedded stack's ingestors resume
+        from there after a restart, since its broker keeps nothing)."""
+        mark = getattr(self.checkpoints, "mark_covered", None)
+        consumer = self._consumer
+        if mark is None or consumer is None:
+            return
+        for tp, processor in self.processors.items():
+            high = consumer.highwater(tp)
+            checkpointed = self._checkpointed.get(tp)
+            if (
+                high is not None
+                and processor.next_offset >= high
+                and checkpointed is not None
+                and checkpointed[0] == processor.next_offset
+            ):
+                try:
+                    await mark(self.group_id, tp.topic, tp.partition, now_ms)
+                except CheckpointError as exc:
+                    log.warning("%s:%d: %s", tp.topic, tp.partition, exc)
+
     async def _latest_checkpoint(self, tp: TopicPartition) -> PartitionProcessor | None:
         """The state of the latest usable checkpoint of `tp`, or None (and why, logged)."""
         if self.checkpoints is None:
@@ -360,11 +385,12 @@ class ProcessWorker:
 
     async def recover(
         self, tp: TopicPartition, committed: int | None
-    ) -> tuple[PartitionProcessor, int, bool]:
+    ) -> tuple[PartitionProcessor, int, bool, int]:
         """Rebuild `tp`'s state: the latest checkpoint, then a silent replay of the records
         between it and `committed` (when the commit is ahead). Return the processor, the
-        offset to resume consuming at, and whether the checkpoint came from an earlier
-        incarnation of the topic (its states are to be published again)."""
+        offset to resume consuming at, whether the checkpoint came from an earlier
+        incarnation of the topic (its states are to be published again), and the offset the
+        checkpoint on record reflects (-1: none)."""
         started = time.monotonic()
         processor = await self._latest_checkpoint(tp)
         reader = AIOKafkaConsumer(
@@ -375,12 +401,13 @@ class ProcessWorker:
         )
         await reader.start()
         new_topic = False
+        on_record = -1
         try:
             reader.assign([tp])
             start: int | None = None  # None: the first record the topic still has
             if processor is not None:
                 if await _same_topic(reader, tp, processor):
-                    start = processor.next_offset
+                    start = on_record = processor.next_offset
                 else:
                     log.warning(
                         "%s:%d: the checkpoint (offset %d) is from an earlier incarnation of "
@@ -413,7 +440,7 @@ class ProcessWorker:
             "recovered %s:%d to offset %d in %.2fs",
             tp.topic, tp.partition, resume, self.stats.recovery_seconds,
         )  # fmt: skip
-        return processor, resume, new_topic
+        return processor, resume, new_topic, on_record
 
     async def _load(self, tp: TopicPartition) -> None:
         """Recover a paused, newly assigned partition, then resume it at the right offset."""
@@ -423,7 +450,7 @@ class ProcessWorker:
         while True:
             try:
                 committed = await consumer.committed(tp)
-                processor, resume, new_topic = await self.recover(tp, committed)
+                processor, resume, new_topic, on_record = await self.recover(tp, committed)
                 break
             except asyncio.CancelledError:
                 raise  # revoked, or the worker stops
@@ -436,7 +463,7 @@ class ProcessWorker:
             if tp not in consumer.assignment():
                 return
             self.processors[tp] = processor
-            self._checkpointed[tp] = (processor.next_offset, time.monotonic())
+            self._checkpointed[tp] = (on_record, time.monotonic())
             self.stats.assigned.add(tp)
             consumer.seek(tp, resume)
             consumer.resume(tp)

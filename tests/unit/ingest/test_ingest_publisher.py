@@ -186,3 +186,24 @@ def test_ingestor_repr_never_shows_keys(kind: type) -> None:
     assert repr(made) == f"{kind.__name__}({kind.venue}/alice)"
     assert "secret" not in repr(made.config)
     assert "'key'" not in repr(made.config)
+
+
+def test_ingestor_resumes_its_history_from_a_given_time_never_from_the_future() -> None:
+    from pipeline.ingest.base import HISTORY_MARGIN_MS
+    from pipeline.ingest.coinone import CoinoneIngestor
+    from pipeline.ingest.publisher import now_ms
+
+    stats = IngestStats()
+    publisher = RawPublisher("x:1", stats)
+    config = AccountConfig("binance", "alice", "http://h", "ws://h", ("BTCUSDT",),
+                           Credentials("key", "secret"))  # fmt: skip
+    resumed = BinanceIngestor(config, publisher, stats, resume_from=1_700_000_000_000)
+    assert resumed.history_since() == 1_700_000_000_000 - HISTORY_MARGIN_MS
+    fresh = BinanceIngestor(config, publisher, stats)
+    assert fresh.history_since() >= now_ms() - HISTORY_MARGIN_MS - 1_000
+    ahead = BinanceIngestor(config, publisher, stats, resume_from=now_ms() + 3_600_000)
+    assert ahead.history_since() <= now_ms() - HISTORY_MARGIN_MS
+    coinone = AccountConfig("coinone", "alice", "http://h", "ws://h", ("BTC-KRW",),
+                            Credentials("key", "secret"))  # fmt: skip
+    polled = CoinoneIngestor(coinone, publisher, stats, resume_from=1_700_000_000_000)
+    assert polled._started == 1_700_000_000_000 - HISTORY_MARGIN_MS  # computed at creation

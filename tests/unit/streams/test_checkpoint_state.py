@@ -130,3 +130,14 @@ async def test_file_checkpoints_replace_atomically_and_load_the_latest(tmp_path)
     store.path("g", "raw.upbit", 3).write_bytes(b"garbage\n")
     with pytest.raises(CheckpointError, match=r"raw\.upbit-3\.ckpt is not a pipeline-checkpoint"):
         await store.load("g", "raw.upbit", 3)
+
+
+async def test_covered_until_is_the_oldest_partition_mark_per_topic(tmp_path) -> None:
+    store = FileCheckpoints(tmp_path / "ckpt")
+    await store.mark_covered("pipeline-processor", "raw.upbit", 0, 5_000)
+    await store.mark_covered("pipeline-processor", "raw.upbit", 1, 3_000)
+    await store.mark_covered("pipeline-processor", "raw.upbit", 1, 4_000)  # replaces
+    await store.mark_covered("pipeline-processor", "raw.binance", 2, 9_000)
+    await store.mark_covered("other-group", "raw.ssi", 0, 1)
+    covered = store.covered_until("pipeline-processor", ["raw.upbit", "raw.binance", "raw.ssi"])
+    assert covered == {"raw.upbit": 4_000, "raw.binance": 9_000}
