@@ -86,6 +86,8 @@ class Roles:
                 checkpoints=open_checkpoints(ctx.settings, ctx.bootstrap),
                 checkpoint_interval_s=ctx.settings.checkpoint_interval_s,
                 checkpoint_records=ctx.settings.checkpoint_records,
+                # the embedded broker's memory dies with us: checkpoint only what is stored
+                sink_group=None if ctx.settings.kafka_bootstrap else "pipeline-sink",
             )  # fmt: skip
             out.append(("process", self.process.run))
         if "sink" in self.names:

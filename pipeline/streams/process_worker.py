@@ -30,6 +30,7 @@ position states are published again so the compacted topics hold them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import time
@@ -54,6 +55,7 @@ from pipeline.streams.processor import (
 )
 from pipeline.streams.producer import BatchingProducer
 from pipeline.streams.readers import stop_reader
+from pipeline.streams.sinkgate import SinkGate
 from pipeline.streams.state import processor_state, restore_processor
 
 log = logging.getLogger(__name__)
@@ -132,6 +134,7 @@ class ProcessWorker:
         checkpoint_interval_s: float = 10.0,
         checkpoint_records: int = 100_000,
         crash_hook: Callable[[str], None] | None = None,
+        sink_group: str | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.settings = settings
@@ -155,7 +158,12 @@ class ProcessWorker:
         # Called with "outputs", "checkpoint", "commit" after each of those steps of a batch:
         # the crash tests raise from it to stop the worker at that instant.
         self.crash_hook = crash_hook
-        self._checkpointed: dict[TopicPartition, tuple[int, float]] = {}  # (offset, monotonic)
+        # the offset of the checkpoint on record, and of the last one taken (offset, monotonic)
+        self._checkpointed: dict[TopicPartition, tuple[int, float]] = {}
+        self._taken: dict[TopicPartition, tuple[int, float]] = {}
+        # With `sink_group` (the embedded broker, whose memory dies with the process), a
+        # checkpoint is held until that group has stored every output it covers (sinkgate.py).
+        self._gate = SinkGate(bootstrap, sink_group) if sink_group and checkpoints else None
         self._loading: dict[TopicPartition, asyncio.Task[None]] = {}
         self._lock = asyncio.Lock()  # a batch (fold, deliver, checkpoint, commit) vs a revoke
         self._covered_at = 0.0
@@ -179,6 +187,8 @@ class ProcessWorker:
         )
         await self._producer.start()
         self._batcher = BatchingProducer(self._producer)
+        if self._gate is not None:
+            self._batcher.sent = []
         try:
             await self._consumer.start()
             self._consumer.subscribe(list(self.topics), listener=_Rebalance(self))
@@ -190,10 +200,13 @@ class ProcessWorker:
                 # the same rows) rather than never.
                 for tp in list(self.processors):
                     await self._checkpoint(tp)
+                await self._release_held(wait_s=5.0)
                 await self._flush_all()
         finally:
             for task in self._loading.values():
                 task.cancel()
+            if self._gate is not None:
+                await self._gate.close()
             try:
                 if self._consumer is not None:
                     await self._consumer.stop()
@@ -245,6 +258,9 @@ class ProcessWorker:
         self.stats.reorder_depth = sum(len(p.reorder) for p in self.processors.values())
         if deliveries:
             await asyncio.gather(*deliveries)
+        if self._gate is not None:
+            assert self._batcher is not None
+            self._gate.produced(self._batcher.take_sent())
         self._crash_point("outputs")
         if self.checkpoints is not None:
             # every partition, idle ones too: their outputs were all delivered in earlier steps
@@ -258,6 +274,7 @@ class ProcessWorker:
             self._crash_point("commit")
         if now_wall - self._covered_at >= 1.0:
             self._covered_at = now_wall
+            await self._release_held()
             await self._mark_covered(now_ms)
             self._gc.after_batch()
             self.stats.batches += 1
@@ -303,14 +320,15 @@ class ProcessWorker:
         processor = self.processors.get(tp)
         if processor is None:
             return False
-        offset, at = self._checkpointed.setdefault(tp, (-1, now))
+        offset, at = self._taken.setdefault(tp, (-1, now))
         done = processor.next_offset - offset  # -1: none on record, even for an empty state
         return done > 0 and (
             done >= self.checkpoint_records or now - at >= self.checkpoint_interval_s
         )
 
     async def _checkpoint(self, tp: TopicPartition) -> None:
-        """Save `tp`'s state; only call when every output of its records was acknowledged."""
+        """Take `tp`'s checkpoint; only call when every output of its records was
+        acknowledged. Saved at once, or held until the sink stored those outputs."""
         processor = self.processors.get(tp)
         if self.checkpoints is None or processor is None:
             return
@@ -318,23 +336,54 @@ class ProcessWorker:
             fingerprint: str | None = record_fingerprint(processor.last_record)
         else:
             fingerprint = processor.last_fingerprint
+        now_ms = int(time.time() * 1000)
         checkpoint = Checkpoint(
             group=self.group_id,
             topic=tp.topic,
             partition=tp.partition,
             offset=processor.next_offset,
             fingerprint=fingerprint,
-            written_at=int(time.time() * 1000),
+            written_at=now_ms,
             body=processor_state(processor),
         )
+        self._taken[tp] = (processor.next_offset, time.monotonic())
+        high = self._consumer.highwater(tp) if self._consumer is not None else None
+        covered_at = now_ms if high is not None and processor.next_offset >= high else None
+        if self._gate is not None:
+            self._gate.hold(checkpoint, covered_at)
+        else:
+            await self._save(checkpoint, covered_at)
+
+    async def _save(self, checkpoint: Checkpoint, covered_at: int | None) -> None:
+        assert self.checkpoints is not None
         try:
             await self.checkpoints.save(checkpoint)
         except CheckpointError as exc:  # the next one may succeed; recovery replays more
             self.stats.checkpoint_errors += 1
-            log.error("checkpoint of %s:%d not written: %s", tp.topic, tp.partition, exc)
+            log.error("checkpoint of %s:%d not written: %s", checkpoint.topic,
+                      checkpoint.partition, exc)  # fmt: skip
             return
         self.stats.checkpoints_written += 1
-        self._checkpointed[tp] = (processor.next_offset, time.monotonic())
+        tp = TopicPartition(checkpoint.topic, checkpoint.partition)
+        self._checkpointed[tp] = (checkpoint.offset, time.monotonic())
+        mark = getattr(self.checkpoints, "mark_covered", None)
+        if covered_at is not None and mark is not None:
+            with contextlib.suppress(CheckpointError):
+                await mark(checkpoint.group, checkpoint.topic, checkpoint.partition, covered_at)
+
+    async def _release_held(self, wait_s: float = 0.0) -> None:
+        """Save the held checkpoints whose outputs the sink has stored (waiting up to
+        `wait_s` for all of them, at a stop)."""
+        gate = self._gate
+        if gate is None:
+            return
+        deadline = time.monotonic() + wait_s
+        while True:
+            for checkpoint, covered_at in await gate.ready():
+                await self._save(checkpoint, covered_at)
+            if not gate.holding or time.monotonic() >= deadline:
+                return
+            await asyncio.sleep(0.25)
 
     async def _mark_covered(self, now_ms: int) -> None:
         """Tell the checkpoint store up to when each caught-up partition's raw records are all
@@ -463,7 +512,7 @@ class ProcessWorker:
             if tp not in consumer.assignment():
                 return
             self.processors[tp] = processor
-            self._checkpointed[tp] = (on_record, time.monotonic())
+            self._checkpointed[tp] = self._taken[tp] = (on_record, time.monotonic())
             self.stats.assigned.add(tp)
             consumer.seek(tp, resume)
             consumer.resume(tp)
@@ -559,8 +608,13 @@ class _Rebalance(ConsumerRebalanceListener):
             for tp in revoked:
                 if tp in worker.processors:
                     await worker._checkpoint(tp)  # the next owner resumes from here
+            await worker._release_held()
+            for tp in revoked:
+                if worker._gate is not None:  # a later write could overwrite the new owner's
+                    worker._gate.forget(tp.topic, tp.partition)
                 worker.processors.pop(tp, None)
                 worker._checkpointed.pop(tp, None)
+                worker._taken.pop(tp, None)
                 worker.stats.assigned.discard(tp)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:

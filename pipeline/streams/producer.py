@@ -27,6 +27,8 @@ class BatchingProducer:
         self._partitions: dict[str, list[int]] = {}
         self._cache: dict[tuple[str, bytes], int] = {}
         self.messages = 0
+        # (delivery future, topic, partition, record count) of batches sent, when tracked
+        self.sent: list[tuple[asyncio.Future[object], str, int, int]] | None = None
 
     async def _partitions_of(self, topic: str) -> list[int]:
         parts = self._partitions.get(topic)
@@ -60,10 +62,23 @@ class BatchingProducer:
                 if builder is None:
                     builder = builders[partition] = producer.create_batch()
                 if builder.append(key=key, value=value, timestamp=None) is None:  # type: ignore[attr-defined]
-                    futures.append(await producer.send_batch(builder, topic, partition=partition))
+                    futures.append(await self._send(builder, topic, partition))
                     builder = builders[partition] = producer.create_batch()
                     builder.append(key=key, value=value, timestamp=None)  # type: ignore[attr-defined]
                 self.messages += 1
             for partition, builder in builders.items():
-                futures.append(await producer.send_batch(builder, topic, partition=partition))
+                futures.append(await self._send(builder, topic, partition))
         return futures
+
+    async def _send(self, builder: object, topic: str, partition: int) -> asyncio.Future[object]:
+        count = builder.record_count()  # type: ignore[attr-defined]
+        future = await self.producer.send_batch(builder, topic, partition=partition)
+        if self.sent is not None:
+            self.sent.append((future, topic, partition, count))
+        return future  # type: ignore[no-any-return]
+
+    def take_sent(self) -> list[tuple[str, int, int, int]]:
+        """(topic, partition, base offset, count) of the tracked batches delivered since the
+        last call (call after their futures completed)."""
+        sent, self.sent = self.sent or [], []
+        return [(t, p, f.result().offset, n) for f, t, p, n in sent]  # type: ignore[attr-defined]

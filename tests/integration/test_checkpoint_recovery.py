@@ -293,7 +293,10 @@ async def test_broker_restarted_empty_under_a_kept_store_continues_where_it_was(
     flow = as_records(disordered(SCENARIO, seed=9))
     half = len(flow) // 2
     await produce(bootstrap, flow[:half])
-    worker = _process(bootstrap, tmp_path / "ckpt", "pipeline-processor")
+    # as on the embedded stack: checkpoints wait until the sink stored their outputs
+    worker = _process(
+        bootstrap, tmp_path / "ckpt", "pipeline-processor", sink_group="pipeline-sink"
+    )
     sink = SinkWorker(bootstrap, TEST_SETTINGS, store)
     await _run(
         [worker, sink],
@@ -301,6 +304,7 @@ async def test_broker_restarted_empty_under_a_kept_store_continues_where_it_was(
     )
     before = _versions(store)
     assert before["orders"], "the first run wrote nothing"
+    assert worker.stats.checkpoints_written >= 4, "the gate held checkpoints back for good"
 
     broker_b = TansuBroker(tmp_path / "tansu-b.log")  # empty: topics, offsets, groups gone
     broker_b.start()
@@ -375,3 +379,43 @@ async def test_checkpoint_topic_keeps_whole_checkpoints_and_another_host_resumes
     assert second.stats.restored_from_checkpoint > 0
     assert second.stats.recovered_records == 0
     _assert_oracle(store)
+
+
+async def test_sink_gate_releases_a_checkpoint_only_once_the_sink_stored_its_outputs(
+    fresh_broker: TansuBroker,
+) -> None:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from pipeline.streams.checkpoint import Checkpoint
+    from pipeline.streams.sinkgate import SinkGate
+
+    bootstrap = fresh_broker.bootstrap
+    await ensure_topics(bootstrap, partitions=1)
+    gate = SinkGate(bootstrap, "gate-sink")
+    fills = TopicPartition("fills", 0)
+
+    async def sink_stored(offset: int) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id="gate-sink")
+        await consumer.start()
+        try:
+            consumer.assign([fills])
+            await consumer.commit({fills: offset})
+        finally:
+            await consumer.stop()
+
+    try:
+        gate.produced([("fills", 0, 0, 5)])
+        first = Checkpoint("p", "raw.upbit", 0, 10, None, 1, {})
+        gate.hold(first, 111)
+        assert await gate.ready() == []  # the sink group has stored nothing
+        gate.produced([("fills", 0, 5, 5)])
+        second = Checkpoint("p", "raw.upbit", 0, 20, None, 2, {})
+        gate.hold(second, 222)
+        await sink_stored(7)
+        assert await gate.ready() == [(first, 111)]
+        assert await gate.ready() == []
+        await sink_stored(10)
+        assert await gate.ready() == [(second, 222)]
+        assert gate.holding == 0
+    finally:
+        await gate.close()
