@@ -272,15 +272,15 @@ class ProcessWorker:
         if commits:
             await consumer.commit(commits)
             self._crash_point("commit")
-        if now_wall - self._covered_at >= 1.0:
-            self._covered_at = now_wall
-            await self._release_held()
-            await self._mark_covered(now_ms)
             self._gc.after_batch()
             self.stats.batches += 1
             if self.metrics is not None:
                 elapsed = time.monotonic() - now_wall
                 self.metrics.observe_process_batch(records_in, elapsed, letters)
+        if now_wall - self._covered_at >= 1.0:
+            self._covered_at = now_wall
+            await self._release_held()
+            await self._mark_covered(now_ms)
         if now_wall - self._lag_at >= 1.0:
             self._lag_at = now_wall
             self.stats.lag = await consumer_lag(consumer)
