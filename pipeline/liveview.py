@@ -1,9 +1,10 @@
 """The live terminal view of `pipeline run`: what flows, and what the tables say now.
 
 Every few seconds: venue messages per second per venue (from the ingestors), the processing
-lag (published but not yet processed), and from the store: open orders, fills, and realized
-PnL and fees per account. On a terminal the view redraws in place; into a file or a pipe it
-prints one block per refresh, so logs stay readable.
+lag (published but not yet processed), this run's new orders and fills, and from the store
+(every run's rows): open orders, fills, and realized PnL and fees per account. On a
+terminal the view redraws in place; into a file or a pipe it prints one block per refresh,
+so logs stay readable.
 """
 
 from __future__ import annotations
@@ -45,14 +46,31 @@ def amount(value: Decimal) -> str:
     return format(shown if shown else Decimal(0), "f")
 
 
-def store_picture(store: Store) -> list[str]:
-    """Open orders, fills and PnL per account, as the tables say now."""
+@dataclass(frozen=True)
+class StoreCounts:
+    """Orders and fills in the store: taken when a run starts, the view shows what this run
+    added (the store keeps every earlier run's rows)."""
+
+    orders: int
+    fills: int
+
+    @classmethod
+    def of(cls, store: Store) -> StoreCounts:
+        db = store.database
+        orders = store.query(f"SELECT count() FROM {db}.orders FINAL").rows[0][0]
+        fills = store.query(f"SELECT count() FROM {db}.fills FINAL WHERE qty > 0").rows[0][0]
+        return cls(int(orders), int(fills))
+
+
+def store_picture(store: Store, baseline: StoreCounts | None = None) -> list[str]:
+    """This run's new orders and fills (against `baseline`), then open orders, fills and
+    PnL per account as the tables say now (every run's)."""
     db = store.database
     try:
+        now = StoreCounts.of(store)
         open_orders = store.query(
             f"SELECT venue, count() FROM {db}.open_orders GROUP BY venue ORDER BY venue"
         ).rows
-        fill_count = store.query(f"SELECT count() FROM {db}.fills FINAL WHERE qty > 0").rows[0][0]
         # PnL is in each symbol's quote currency and fees in their own assets: never add
         # across currencies
         pnl = store.query(
@@ -67,11 +85,17 @@ def store_picture(store: Store) -> list[str]:
         fees = {(venue, account): paid for venue, account, paid in fee_rows}
     except StoreError as exc:
         return [f"store: {exc}"]
-    lines = [
-        "open orders: "
+    lines = []
+    if baseline is not None:
+        lines.append(
+            f"this run: {now.orders - baseline.orders} new orders, "
+            f"{now.fills - baseline.fills} new fills in the store"
+        )
+    lines.append(
+        "store, all runs: open orders "
         + (", ".join(f"{venue} {n}" for venue, n in open_orders) or "none")
-        + f"; fills: {fill_count}"
-    ]
+        + f"; orders {now.orders}; fills {now.fills}"
+    )
     for venue, account, quote, realized, symbols in pnl:
         paid = fees.get((venue, account)) or {}
         fee_text = ", ".join(f"{amount(Decimal(v))} {k}" for k, v in sorted(paid.items()))
@@ -82,8 +106,11 @@ def store_picture(store: Store) -> list[str]:
     return lines
 
 
-def render(roles: Any, rates: Rates, store: Store | None) -> list[str]:
-    """The view's lines for the roles of one run (see `pipeline.roles.Roles`)."""
+def render(
+    roles: Any, rates: Rates, store: Store | None, baseline: StoreCounts | None = None
+) -> list[str]:
+    """The view's lines for the roles of one run (see `pipeline.roles.Roles`); the counters
+    above the store's lines are this run's (they start at zero in every run)."""
     lines = [time.strftime("%H:%M:%S")]
     ingest = roles.ingest_stats
     if ingest is not None:
@@ -106,5 +133,5 @@ def render(roles: Any, rates: Rates, store: Store | None) -> list[str]:
         s = roles.sink.stats
         lines.append(f"rows written {s.rows_written}; store errors {s.errors}")
     if store is not None:
-        lines += store_picture(store)
+        lines += store_picture(store, baseline)
     return lines

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pipeline.config import Settings
-from pipeline.errors import ConfigError
+from pipeline.errors import CheckpointError, ConfigError, StoreError
 from pipeline.sink.store import Store
 
 log = logging.getLogger(__name__)
@@ -56,9 +56,11 @@ class Roles:
     process: Any = None
     sink: Any = None
     simulator: Any = None
+    truth_ok: bool | None = None  # after `truth_summary()`: did the tables match the truth
     ingest_stats: Any = None
     sim_ready: asyncio.Event = field(default_factory=asyncio.Event)
     ingest_resume: dict[str, int] | None = None  # venue -> ms (see `_ingest_resume`)
+    ingest_live: dict[tuple[str, str], dict[str, str]] | None = None  # (venue, account) -> ...
     draining: bool = False
 
     def runs(self) -> list[tuple[str, RoleRun]]:
@@ -71,6 +73,7 @@ class Roles:
             ctx.metrics.watch(self)
         # read before the process role starts marking this run's progress
         self.ingest_resume = self._ingest_resume()
+        self.ingest_live = self._ingest_live() if self.ingest_resume else None
         out: list[tuple[str, RoleRun]] = []
         if "sim" in self.names:
             out.append(("sim", self._run_simulator))
@@ -110,10 +113,15 @@ class Roles:
             venues=venues,
             venue_accounts={"futures_gateway": GATEWAY_ACCOUNTS},  # accounts are exchanges
             faults=dict.fromkeys(venues, faults) if faults else {},
+            # the venues keep their books and id sequences across runs, as real ones do
+            state_dir=self.ctx.settings.data_dir / "sim",
         )
         self.simulator = Simulator(config)
         await self.simulator.start(flow=False)  # the ingest role resumes it once connected
         try:
+            if self.simulator.opened is not None:
+                print(f"simulator: {self.simulator.opened.describe()} "
+                      f"({config.state_dir})", file=self.ctx.out, flush=True)  # fmt: skip
             urls = ", ".join(
                 f"{venue} {' '.join(e.values())}" for venue, e in self.simulator.endpoints().items()
             )
@@ -135,7 +143,14 @@ class Roles:
             await self.sim_ready.wait()
             config = simulator_config(self.simulator)
         task = asyncio.create_task(
-            run_ingestors(config, self.ctx.bootstrap, stop, stats, resume_from=self.ingest_resume)
+            run_ingestors(
+                config,
+                self.ctx.bootstrap,
+                stop,
+                stats,
+                resume_from=self.ingest_resume,
+                live_orders=self.ingest_live,
+            )
         )
         if self.simulator is not None and self.ctx.sim_rate:
             # Orders that live and die before an ingestor subscribes would be invisible to it
@@ -159,6 +174,22 @@ class Roles:
             "pipeline-processor", RAW_TOPICS
         )
         return {topic.removeprefix("raw."): ms for topic, ms in covered.items()}
+
+    def _ingest_live(self) -> dict[tuple[str, str], dict[str, str]]:
+        """(venue, account) -> the orders the checkpoints believe live (id -> venue symbol):
+        with `_ingest_resume`, the ingestors ask the venue about each one that is no longer
+        open, so an end that happened in records no checkpoint holds is heard again."""
+        from pipeline.kafka import RAW_TOPICS
+        from pipeline.streams.checkpoint import FileCheckpoints
+        from pipeline.streams.state import live_orders
+
+        store = FileCheckpoints(self.ctx.settings.checkpoint_dir)
+        checkpoints = store.latest("pipeline-processor", RAW_TOPICS)
+        try:
+            return live_orders([c.body for c in checkpoints], self.ctx.settings.processing)
+        except CheckpointError as exc:  # the worker refuses and rebuilds it, and says so
+            log.warning("live orders of the checkpoints not read: %s", exc)
+            return {}
 
     async def _run_cancel(self, stop: asyncio.Event) -> None:
         from pipeline.commands.config import simulator_cancel_config
@@ -193,16 +224,20 @@ class Roles:
 
     async def report(self, stop: asyncio.Event) -> None:
         """The live view every `status_every` seconds (redrawn in place on a terminal)."""
-        from pipeline.liveview import CLEAR, Rates, render
+        from pipeline.liveview import CLEAR, Rates, StoreCounts, render
 
         rates = Rates()
         tty = self.ctx.out.isatty()
+        baseline = None
+        if self.ctx.store is not None:
+            with contextlib.suppress(StoreError):  # the view then shows the totals only
+                baseline = await asyncio.to_thread(StoreCounts.of, self.ctx.store)
         while not stop.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.ctx.status_every)
             if stop.is_set():
                 return
-            lines = await asyncio.to_thread(render, self, rates, self.ctx.store)
+            lines = await asyncio.to_thread(render, self, rates, self.ctx.store, baseline)
             text = "\n".join(lines)
             print((CLEAR + text) if tty else text, file=self.ctx.out, flush=True)
 
@@ -252,6 +287,7 @@ class Roles:
         # Every order and every position of every venue is compared: the polled venues
         # recover what happened between polls from their order history and trade lists.
         result = compare(self.simulator.truth(), order_rows, position_rows)
+        self.truth_ok = result.ok
         names = ", ".join(sorted(self.simulator.servers))
         lines = [f"vs simulator ground truth ({names}): {result.summary()}"]
         lines += [f"  {problem}" for problem in result.problems[:10]]

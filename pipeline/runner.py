@@ -75,6 +75,9 @@ def run_pipeline(
 ) -> int:
     """Start the stack, migrate, create topics, run the roles; tear everything down after.
 
+    Exit code 1 when the tables do not match the simulator's ground truth (a run on the
+    simulator); 0 otherwise.
+
     `metrics_port` None: PIPELINE_METRICS_PORT (default 9400); 0: no /metrics endpoint.
     """
     stack = EmbeddedStack(settings)
@@ -126,15 +129,17 @@ def run_pipeline(
         summary = roles.truth_summary()
         if summary:
             print(summary, file=out, flush=True)
+        mismatch = roles.truth_ok is False
     except KeyboardInterrupt:
-        pass
+        mismatch = False
     finally:
         signal.signal(signal.SIGTERM, previous)
         stack.stop()
         if metrics is not None:
             metrics.stop()
-    print("stopped", file=out, flush=True)
-    return 0
+    print("stopped" + (" (the tables do not match the ground truth)" if mismatch else ""),
+          file=out, flush=True)  # fmt: skip
+    return 1 if mismatch else 0
 
 
 def _start_metrics(port: int | None, out: TextIO) -> Any:

@@ -31,7 +31,7 @@ import logging
 import random
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
@@ -134,6 +134,7 @@ class Ingestor(ABC):
         publisher: RawPublisher,
         stats: IngestStats,
         resume_from: int | None = None,
+        live_orders: Mapping[str, str] | None = None,
     ) -> None:
         if config.venue != self.venue:
             raise ValueError(f"{type(self).__name__} serves {self.venue}, not {config.venue}")
@@ -143,6 +144,10 @@ class Ingestor(ABC):
         self.publisher = publisher
         self.counters = stats.venue(self.venue)
         self.live = LiveOrders()
+        # orders believed live when what was published may be lost (`resume_from`): the
+        # first snapshot asks about each one the venue no longer lists as open
+        for order_id, symbol in (live_orders or {}).items():
+            self.live.live[self.live_key(order_id, symbol)] = symbol
         self._random = random.Random()
         # received_at of the last message published; at the start: now, or `resume_from`
         # when what was published before may be lost (the embedded broker keeps nothing across
@@ -162,6 +167,11 @@ class Ingestor(ABC):
     @abstractmethod
     def symbol_of(self, payload: Any) -> str | None:
         """The venue symbol a message is about (None: it is about no order)."""
+
+    def live_key(self, order_id: str, symbol: str) -> str:
+        """The key `self.live` files an order under: its id (a venue whose ids are unique
+        per symbol only says otherwise)."""
+        return order_id
 
     def observe(self, channel: str, payload: Any) -> None:  # noqa: B027 - optional hook
         """Update `self.live` from a parsed message (optional)."""
@@ -281,8 +291,9 @@ class RestPoller(Ingestor):
         publisher: RawPublisher,
         stats: IngestStats,
         resume_from: int | None = None,
+        live_orders: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(config, publisher, stats, resume_from)
+        super().__init__(config, publisher, stats, resume_from, live_orders)
         self.bucket = TokenBucket(
             config.rate_limit or self.default_rate_limit,
             max(1.0, config.rate_burst or self.default_rate_burst),

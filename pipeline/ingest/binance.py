@@ -92,9 +92,12 @@ class BinanceIngestor(Ingestor):
         for order in _result_orders(payload):
             self._seen(order.get("orderId"), order.get("symbol"), order.get("status"))
 
+    def live_key(self, order_id: str, symbol: str) -> str:
+        return f"{symbol}:{order_id}"  # Binance's order ids are unique per symbol only
+
     def _seen(self, order_id: Any, symbol: Any, status: Any) -> None:
         if isinstance(order_id, int | str) and isinstance(symbol, str) and isinstance(status, str):
-            self.live.seen(f"{symbol}:{order_id}", symbol, status not in TERMINAL)
+            self.live.seen(self.live_key(str(order_id), symbol), symbol, status not in TERMINAL)
 
     # -- the session ----------------------------------------------------------------------
 

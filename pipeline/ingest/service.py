@@ -43,6 +43,7 @@ def build_ingestor(
     publisher: RawPublisher,
     stats: IngestStats,
     resume_from: int | None = None,
+    live_orders: Mapping[str, str] | None = None,
 ) -> Ingestor:
     """The ingestor of `config.venue`; `ConfigError` for a venue without one (yet)."""
     kind = INGESTORS.get(config.venue)
@@ -50,7 +51,7 @@ def build_ingestor(
         raise ConfigError(
             "ingestors.venue", config.venue, f"no ingestor yet; available: {', '.join(INGESTORS)}"
         )
-    return kind(config, publisher, stats, resume_from=resume_from)
+    return kind(config, publisher, stats, resume_from=resume_from, live_orders=live_orders)
 
 
 async def run_ingestors(
@@ -60,18 +61,27 @@ async def run_ingestors(
     stats: IngestStats | None = None,
     drain_timeout: float = 8.0,
     resume_from: Mapping[str, int] | None = None,
+    live_orders: Mapping[tuple[str, str], Mapping[str, str]] | None = None,
 ) -> None:
     """Run every ingestor of `config`, publishing to the Kafka cluster at `bootstrap`.
 
     `resume_from`: venue -> epoch ms from which what was published earlier may be lost
     (pipeline/streams/checkpoint.py `covered_until`); those venues' ingestors recover the
-    venue's history from there on their first connect.
+    venue's history from there on their first connect. `live_orders`: (venue, account) ->
+    {order id: venue symbol} believed live at that time; each one no longer open is asked
+    about (its end may be in what was lost).
     """
     stats = IngestStats() if stats is None else stats
     publisher = RawPublisher(bootstrap, stats, queue_size=config.queue_size)
     resume = resume_from or {}
     ingestors = [
-        build_ingestor(account, publisher, stats, resume.get(account.venue))
+        build_ingestor(
+            account,
+            publisher,
+            stats,
+            resume.get(account.venue),
+            (live_orders or {}).get((account.venue, account.account)),
+        )
         for account in config.accounts
     ]
     log.info("ingesting %s", ", ".join(repr(i) for i in ingestors))

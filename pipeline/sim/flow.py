@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from pipeline.sim.clock import Clock
 from pipeline.sim.engine import (
@@ -137,6 +138,26 @@ class OrderFlow:
                 self.step(clock())
             next_at += interval
             await asyncio.sleep(max(0.0, next_at - loop.time()))
+
+    # -- keeping the flow across restarts -------------------------------------------------
+
+    def export_state(self) -> dict[str, Any]:
+        """The flow's position (random stream, client-id counter, counts), JSON-ready, so that
+        a restarted simulator goes on where it stopped instead of repeating itself."""
+        version, internal, gauss = self._rng.getstate()
+        return {
+            "rng": [version, list(internal), gauss],
+            "client_seq": self._client_seq,
+            "actions": dict(self.actions),
+            "rejections": dict(self.rejections),
+        }
+
+    def restore_state(self, state: Mapping[str, Any]) -> None:
+        version, internal, gauss = state["rng"]
+        self._rng.setstate((int(version), tuple(int(i) for i in internal), gauss))
+        self._client_seq = int(state["client_seq"])
+        self.actions = Counter({str(k): int(v) for k, v in state["actions"].items()})
+        self.rejections = Counter({str(k): int(v) for k, v in state["rejections"].items()})
 
     # -- helpers --------------------------------------------------------------------------
 

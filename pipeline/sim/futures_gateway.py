@@ -284,6 +284,24 @@ class FuturesGatewayServer(VenueServer):
             raise rejection_error(exc) from None
         return self.order_reply(order)
 
+    def export_state(self) -> dict[str, Any]:
+        """When each cancel was raised, and every account's trade list (both come from engine
+        events, so replaying the journal rebuilds them; a snapshot keeps them)."""
+        return {
+            "raised_at": dict(self._raised_at),
+            "trades": {
+                account: [[time, seq, trade] for time, seq, trade in held]
+                for account, held in self._trades.items()
+            },
+        }
+
+    def import_state(self, state: Mapping[str, Any]) -> None:
+        self._raised_at = {str(oid): int(at) for oid, at in state["raised_at"].items()}
+        self._trades = {
+            str(account): [(int(time), int(seq), dict(trade)) for time, seq, trade in held]
+            for account, held in state["trades"].items()
+        }
+
     def on_events(self, events: Sequence[EngineEvent]) -> None:
         for event in events:
             if event.kind is EventKind.CANCEL_REQUESTED:

@@ -10,6 +10,9 @@ venue protocol servers on loopback, and a small control API.
 
 Credentials are generated from the seed (reproducible); they are never logged. Every venue
 runs in the one event loop: the engine is synchronous, protocol servers queue their output.
+
+With `SimConfig.state_dir` the venues keep their state there across runs, as real venues do
+(`pipeline.sim.persistence`): books, resting orders, id sequences, the flow's position.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import contextlib
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pipeline.sim.clock import Clock, WallClock
 from pipeline.sim.control import ControlServer
@@ -26,6 +30,7 @@ from pipeline.sim.engine import Exchange, HouseLiquidity, IdScheme
 from pipeline.sim.faults import FaultPlan
 from pipeline.sim.flow import FlowConfig, FlowProfile, OrderFlow, VenueFlow
 from pipeline.sim.kits import VENUE_KITS
+from pipeline.sim.persistence import JournaledExchange, JournaledFlow, Opened, StateKeeper
 from pipeline.sim.truth import GroundTruth
 from pipeline.sim.venue import Credential, EmittedPayload, VenueServer
 
@@ -46,6 +51,16 @@ class SimConfig:
     faults: Mapping[str, FaultPlan] = field(default_factory=dict)
     flow_profiles: Mapping[str, FlowProfile] = field(default_factory=dict)
     record: bool = False
+    state_dir: Path | None = None  # keep the venues' state here across runs
+
+    def identity(self) -> dict[str, object]:
+        """What a kept state must have been created with to be continued."""
+        return {
+            "seed": self.seed,
+            "venues": sorted(self.venues),
+            "accounts": {v: list(self.accounts_of(v)) for v in sorted(self.venues)},
+            "house": self.house,
+        }
 
     def accounts_of(self, venue: str) -> tuple[str, ...]:
         """The flow's accounts on `venue` (`venue_accounts`, else `accounts`)."""
@@ -69,9 +84,11 @@ class Simulator:
         self._credentials: dict[str, list[Credential]] = {}
         key_rng = random.Random(f"credentials:{config.seed}")
         flows: dict[str, VenueFlow] = {}
+        kept = config.state_dir is not None
+        engine, flow_kind = (JournaledExchange, JournaledFlow) if kept else (Exchange, OrderFlow)
         for venue in config.venues:
             kit = VENUE_KITS[venue]
-            exchange = Exchange(
+            exchange = engine(
                 venue, kit.instruments, kit.rules, IdScheme(kit.id_style, config.seed)
             )
             house = None
@@ -95,12 +112,21 @@ class Simulator:
                 exchange, house, config.flow_profiles.get(venue, kit.flow),
                 config.venue_accounts.get(venue) or None,
             )  # fmt: skip
-        self.flow = OrderFlow(
+        self.flow = flow_kind(
             flows, FlowConfig(seed=config.seed, rate=config.rate, accounts=config.accounts)
         )
         self.control = ControlServer(self) if config.control_port is not None else None
         self._flow_task: asyncio.Task[None] | None = None
         self._flow_stop = asyncio.Event()
+        self.keeper: StateKeeper | None = None
+        self.opened: Opened | None = None
+        self._compactor: asyncio.Task[None] | None = None
+        if config.state_dir is not None:
+            self.keeper = StateKeeper(
+                config.state_dir, config.identity(), self.exchanges, self.houses, self.flow,
+                self.servers,
+            )  # fmt: skip
+            self.opened = self.keeper.open()
 
     async def __aenter__(self) -> Simulator:
         await self.start()
@@ -121,13 +147,28 @@ class Simulator:
             await self.control.start(self.config.host, self.config.control_port or 0)
         if flow and self.config.rate > 0:
             self.resume_flow()
+        if self.keeper is not None:
+            self._compactor = asyncio.get_running_loop().create_task(self._compact_now_and_then())
 
     async def stop(self) -> None:
         await self.pause_flow()
+        if self._compactor is not None:
+            self._compactor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._compactor
+            self._compactor = None
         if self.control is not None:
             await self.control.stop()
         for server in self.servers.values():
             await server.stop()
+        if self.keeper is not None:
+            self.keeper.close()
+
+    async def _compact_now_and_then(self) -> None:
+        assert self.keeper is not None
+        while True:
+            await asyncio.sleep(5.0)
+            self.keeper.maybe_compact()
 
     # -- flow -----------------------------------------------------------------------------
 

@@ -28,9 +28,10 @@ replay the day (every message so far), -1 = only new messages, n = the messages 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -117,9 +118,9 @@ class SsiServer(VenueServer):
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/api/v2/Trading/AccessToken", self._access_token)
         for name in ("NewOrder", "derNewOrder"):
-            app.router.add_post(f"/api/v2/Trading/{name}", self._write(self._new_order))
+            app.router.add_post(f"/api/v2/Trading/{name}", self._write("new_order"))
         for name in ("CancelOrder", "derCancelOrder"):
-            app.router.add_post(f"/api/v2/Trading/{name}", self._write(self._cancel_order))
+            app.router.add_post(f"/api/v2/Trading/{name}", self._write("cancel_order"))
         app.router.add_get("/api/v2/Trading/orderBook", self._read(audit=False))
         app.router.add_get("/api/v2/Trading/auditOrderBook", self._read(audit=True))
         app.router.add_get(self.stream_path, self._stream)
@@ -163,7 +164,12 @@ class SsiServer(VenueServer):
 
     # -- writes ---------------------------------------------------------------------------
 
-    def _write(self, handler: Callable[[Session, Body, int], Body]) -> Any:
+    def _handlers(self) -> dict[str, Callable[[Session, Body, int], Body]]:
+        return {"new_order": self._new_order, "cancel_order": self._cancel_order}
+
+    def _write(self, name: str) -> Any:
+        handler = self._handlers()[name]
+
         async def endpoint(request: web.Request) -> web.Response:
             await self.slow_reply()
             raw = await request.read()
@@ -187,7 +193,10 @@ class SsiServer(VenueServer):
                     raise SsiError(400, "'Code' must not be empty.")
                 if body.get("account") != session.account:
                     raise SsiError(400, "Account is not exist.")
-                return _reply(handler(session, body, now))
+                account = session.account
+                with self.mutation(name, lambda: {"account": account, "body": body}, now):
+                    result = handler(session, body, now)
+                return _reply(result)
             except SsiError as exc:
                 return _reply(wire.error(exc.status, exc.message), exc.http)
 
@@ -238,6 +247,41 @@ class SsiServer(VenueServer):
                 self._last_errors[str(order_id)] = {**error["data"], "orderStatus": "RJ"}
             self._publish(session.account, error)
         return wire.ok({"requestID": request_id, "requestData": body})
+
+    # -- keeping state across restarts ----------------------------------------------------
+
+    def replay(self, name: str, args: Mapping[str, Any], now: int) -> None:
+        """Redo a journaled write request (its request id, stream messages, last error)."""
+        handler = self._handlers().get(name)
+        if handler is None:
+            super().replay(name, args, now)
+            return
+        session = Session(consumer="", account=str(args["account"]), save=True, expires=0)
+        with contextlib.suppress(SsiError):
+            handler(session, dict(args["body"]), now)
+
+    def export_state(self) -> dict[str, Any]:
+        """The day's stream log and notifyID, request ids, last errors, reported trade ids."""
+        return {
+            "notify": self._notify,
+            "messages": [[account, message] for account, message in self.messages],
+            "request_ids": sorted([account, rid] for account, rid in self._request_ids),
+            "last_errors": dict(self._last_errors),
+            "reported_trade_ids": [
+                [order_id, trade_id, reported]
+                for (_, order_id, trade_id), reported in self.reported_trade_ids.items()
+            ],
+        }
+
+    def import_state(self, state: Mapping[str, Any]) -> None:
+        self._notify = int(state["notify"])
+        self.messages = [(str(account), message) for account, message in state["messages"]]
+        self._request_ids = {(str(account), str(rid)) for account, rid in state["request_ids"]}
+        self._last_errors = dict(state["last_errors"])
+        self.reported_trade_ids = {
+            (self.venue, str(order_id), str(trade_id)): str(reported)
+            for order_id, trade_id, reported in state["reported_trade_ids"]
+        }
 
     # -- reads ----------------------------------------------------------------------------
 

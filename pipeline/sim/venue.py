@@ -20,9 +20,10 @@ import random
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from aiohttp import web
 
@@ -57,8 +58,30 @@ class EmittedPayload:
     time: int
 
 
+class MutationLog(Protocol):
+    """Where a simulator that keeps its state records what changed (`persistence.Journal`)."""
+
+    def unit(
+        self,
+        kind: str,
+        venue: str | None,
+        name: str,
+        args: Callable[[], dict[str, Any]],
+        now: int,
+        always: bool = False,
+    ) -> AbstractContextManager[None]: ...
+
+
 class VenueServer(ABC):
-    """Base of the simulated venue protocols (one aiohttp app on loopback each)."""
+    """Base of the simulated venue protocols (one aiohttp app on loopback each).
+
+    Keeping state across restarts: the engine's state is the exchange's; a server that holds
+    state of its own beyond it (SSI's stream log and request ids, the gateway's trade list)
+    exports and imports it (`export_state` / `import_state`), and wraps every change of it
+    that is not an engine operation in `mutation(...)`, which it can `replay` from the
+    journal. State derived from engine events (in `on_events`) is rebuilt by replaying the
+    engine operations and needs nothing more.
+    """
 
     venue: ClassVar[str]
 
@@ -85,6 +108,7 @@ class VenueServer(ABC):
         self._channels: set[OutboundChannel] = set()
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self.journal: MutationLog | None = None  # set by a simulator that keeps its state
         exchange.subscribe(self.on_events)
 
     # -- what a venue implements ----------------------------------------------------------
@@ -96,6 +120,29 @@ class VenueServer(ABC):
     @abstractmethod
     def on_events(self, events: Sequence[EngineEvent]) -> None:
         """Render one engine operation's events to subscribers (synchronously: queue only)."""
+
+    # -- keeping state across restarts ----------------------------------------------------
+
+    def mutation(
+        self, name: str, args: Callable[[], dict[str, Any]], now: int
+    ) -> AbstractContextManager[None]:
+        """Around a change of this server's own state: journaled (when the simulator keeps
+        its state) before any reply or frame of it leaves; `replay(name, args(), now)` redoes it."""
+        if self.journal is None:
+            return contextlib.nullcontext()
+        return self.journal.unit("server", self.venue, name, args, now, always=True)
+
+    def replay(self, name: str, args: Mapping[str, Any], now: int) -> None:
+        """Redo a journaled `mutation` (see the venues that have any)."""
+        raise ValueError(f"{self.venue}: no journaled change named {name!r}")
+
+    def export_state(self) -> dict[str, Any]:
+        """This server's own state, JSON-ready (none by default)."""
+        return {}
+
+    def import_state(self, state: Mapping[str, Any]) -> None:
+        if state:
+            raise ValueError(f"{self.venue}: unexpected server state {sorted(state)}")
 
     # -- lifecycle ------------------------------------------------------------------------
 

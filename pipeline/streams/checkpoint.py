@@ -169,6 +169,21 @@ class FileCheckpoints:
         path = self.cover_path(group, topic, partition)
         await asyncio.to_thread(self._write, path, str(until_ms).encode(), False)
 
+    def latest(self, group: str, topics: Iterable[str]) -> list[Checkpoint]:
+        """Every partition's latest checkpoint of `topics` in `group` (unreadable ones, of
+        another format above all, are left out: the worker refuses and rebuilds those)."""
+        out = []
+        directory = self.path(group, "x", 0).parent
+        for topic in topics:
+            for path in sorted(directory.glob(f"{_UNSAFE.sub('_', topic)}-*.ckpt")):
+                try:
+                    checkpoint = self._load(path)
+                except CheckpointError:
+                    continue
+                if checkpoint is not None:
+                    out.append(checkpoint)
+        return out
+
     def covered_until(self, group: str, topics: Iterable[str]) -> dict[str, int]:
         """Per raw topic: the oldest `mark_covered` time of its partitions (topics with none
         are left out). Raw records published since may not be in any checkpoint: with a

@@ -38,20 +38,25 @@ def batch_messages(batch: ProcessedBatch) -> dict[str, list[Message]]:
         value["late"] = late
         value["version"] = offset
         events.append((_key(event.venue, event.account, event.venue_symbol), value))
+    base = batch.version_base
     fills = out[FILLS]
     for fill, version in batch.fills:
         value = fill_to_dict(fill)
-        value["version"] = version
+        value["version"] = version + base
         fills.append((_key(fill.venue, fill.account, fill.venue_symbol), value))
     states = out[ORDERS_STATE]
     for state in batch.orders.values():
-        states.append(
-            (_key(state.venue, state.account, state.order_id), order_state_to_dict(state))
-        )
+        value = order_state_to_dict(state)
+        if base:
+            value["version"] += base
+        states.append((_key(state.venue, state.account, state.order_id), value))
     positions = out[POSITIONS_STATE]
     for position in batch.positions.values():
         key = _key(position.venue, position.account, position.symbol)
-        positions.append((key, position_to_dict(position)))
+        value = position_to_dict(position)
+        if base:
+            value["version"] += base
+        positions.append((key, value))
     letters = out[DEAD_LETTERS]
     for letter in batch.dead_letters:
         letters.append((letter.raw_key.encode(), letter.to_dict()))

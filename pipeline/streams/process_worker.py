@@ -517,7 +517,7 @@ class ProcessWorker:
             consumer.seek(tp, resume)
             consumer.resume(tp)
             if new_topic:
-                batch = ProcessedBatch()
+                batch = ProcessedBatch(version_base=processor.version_base)
                 batch.orders = {state.key: state for state in processor.book.orders()}
                 batch.positions = {p.key: p for p in processor.book.positions()}
                 deliveries = await self._send(batch_messages(batch))

@@ -116,9 +116,14 @@ class ProcessedBatch:
     normalized: int = 0
     duplicates: int = 0
     late: int = 0
+    # the processor's `version_base`, added to the versions of order states, fills and
+    # positions on the way out, so that a state carried onto a new topic incarnation wins
+    # over whatever an earlier incarnation stored, however far that one got
+    version_base: int = 0
 
     def merge(self, other: ProcessedBatch) -> None:
         """Fold a later batch into this one (newest state per key wins)."""
+        self.version_base = other.version_base
         self.events.extend(other.events)
         self.orders.update(other.orders)
         self.fills.extend(other.fills)
@@ -156,15 +161,16 @@ class PartitionProcessor:
         self.last_record: RawRecord | None = None  # the record at next_offset - 1
         # Its fingerprint when the state was restored from a checkpoint (no record at hand).
         self.last_fingerprint: str | None = None
-        # Added to raw offsets to version `order_events` rows: grows by `EPOCH_SPAN` each time
-        # the state moves onto a new incarnation of the topic (offsets start again at 0).
+        # Added to raw offsets to version `order_events` rows, and to the versions of order
+        # states, fills and positions: grows by `EPOCH_SPAN` each time the state moves onto a
+        # new incarnation of the topic (offsets start again at 0; see `ProcessedBatch`).
         self.version_base = 0
         self._last_eviction = 0
         self._evict_at = 0  # the event time at which the watermark reaches the next eviction
 
     def process(self, records: Iterable[RawRecord], now_ms: int) -> ProcessedBatch:
         """Fold `records` (in offset order); `now_ms` only stamps dead letters."""
-        batch = ProcessedBatch()
+        batch = ProcessedBatch(version_base=self.version_base)
         book_apply = self.book.apply
         reorder_push = self.reorder.push
         events_out = batch.events

@@ -17,6 +17,7 @@ refused by `restore_processor` (never guessed at).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from pipeline.codec import (
@@ -28,6 +29,7 @@ from pipeline.codec import (
     position_to_dict,
 )
 from pipeline.domain.book import BookState, TradingBook
+from pipeline.domain.events import TERMINAL_STATUSES
 from pipeline.domain.positions import PositionLedgerState
 from pipeline.errors import BadInputError, CheckpointError
 from pipeline.streams.processor import PartitionProcessor, ProcessingSettings
@@ -124,3 +126,36 @@ def _restore_position_ledger(obj: dict[str, Any]) -> PositionLedgerState:
         [(o, t, at) for o, t, at in obj["compacted"]],
         [fill_from_dict(fill) for fill in obj["fills"]],
     )
+
+
+#: (venue, account) -> {order id: venue symbol}
+LiveOrderIndex = dict[tuple[str, str], dict[str, str]]
+
+
+def live_orders(states: Iterable[dict[str, Any]], settings: ProcessingSettings) -> LiveOrderIndex:
+    """The orders the processor states believe live: held and not finished, or only heard
+    of in the reorder buffer (not yet released) and not finished there.
+
+    After a restart on a broker that kept nothing, these are the orders whose end may have
+    happened in records no checkpoint holds: an ingestor that starts knowing them asks the
+    venue about each one it no longer lists as open (`Ingestor.recover`).
+    """
+    out: LiveOrderIndex = {}
+    for state in states:
+        processor = restore_processor(state, settings)
+        finished: set[tuple[str, str, str]] = set()
+        for order in processor.book.orders():
+            key = (order.venue, order.account, order.order_id)
+            if order.status in TERMINAL_STATUSES:
+                finished.add(key)
+            else:
+                out.setdefault((order.venue, order.account), {})[order.order_id] = (
+                    order.venue_symbol
+                )
+        for _, _, _, (event, _, _) in processor.reorder.export()[2]:
+            key = (event.venue, event.account, event.order_id)
+            if key not in finished and event.status not in TERMINAL_STATUSES:
+                out.setdefault((event.venue, event.account), {})[event.order_id] = (
+                    event.venue_symbol
+                )
+    return out

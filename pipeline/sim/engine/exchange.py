@@ -35,6 +35,7 @@ from pipeline.sim.engine.model import (
     TimeInForce,
 )
 from pipeline.sim.engine.rules import ClientIdReuse, IdScheme, PostOnlyPolicy, VenueRules
+from pipeline.sim.engine.state import EngineState
 
 _R = RejectCode
 
@@ -323,3 +324,57 @@ class Exchange(MatchingCore):
     @property
     def has_pending(self) -> bool:
         return bool(self._pending_cancels)
+
+    # -- keeping the state across restarts ----------------------------------------------
+
+    @property
+    def seq(self) -> int:
+        """The sequence number of the latest event: it moves whenever the state changes."""
+        return self._seq
+
+    def export_state(self) -> EngineState:
+        """Everything this engine holds (the orders themselves, not copies: encode them
+        before the next operation)."""
+        return EngineState(
+            orders=list(self.orders.values()),
+            fills=list(self.fills),
+            last_price=dict(self.last_price),
+            pending_cancels=[(oid, due, rid) for oid, (due, rid) in self._pending_cancels.items()],
+            by_client=[(acct, cid, o.order_id) for (acct, cid), o in self._by_client.items()],
+            seq=self._seq,
+            priority=self._priority,
+            now=self._now,
+            ids=self.ids.state(),
+        )
+
+    def restore_state(self, state: EngineState) -> None:
+        """Become the engine `state` was exported from; only for a fresh engine.
+
+        Derived: live orders are the non-terminal ones in acceptance order, untriggered ones
+        wait per symbol, the working ones rest on their book in queue-priority order (after
+        every operation each working order rests: market, IOC and FOK remainders end inside
+        the operation that placed or woke them).
+        """
+        if self.orders or self._seq:
+            raise ValueError(f"{self.venue}: restore_state needs a fresh engine")
+        for order in state.orders:
+            if order.instrument is not self.instruments.get(order.venue_symbol):
+                raise ValueError(f"{self.venue}: order {order.order_id} has a foreign instrument")
+            self.orders[order.order_id] = order
+            if not order.is_live:
+                continue
+            self.live_orders[order.order_id] = order
+            if order.expire_at is not None:
+                self._expiring[order.order_id] = order.expire_at
+            if order.status is Status.UNTRIGGERED:
+                self.conditionals[order.venue_symbol][order.order_id] = order
+        working = [o for o in self.live_orders.values() if o.status is not Status.UNTRIGGERED]
+        for order in sorted(working, key=lambda o: o.priority):
+            self.books[order.venue_symbol].add(order)
+        self.fills = list(state.fills)
+        self.last_price = dict(state.last_price)
+        self._pending_cancels = {oid: (due, rid) for oid, due, rid in state.pending_cancels}
+        for account, client_id, order_id in state.by_client:
+            self._by_client[(account, client_id)] = self.orders[order_id]
+        self._seq, self._priority, self._now = state.seq, state.priority, state.now
+        self.ids.restore(state.ids)

@@ -8,7 +8,7 @@ a seed so that a seeded run reproduces the same ids.
 
 from __future__ import annotations
 
-import random
+import hashlib
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
@@ -57,20 +57,29 @@ class IdScheme:
     """Order, trade and client ids for one venue, reproducible from `seed`.
 
     Numeric ids start at a 10-digit base so that, compared as text (the canonical model
-    keeps ids as strings), they still sort in issue order.
+    keeps ids as strings), they still sort in issue order. UUIDs and client-id tokens are
+    hashed from the seed and a draw counter rather than read from a random stream, so that
+    the whole scheme is a handful of counters (`state()`): a venue that keeps its state
+    across restarts continues its sequences exactly and never issues an id twice.
     """
 
     def __init__(self, style: IdStyle, seed: int, client_prefix: str = "sim-") -> None:
         self.style = style
-        self._rng = random.Random(f"ids:{style}:{seed}")
+        self.seed = seed
         self._order_seq = 1_000_000_000
         self._trade_seq = 1_000_000_000
         self._client_seq = 0
         self._match_seq = 0
+        self._uuid_seq = 0
         self.client_prefix = client_prefix
 
+    def _digest(self, purpose: str, n: int) -> bytes:
+        text = f"ids:{self.style}:{self.seed}:{purpose}:{n}"
+        return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
     def _uuid(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        self._uuid_seq += 1
+        return str(uuid.UUID(bytes=self._digest("uuid", self._uuid_seq), version=4))
 
     def order_id(self) -> str:
         if self.style is IdStyle.UUID:
@@ -86,9 +95,34 @@ class IdScheme:
 
     def client_order_id(self) -> str:
         self._client_seq += 1
-        token = "".join(self._rng.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=10))
+        number = int.from_bytes(self._digest("client", self._client_seq), "big")
+        token = ""
+        for _ in range(10):
+            number, digit = divmod(number, len(_TOKEN_ALPHABET))
+            token += _TOKEN_ALPHABET[digit]
         return f"{self.client_prefix}{self._client_seq}-{token}"
 
     def match_id(self) -> int:
         self._match_seq += 1
         return self._match_seq
+
+    def state(self) -> dict[str, int]:
+        """Every counter of the scheme: with the seed, all it needs to continue."""
+        return {
+            "order": self._order_seq,
+            "trade": self._trade_seq,
+            "client": self._client_seq,
+            "match": self._match_seq,
+            "uuid": self._uuid_seq,
+        }
+
+    def restore(self, state: dict[str, int]) -> None:
+        """Continue from `state()` of an earlier run (KeyError if a counter is missing)."""
+        self._order_seq = int(state["order"])
+        self._trade_seq = int(state["trade"])
+        self._client_seq = int(state["client"])
+        self._match_seq = int(state["match"])
+        self._uuid_seq = int(state["uuid"])
+
+
+_TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"

@@ -181,7 +181,11 @@ def order_event(
     elif terminal:
         canceled = qty - executed
         if state == "cancel":
-            if ord_type == "price" and executed > 0:
+            if prevented and prevented >= canceled > 0:
+                # REST reads an SMP-cancelled order as `cancel`; its `prevented_volume` is
+                # the whole remainder (the quantity cancelled by SMP: seeds/003)
+                cancel_reason = CancelReason.SELF_TRADE_PREVENTION
+            elif ord_type == "price" and executed > 0:
                 status = OrderStatus.FILLED  # KRW dust returned: the buy is complete
             elif ord_type in _UNFILLED_REMAINDER_TYPES or tif in ("ioc", "fok"):
                 cancel_reason = CancelReason.UNFILLED_REMAINDER

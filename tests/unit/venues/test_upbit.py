@@ -894,3 +894,16 @@ def test_rest_bad_trades_are_rejected(change: dict[str, Any], field: str) -> Non
     with pytest.raises(NormalizationError) as info:
         run(CHANNEL_REST_ORDER, {**load("fixture_rest_order_done.json"), **change})
     assert info.value.field.endswith(field)
+
+
+def test_rest_cancel_whose_remainder_was_prevented_yields_self_trade_prevention() -> None:
+    # REST knows no `prevented` state: an SMP-cancelled order reads `cancel`, and its
+    # `prevented_volume` (seeds/003: the quantity cancelled by SMP) is the whole remainder
+    base = load("fixture_rest_order_cancel_reply_wait.json")
+    prevented = {**base, "state": "cancel", "remaining_volume": "0.0", "locked": "0.0",
+                 "prevented_volume": "0.01"}  # fmt: skip
+    got = one(CHANNEL_REST_ORDER, prevented)
+    assert (got.status, got.cancel_reason) == (OrderStatus.CANCELED, "self_trade_prevention")
+    assert got.canceled_qty == D("0.01")
+    user = {**prevented, "prevented_volume": "0.0"}
+    assert one(CHANNEL_REST_ORDER, user).cancel_reason == "user"
