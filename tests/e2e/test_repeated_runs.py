@@ -30,6 +30,13 @@ def _args(data: Path, *more: str) -> list[str]:
             "--data-dir", str(data), *more]  # fmt: skip
 
 
+def _run(cwd: Path, data: Path, seconds: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        _args(data, "--duration", str(seconds)), cwd=cwd, env=_env(), capture_output=True,
+        text=True, timeout=240,
+    )  # fmt: skip
+
+
 def _matched(out: str) -> int:
     """The order count of a run whose tables matched the truth entirely."""
     match = MATCH.search(out)
@@ -47,10 +54,7 @@ def _first_this_run(out: str) -> int:
 
 def test_three_runs_on_one_data_directory_each_match_the_whole_truth(tmp_path: Path) -> None:
     data, env = tmp_path / "data", _env()
-    first = subprocess.run(
-        _args(data, "--duration", "12"), cwd=tmp_path, env=env, capture_output=True,
-        text=True, timeout=240,
-    )  # fmt: skip
+    first = _run(tmp_path, data, 12)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "simulator: new simulated venues" in first.stdout
     orders_1 = _matched(first.stdout)
@@ -70,10 +74,7 @@ def test_three_runs_on_one_data_directory_each_match_the_whole_truth(tmp_path: P
     assert orders_2 > orders_1  # the truth covers both runs, and so do the tables
     assert _first_this_run(out_2) < orders_1  # the view counts this run, not the store
 
-    third = subprocess.run(
-        _args(data, "--duration", "12"), cwd=tmp_path, env=env, capture_output=True,
-        text=True, timeout=240,
-    )  # fmt: skip
+    third = _run(tmp_path, data, 12)
     assert third.returncode == 0, third.stderr[-3000:]
     assert "kept from 2 earlier run(s)" in third.stdout
     assert _matched(third.stdout) > orders_2
@@ -90,10 +91,7 @@ def test_three_runs_on_one_data_directory_each_match_the_whole_truth(tmp_path: P
         "'limit', 'open', 'wait', 1, 0, 1, 0, 0, now64(3), now64(3), 1, 'forged')\")"
     )
     subprocess.run([sys.executable, "-c", insert, str(data)], env=env, check=True, timeout=120)
-    fourth = subprocess.run(
-        _args(data, "--duration", "4"), cwd=tmp_path, env=env, capture_output=True,
-        text=True, timeout=240,
-    )  # fmt: skip
+    fourth = _run(tmp_path, data, 4)
     assert fourth.returncode == 1, fourth.stdout[-3000:]
     assert "not-from-any-venue" in fourth.stdout
     assert "do not match the ground truth" in fourth.stdout
