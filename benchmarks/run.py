@@ -1,6 +1,8 @@
 """`make bench`: the pipeline's speed on this machine, printed for BENCHMARKS.md.
 
-    python benchmarks/run.py [--orders N] [--only fold|processor|e2e] [--passes P]
+    python benchmarks/run.py [--orders N] [--only fold|processor|e2e|recovery] [--passes P]
+                             [--recovery [--history N,N,..] [--baseline-max N] [--no-failover]
+                                         [--json FILE]]
 
 The fold and processor figures are measured `--passes` times over the same flow, each pass
 into a new, empty book; the first pass also grows the process heap from nothing (page
@@ -12,6 +14,11 @@ faults), later passes run on a warm heap as a long-running worker does. All are 
   per-batch CPU work of a process worker except Kafka I/O)
 - e2e: raw records on the embedded Tansu broker -> process worker -> output topics -> sink
   worker -> chDB, in one process (the issue's target: 30,000 raw events/s per worker)
+- recovery (only with `--recovery` or `--only recovery`; minutes, and GBs of broker memory
+  for 10M records): restart-to-first-new-output of a process worker after 100k, 1M and 10M
+  raw events of history with the same live state, with and without a checkpoint, and the
+  output gap of a failover between two worker processes (benchmarks/recovery.py, which runs
+  alone too)
 """
 
 from __future__ import annotations
@@ -141,9 +148,28 @@ def _passes(name: str, what: str, runs: list[float]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=30_000, help="distinct orders in the flow")
-    parser.add_argument("--only", choices=["fold", "processor", "e2e"])
+    parser.add_argument("--only", choices=["fold", "processor", "e2e", "recovery"])
     parser.add_argument("--passes", type=int, default=4, help="fold/processor passes (>= 1)")
+    parser.add_argument(
+        "--recovery", action="store_true", help="also run the recovery benchmark (recovery.py)"
+    )
+    parser.add_argument(
+        "--history", default="100000,1000000,10000000", help="recovery: history sizes (records)"
+    )
+    parser.add_argument(
+        "--baseline-max", type=int, default=1_000_000,
+        help="recovery: measure the no-checkpoint rebuild up to this size",
+    )  # fmt: skip
+    parser.add_argument(
+        "--failover", action=argparse.BooleanOptionalAction, default=True,
+        help="recovery: also measure a failover",
+    )  # fmt: skip
+    parser.add_argument(
+        "--json", default="recovery-results.json", help="recovery: where the figures are written"
+    )
     args = parser.parse_args()
+    if args.only == "recovery":
+        return _recovery(args)
     policy = GcPolicy()
     policy.start()
     flow = synthetic_flow(args.orders)
@@ -163,7 +189,23 @@ def main() -> int:
         processed, stored = asyncio.run(bench_e2e(flow))
         _line("e2e", "Tansu -> process worker (committed)", processed)
         _line("e2e", "Tansu -> process -> sink -> chDB", stored)
+    if args.recovery:
+        return _recovery(args)
     return 0
+
+
+def _recovery(args: argparse.Namespace) -> int:
+    import recovery
+
+    argv = [
+        "--history",
+        args.history,
+        "--baseline-max",
+        str(args.baseline_max),
+        "--json",
+        args.json,
+    ]
+    return recovery.main(argv + ([] if args.failover else ["--no-failover"]))
 
 
 if __name__ == "__main__":
