@@ -142,6 +142,7 @@ class Roles:
         if config is None:
             await self.sim_ready.wait()
             config = simulator_config(self.simulator)
+        spool = await self._open_spool()
         task = asyncio.create_task(
             run_ingestors(
                 config,
@@ -150,8 +151,22 @@ class Roles:
                 stats,
                 resume_from=self.ingest_resume,
                 live_orders=self.ingest_live,
+                spool=spool,
             )
         )
+        pruner = asyncio.create_task(self._prune_spool(spool, stop)) if spool else None
+        try:
+            await self._resume_flow_when_connected(task, config, stats)
+            await task
+        finally:
+            if pruner is not None:
+                pruner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pruner
+            if spool is not None:
+                spool.close()
+
+    async def _resume_flow_when_connected(self, task: Any, config: Any, stats: Any) -> None:
         if self.simulator is not None and self.ctx.sim_rate:
             # Orders that live and die before an ingestor subscribes would be invisible to it
             # (venues offer snapshots of open orders only): start the flow once all are in.
@@ -159,21 +174,55 @@ class Roles:
                 await asyncio.sleep(0.1)
             if not self.draining:  # a stop may have come while the ingestors connected
                 self.simulator.resume_flow()
-        await task
 
-    def _ingest_resume(self) -> dict[str, int] | None:
-        """Venue -> the time from which raw messages may be in no checkpoint (embedded
-        broker only: it keeps nothing across a restart, so ingestors fetch from there)."""
+    def _covered(self) -> dict[str, int] | None:
+        """Raw topic -> the time before which every raw record is in a checkpoint; None
+        unless on the embedded broker with file checkpoints (it keeps nothing across a
+        restart: what no checkpoint covers must come from the spool or the venues)."""
         settings = self.ctx.settings
         if settings.kafka_bootstrap or settings.checkpoint_store != "file":
             return None
         from pipeline.kafka import RAW_TOPICS
         from pipeline.streams.checkpoint import FileCheckpoints
 
-        covered = FileCheckpoints(settings.checkpoint_dir).covered_until(
+        return FileCheckpoints(settings.checkpoint_dir).covered_until(
             "pipeline-processor", RAW_TOPICS
         )
+
+    def _ingest_resume(self) -> dict[str, int] | None:
+        """Venue -> the time from which raw messages may be in no checkpoint: the ingestors'
+        gap recovery fetches from there."""
+        covered = self._covered()
+        if covered is None:
+            return None
         return {topic.removeprefix("raw."): ms for topic, ms in covered.items()}
+
+    async def _open_spool(self) -> Any:
+        """The embedded stack's raw spool (pipeline/ingest/spool.py), after publishing into
+        the new broker what it holds that no checkpoint covers; None elsewhere."""
+        covered = self._covered()
+        if covered is None:
+            return None
+        from pipeline.ingest.spool import RawSpool, republish
+        from pipeline.kafka import RAW_TOPICS
+
+        spool = RawSpool(self.ctx.settings.data_dir / "raw-spool")
+        counts = await republish(spool, self.ctx.bootstrap, covered, RAW_TOPICS)
+        if counts:
+            shown = ", ".join(f"{topic} {n}" for topic, n in sorted(counts.items()))
+            print(f"raw spool: published again what no checkpoint covers: {shown}",
+                  file=self.ctx.out, flush=True)  # fmt: skip
+        return spool
+
+    async def _prune_spool(self, spool: Any, stop: asyncio.Event) -> None:
+        """Every 10 s: drop the spool segments the checkpoints cover."""
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=10.0)
+            covered = self._covered() or {}
+            removed = await asyncio.to_thread(spool.prune, covered)
+            if removed:
+                log.debug("raw spool: %d segment(s) covered by checkpoints removed", removed)
 
     def _ingest_live(self) -> dict[tuple[str, str], dict[str, str]]:
         """(venue, account) -> the orders the checkpoints believe live (id -> venue symbol):

@@ -28,6 +28,7 @@ import orjson
 
 from pipeline.envelope import RawEnvelope, envelope_key
 from pipeline.ingest.config import Backoff
+from pipeline.ingest.spool import RawSpool
 from pipeline.ingest.stats import IngestStats
 from pipeline.kafka import DEAD_LETTERS, raw_topic
 
@@ -84,6 +85,7 @@ class RawPublisher:
         batch_size: int = 500,
         retry: Backoff = RETRY,
         producer_factory: Callable[[str], Any] = default_producer,
+        spool: RawSpool | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.stats = stats
@@ -96,6 +98,7 @@ class RawPublisher:
         self._abandon = asyncio.Event()
         self._last_offset = 0
         self._random = random.Random()
+        self.spool = spool  # the embedded stack keeps what it publishes (spool.py)
 
     # -- what ingestors call --------------------------------------------------------------
 
@@ -107,6 +110,8 @@ class RawPublisher:
             envelope.encode(),
             envelope.venue,
         )
+        if self.spool is not None:
+            self.spool.append(item.topic, item.key, item.value, envelope.received_at)
         await self.queue.put(item)
         self.stats.queue_depth = self.queue.qsize()
 

@@ -23,6 +23,7 @@ from pipeline.ingest.coinone import CoinoneIngestor
 from pipeline.ingest.config import AccountConfig, IngestConfig
 from pipeline.ingest.futures_gateway import FuturesGatewayIngestor
 from pipeline.ingest.publisher import RawPublisher
+from pipeline.ingest.spool import RawSpool
 from pipeline.ingest.ssi import SsiIngestor
 from pipeline.ingest.stats import IngestStats
 from pipeline.ingest.upbit import UpbitIngestor
@@ -62,6 +63,7 @@ async def run_ingestors(
     drain_timeout: float = 8.0,
     resume_from: Mapping[str, int] | None = None,
     live_orders: Mapping[tuple[str, str], Mapping[str, str]] | None = None,
+    spool: RawSpool | None = None,
 ) -> None:
     """Run every ingestor of `config`, publishing to the Kafka cluster at `bootstrap`.
 
@@ -69,10 +71,11 @@ async def run_ingestors(
     (pipeline/streams/checkpoint.py `covered_until`); those venues' ingestors recover the
     venue's history from there on their first connect. `live_orders`: (venue, account) ->
     {order id: venue symbol} believed live at that time; each one no longer open is asked
-    about (its end may be in what was lost).
+    about (its end may be in what was lost). `spool`: every envelope published is also
+    appended there (the embedded stack: spool.py).
     """
     stats = IngestStats() if stats is None else stats
-    publisher = RawPublisher(bootstrap, stats, queue_size=config.queue_size)
+    publisher = RawPublisher(bootstrap, stats, queue_size=config.queue_size, spool=spool)
     resume = resume_from or {}
     ingestors = [
         build_ingestor(

@@ -1,10 +1,11 @@
 """`pipeline run` again and again on one data directory (issue 11 item 3).
 
 The simulated venues keep their books and id sequences in the data directory, the processing
-state is checkpointed, the store is kept: after every run, stopped by `--duration` or by
-Ctrl-C, the tables equal the ground truth of everything the venues hold (runs 1..N), orders
-left resting carry on, no id is reused, and the live view counts this run's rows. A run whose
-tables do not match exits 1.
+state is checkpointed, the raw records no checkpoint covers are spooled, the store is kept:
+after every run, stopped by `--duration`, by Ctrl-C or by SIGKILL of the whole process group
+(checked after the next run), the tables equal the ground truth of everything the venues
+hold (runs 1..N), orders left resting carry on, no id is reused, and the live view counts
+this run's rows. A run whose tables do not match exits 1.
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ def _run(cwd: Path, data: Path, seconds: int) -> subprocess.CompletedProcess[str
     )  # fmt: skip
 
 
+def _start(cwd: Path, data: Path) -> subprocess.Popen[str]:
+    """A run without a duration, in a process group of its own (to signal it as a whole)."""
+    return subprocess.Popen(
+        _args(data), cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+
+
 def _matched(out: str) -> int:
     """The order count of a run whose tables matched the truth entirely."""
     match = MATCH.search(out)
@@ -52,7 +61,9 @@ def _first_this_run(out: str) -> int:
     return int(found.group(1))
 
 
-def test_three_runs_on_one_data_directory_each_match_the_whole_truth(tmp_path: Path) -> None:
+def test_runs_stopped_every_way_on_one_data_directory_match_the_whole_truth(
+    tmp_path: Path,
+) -> None:
     data, env = tmp_path / "data", _env()
     first = _run(tmp_path, data, 12)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -61,10 +72,7 @@ def test_three_runs_on_one_data_directory_each_match_the_whole_truth(tmp_path: P
     assert orders_1 > 100
 
     # the second run is stopped by Ctrl-C (SIGINT to the whole process group)
-    second = subprocess.Popen(
-        _args(data), cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, start_new_session=True,
-    )  # fmt: skip
+    second = _start(tmp_path, data)
     time.sleep(22)
     os.killpg(second.pid, signal.SIGINT)
     out_2, err_2 = second.communicate(timeout=180)
@@ -74,10 +82,18 @@ def test_three_runs_on_one_data_directory_each_match_the_whole_truth(tmp_path: P
     assert orders_2 > orders_1  # the truth covers both runs, and so do the tables
     assert _first_this_run(out_2) < orders_1  # the view counts this run, not the store
 
-    third = _run(tmp_path, data, 12)
-    assert third.returncode == 0, third.stderr[-3000:]
-    assert "kept from 2 earlier run(s)" in third.stdout
-    assert _matched(third.stdout) > orders_2
+    # the third run is killed: SIGKILL of the whole process group, nothing runs down
+    killed = _start(tmp_path, data)
+    time.sleep(22)
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.communicate(timeout=60)
+
+    fourth = _run(tmp_path, data, 12)
+    assert fourth.returncode == 0, fourth.stderr[-3000:]
+    assert "kept from 3 earlier run(s)" in fourth.stdout
+    # what the killed run's broker held and no checkpoint covered came back from the spool
+    assert "raw spool: published again" in fourth.stdout, fourth.stdout[-3000:]
+    assert _matched(fourth.stdout) > orders_2
 
     # a store the truth does not explain: the run says so and exits 1
     insert = (
@@ -91,7 +107,7 @@ def test_three_runs_on_one_data_directory_each_match_the_whole_truth(tmp_path: P
         "'limit', 'open', 'wait', 1, 0, 1, 0, 0, now64(3), now64(3), 1, 'forged')\")"
     )
     subprocess.run([sys.executable, "-c", insert, str(data)], env=env, check=True, timeout=120)
-    fourth = _run(tmp_path, data, 4)
-    assert fourth.returncode == 1, fourth.stdout[-3000:]
-    assert "not-from-any-venue" in fourth.stdout
-    assert "do not match the ground truth" in fourth.stdout
+    fifth = _run(tmp_path, data, 4)
+    assert fifth.returncode == 1, fifth.stdout[-3000:]
+    assert "not-from-any-venue" in fifth.stdout
+    assert "do not match the ground truth" in fifth.stdout
