@@ -13,6 +13,10 @@ Encoding (`encode` / `decode`): one JSON header line (format name, format versio
 what, SHA-256 of the body), then the zlib-compressed JSON body (pipeline/streams/state.py).
 A file of another format or version, or whose body does not match its digest, raises
 `CheckpointError` with what was found; the worker then rebuilds from the raw topic and says so.
+The body's digest also names a checkpoint: `save` returns it, `load` gives it back
+(`Checkpoint.digest`), and `FileCheckpoints.digest` reads it alone, so a worker can tell
+cheaply whether the checkpoint on record is still the very one it wrote (process_worker.py
+keeps the state of a partition revoked and handed back to it only then).
 
 Where they live (`CheckpointStore`): `FileCheckpoints` keeps them under a directory (the data
 directory by default): every process on one host shares it, so partitions moving between
@@ -37,6 +41,7 @@ from typing import Any, Protocol
 import orjson
 
 from pipeline.errors import CheckpointError
+from pipeline.streams.gcpolicy import paused
 from pipeline.streams.processor import RawRecord
 
 log = logging.getLogger(__name__)
@@ -53,6 +58,7 @@ class Checkpoint:
     `fingerprint`: of the record at `offset - 1` (None when `offset` is 0), to tell the topic
     it was taken from from a new one that hands out the same offsets again.
     `body`: the processor state (state.py), JSON-ready.
+    `digest`: the SHA-256 of the encoded body, when the checkpoint was read from a store.
     """
 
     group: str
@@ -62,6 +68,7 @@ class Checkpoint:
     fingerprint: str | None
     written_at: int
     body: dict[str, Any]
+    digest: str | None = None
 
 
 def record_fingerprint(record: RawRecord) -> str:
@@ -76,7 +83,13 @@ def record_fingerprint(record: RawRecord) -> str:
 
 
 def encode(checkpoint: Checkpoint) -> bytes:
+    return encode_with_digest(checkpoint)[0]
+
+
+def encode_with_digest(checkpoint: Checkpoint) -> tuple[bytes, str]:
+    """The encoded checkpoint and its body's digest (what `Checkpoint.digest` will say)."""
     body = zlib.compress(orjson.dumps(checkpoint.body), 1)
+    digest = hashlib.sha256(body).hexdigest()
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -86,9 +99,9 @@ def encode(checkpoint: Checkpoint) -> bytes:
         "offset": checkpoint.offset,
         "fingerprint": checkpoint.fingerprint,
         "written_at": checkpoint.written_at,
-        "body_sha256": hashlib.sha256(body).hexdigest(),
+        "body_sha256": digest,
     }
-    return orjson.dumps(header) + b"\n" + body
+    return orjson.dumps(header) + b"\n" + body, digest
 
 
 def decode(data: bytes, where: str) -> Checkpoint:
@@ -106,9 +119,12 @@ def decode(data: bytes, where: str) -> Checkpoint:
             f"{where} has checkpoint format version {version!r}; this release reads "
             f"version {FORMAT_VERSION} only"
         )
-    if hashlib.sha256(body).hexdigest() != header.get("body_sha256"):
+    digest = hashlib.sha256(body).hexdigest()
+    if digest != header.get("body_sha256"):
         raise CheckpointError(f"{where} is damaged: its body does not match its digest")
     try:
+        with paused():  # a large acyclic tree: the collector would rescan it as it grows
+            parsed = orjson.loads(zlib.decompress(body))
         return Checkpoint(
             group=header["group"],
             topic=header["topic"],
@@ -116,7 +132,8 @@ def decode(data: bytes, where: str) -> Checkpoint:
             offset=header["offset"],
             fingerprint=header["fingerprint"],
             written_at=header["written_at"],
-            body=orjson.loads(zlib.decompress(body)),
+            body=parsed,
+            digest=digest,
         )
     except (KeyError, zlib.error, orjson.JSONDecodeError) as exc:
         raise CheckpointError(f"{where} is damaged: {type(exc).__name__}: {exc}") from exc
@@ -124,11 +141,13 @@ def decode(data: bytes, where: str) -> Checkpoint:
 
 class CheckpointStore(Protocol):
     """Where checkpoints are kept. `load` gives the latest saved for the partition (None if
-    none); both raise `CheckpointError` when that cannot be done."""
+    none); `save` returns the digest of the body it wrote (None: unknown); both raise
+    `CheckpointError` when that cannot be done. A store may also have `digest(group, topic,
+    partition)`: the digest of the latest one without reading its body."""
 
     async def load(self, group: str, topic: str, partition: int) -> Checkpoint | None: ...
 
-    async def save(self, checkpoint: Checkpoint) -> None: ...
+    async def save(self, checkpoint: Checkpoint) -> str | None: ...
 
     async def close(self) -> None: ...
 
@@ -152,10 +171,16 @@ class FileCheckpoints:
     async def load(self, group: str, topic: str, partition: int) -> Checkpoint | None:
         return await asyncio.to_thread(self._load, self.path(group, topic, partition))
 
-    async def save(self, checkpoint: Checkpoint) -> None:
-        data = encode(checkpoint)
+    async def save(self, checkpoint: Checkpoint) -> str:
+        data, digest = encode_with_digest(checkpoint)
         path = self.path(checkpoint.group, checkpoint.topic, checkpoint.partition)
         await asyncio.to_thread(self._write, path, data)
+        return digest
+
+    async def digest(self, group: str, topic: str, partition: int) -> str | None:
+        """The body digest the latest checkpoint's header states (None: no checkpoint, or
+        not one this release reads); the body is neither read nor checked."""
+        return await asyncio.to_thread(self._digest, self.path(group, topic, partition))
 
     async def close(self) -> None:
         return None
@@ -210,6 +235,28 @@ class FileCheckpoints:
         except OSError as exc:
             raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
         return decode(data, f"checkpoint {path}")
+
+    @staticmethod
+    def _digest(path: Path) -> str | None:
+        try:
+            with open(path, "rb") as handle:
+                line = handle.readline(64 * 1024)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+        try:
+            header = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return None
+        if (
+            not isinstance(header, dict)
+            or header.get("format") != FORMAT
+            or header.get("format_version") != FORMAT_VERSION
+        ):
+            return None
+        digest = header.get("body_sha256")
+        return digest if isinstance(digest, str) else None
 
     @staticmethod
     def _write(path: Path, data: bytes, sync: bool = True) -> None:

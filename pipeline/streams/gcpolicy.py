@@ -13,9 +13,11 @@ instead of rescans on every few thousand allocations.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 #: Young-generation threshold: allocations between two young collections (default 700).
 YOUNG_THRESHOLD = 10_000
@@ -48,3 +50,29 @@ class GcPolicy:
             gc.collect()
             self.full_collections += 1
         gc.freeze()
+
+
+_pause_lock = threading.Lock()
+_pauses = 0
+_was_enabled = False
+
+
+@contextlib.contextmanager
+def paused() -> Iterator[None]:
+    """No cyclic collection inside: for building a large, long-lived, acyclic structure at
+    once (a checkpoint's restore: the collector would rescan the decoded body and the objects
+    built from it over and over, ~half of the time). Nests and may be entered from several
+    threads at once: the collector is enabled again (if it was) when the last one leaves."""
+    global _pauses, _was_enabled
+    with _pause_lock:
+        if _pauses == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pauses -= 1
+            if _pauses == 0 and _was_enabled:
+                gc.enable()

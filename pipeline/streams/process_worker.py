@@ -25,6 +25,13 @@ incarnation of the topic (the embedded broker restarted empty; a topic recreated
 carries on over the new topic from its first record: positions, open orders, dedupe memory
 and versions continue, `order_events` versions move to a higher epoch, and the order and
 position states are published again so the compacted topics hold them.
+
+A revoked partition is checkpointed (unless the checkpoint on record already describes its
+state exactly) and its processor kept until the next assignment: handed back to this worker
+(an eager rebalance revokes every partition, also those that stay), it is used again without
+loading anything when the committed offset and the checkpoint on record prove that nothing
+happened to the partition meanwhile; otherwise, and for partitions not handed back, it is
+dropped. How each recovery path works, and why it is exact: recovery.py.
 """
 
 from __future__ import annotations
@@ -44,19 +51,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from pipeline.config import Settings
 from pipeline.errors import CheckpointError
 from pipeline.kafka import DEAD_LETTERS, ORDERS_EVENTS, RAW_TOPICS
+from pipeline.streams import recovery
 from pipeline.streams.checkpoint import Checkpoint, CheckpointStore, record_fingerprint
 from pipeline.streams.gcpolicy import GcPolicy
 from pipeline.streams.outputs import batch_messages
-from pipeline.streams.processor import (
-    EPOCH_SPAN,
-    PartitionProcessor,
-    ProcessedBatch,
-    ProcessingSettings,
-)
+from pipeline.streams.processor import PartitionProcessor, ProcessedBatch, ProcessingSettings
 from pipeline.streams.producer import BatchingProducer
-from pipeline.streams.readers import stop_reader
+from pipeline.streams.recovery import Kept, Recovered
 from pipeline.streams.sinkgate import SinkGate
-from pipeline.streams.state import processor_state, restore_processor
+from pipeline.streams.state import StateWriter
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,8 @@ class ProcessStats:
     checkpoints_written: int = 0
     checkpoint_errors: int = 0
     restored_from_checkpoint: int = 0  # partitions whose recovery started from a checkpoint
+    partitions_kept: int = 0  # partitions handed back after a revoke, their state kept in memory
+    revoke_checkpoints_skipped: int = 0  # revoked with the checkpoint on record still current
     recovery_seconds: float = 0.0  # the last recovery's duration
     reorder_depth: int = 0
     assigned: set[TopicPartition] = field(default_factory=set)
@@ -165,6 +170,18 @@ class ProcessWorker:
         # checkpoint is held until that group has stored every output it covers (sinkgate.py).
         self._gate = SinkGate(bootstrap, sink_group) if sink_group and checkpoints else None
         self._loading: dict[TopicPartition, asyncio.Task[None]] = {}
+        # Which state a saved checkpoint describes: each processor's state has a generation,
+        # bumped whenever it changes (records folded, the reorder buffer flushed);
+        # `_described` is the last checkpoint taken with the generation it was taken at,
+        # `_clean` the digest of the last one saved with that generation. The checkpoint on
+        # record describes the current state exactly while `_clean`'s generation is current.
+        self._generation: dict[TopicPartition, int] = {}
+        self._described: dict[TopicPartition, tuple[Checkpoint, int]] = {}
+        self._clean: dict[TopicPartition, tuple[str, int]] = {}
+        self._writers: dict[TopicPartition, StateWriter] = {}  # checkpoint bodies, cheaper
+        # revoked partitions whose state a saved checkpoint describes, until the next
+        # assignment says whether they come back (recovery.py)
+        self._kept: dict[TopicPartition, Kept] = {}
         self._lock = asyncio.Lock()  # a batch (fold, deliver, checkpoint, commit) vs a revoke
         self._covered_at = 0.0
 
@@ -205,6 +222,7 @@ class ProcessWorker:
         finally:
             for task in self._loading.values():
                 task.cancel()
+            self._kept.clear()
             if self._gate is not None:
                 await self._gate.close()
             try:
@@ -243,6 +261,7 @@ class ProcessWorker:
                     consumer.seek(tp, records[0].offset)
                 continue
             batch = processor.process(records, now_ms)
+            self._changed(tp)
             self.stats.add(batch)
             records_in += batch.records
             letters += batch.dead_letters
@@ -255,6 +274,7 @@ class ProcessWorker:
                 and now_wall - self._last_seen.get(tp, 0) >= self.idle_flush_s
             ):
                 deliveries += await self._send_events(processor.flush())
+                self._changed(tp)
         self.stats.reorder_depth = sum(len(p.reorder) for p in self.processors.values())
         if deliveries:
             await asyncio.gather(*deliveries)
@@ -305,8 +325,9 @@ class ProcessWorker:
 
     async def _flush_all(self) -> None:
         deliveries = []
-        for processor in self.processors.values():
+        for tp, processor in self.processors.items():
             deliveries += await self._send_events(processor.flush())
+            self._changed(tp)
         if deliveries:
             await asyncio.gather(*deliveries)
 
@@ -315,6 +336,18 @@ class ProcessWorker:
             self.crash_hook(name)
 
     # -- checkpoints ----------------------------------------------------------------------
+
+    def _changed(self, tp: TopicPartition) -> None:
+        """`tp`'s state changed: no checkpoint saved so far describes it."""
+        self._generation[tp] = self._generation.get(tp, 0) + 1
+
+    def _current(self, tp: TopicPartition) -> str | None:
+        """The digest of the saved checkpoint that describes `tp`'s current state exactly
+        (None: none does)."""
+        clean = self._clean.get(tp)
+        if clean is None or clean[1] != self._generation.get(tp, 0):
+            return None
+        return clean[0]
 
     def _checkpoint_due(self, tp: TopicPartition, now: float) -> bool:
         processor = self.processors.get(tp)
@@ -326,11 +359,15 @@ class ProcessWorker:
             done >= self.checkpoint_records or now - at >= self.checkpoint_interval_s
         )
 
-    async def _checkpoint(self, tp: TopicPartition) -> None:
+    async def _checkpoint(self, tp: TopicPartition, unless_current: bool = False) -> None:
         """Take `tp`'s checkpoint; only call when every output of its records was
-        acknowledged. Saved at once, or held until the sink stored those outputs."""
+        acknowledged. Saved at once, or held until the sink stored those outputs.
+        `unless_current`: not when the checkpoint on record describes the state already."""
         processor = self.processors.get(tp)
         if self.checkpoints is None or processor is None:
+            return
+        if unless_current and self._current(tp) is not None:
+            self.stats.revoke_checkpoints_skipped += 1
             return
         if processor.last_record is not None:
             fingerprint: str | None = record_fingerprint(processor.last_record)
@@ -344,9 +381,10 @@ class ProcessWorker:
             offset=processor.next_offset,
             fingerprint=fingerprint,
             written_at=now_ms,
-            body=processor_state(processor),
+            body=self._writers.setdefault(tp, StateWriter()).state(processor),
         )
         self._taken[tp] = (processor.next_offset, time.monotonic())
+        self._described[tp] = (checkpoint, self._generation.get(tp, 0))
         high = self._consumer.highwater(tp) if self._consumer is not None else None
         covered_at = now_ms if high is not None and processor.next_offset >= high else None
         if self._gate is not None:
@@ -356,16 +394,22 @@ class ProcessWorker:
 
     async def _save(self, checkpoint: Checkpoint, covered_at: int | None) -> None:
         assert self.checkpoints is not None
+        tp = TopicPartition(checkpoint.topic, checkpoint.partition)
         try:
-            await self.checkpoints.save(checkpoint)
+            digest = await self.checkpoints.save(checkpoint)
         except CheckpointError as exc:  # the next one may succeed; recovery replays more
+            self._clean.pop(tp, None)  # which one is on record now is not known for sure
             self.stats.checkpoint_errors += 1
             log.error("checkpoint of %s:%d not written: %s", checkpoint.topic,
                       checkpoint.partition, exc)  # fmt: skip
             return
         self.stats.checkpoints_written += 1
-        tp = TopicPartition(checkpoint.topic, checkpoint.partition)
         self._checkpointed[tp] = (checkpoint.offset, time.monotonic())
+        described = self._described.get(tp)
+        if described is not None and described[0] is checkpoint and isinstance(digest, str):
+            self._clean[tp] = (digest, described[1])  # this state's, as long as it is current
+        else:  # an older one held back (sinkgate.py), or a store that does not say
+            self._clean.pop(tp, None)
         mark = getattr(self.checkpoints, "mark_covered", None)
         if covered_at is not None and mark is not None:
             with contextlib.suppress(CheckpointError):
@@ -407,99 +451,63 @@ class ProcessWorker:
                 except CheckpointError as exc:
                     log.warning("%s:%d: %s", tp.topic, tp.partition, exc)
 
-    async def _latest_checkpoint(self, tp: TopicPartition) -> PartitionProcessor | None:
-        """The state of the latest usable checkpoint of `tp`, or None (and why, logged)."""
-        if self.checkpoints is None:
-            return None
-        try:
-            checkpoint = await self.checkpoints.load(self.group_id, tp.topic, tp.partition)
-            if checkpoint is None:
-                return None
-            processor = restore_processor(checkpoint.body, self.processing)
-        except CheckpointError as exc:
-            log.error(
-                "%s:%d: checkpoint not usable, rebuilding from the raw topic: %s",
-                tp.topic, tp.partition, exc,
-            )  # fmt: skip
-            return None
-        if (processor.topic, processor.partition, processor.next_offset) != (
-            tp.topic, tp.partition, checkpoint.offset,
-        ):  # fmt: skip
-            log.error("%s:%d: checkpoint describes another partition or offset, ignored", *tp)
-            return None
-        processor.last_fingerprint = checkpoint.fingerprint
-        return processor
-
     # -- recovery -------------------------------------------------------------------------
 
-    async def recover(
-        self, tp: TopicPartition, committed: int | None
-    ) -> tuple[PartitionProcessor, int, bool, int]:
+    async def recover(self, tp: TopicPartition, committed: int | None) -> Recovered:
         """Rebuild `tp`'s state: the latest checkpoint, then a silent replay of the records
-        between it and `committed` (when the commit is ahead). Return the processor, the
-        offset to resume consuming at, whether the checkpoint came from an earlier
-        incarnation of the topic (its states are to be published again), and the offset the
-        checkpoint on record reflects (-1: none)."""
+        between it and `committed` (when the commit is ahead); see recovery.py."""
         started = time.monotonic()
-        processor = await self._latest_checkpoint(tp)
-        reader = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
-        await reader.start()
-        new_topic = False
-        on_record = -1
+        reader = recovery.PartitionReader(self.bootstrap, tp)
+        if committed:  # records were folded: the checkpoint's topic is to be checked
+            reader.start_soon()  # while the checkpoint loads
         try:
-            reader.assign([tp])
-            start: int | None = None  # None: the first record the topic still has
-            if processor is not None:
-                if await _same_topic(reader, tp, processor):
-                    start = on_record = processor.next_offset
-                else:
-                    log.warning(
-                        "%s:%d: the checkpoint (offset %d) is from an earlier incarnation of "
-                        "the topic; its state carries on from the new topic's first record",
-                        tp.topic, tp.partition, processor.next_offset,
-                    )  # fmt: skip
-                    new_topic = True
-                    committed = None  # offsets of the old topic say nothing about this one
-                    processor.next_offset = 0
-                    processor.last_record = None
-                    processor.last_fingerprint = None
-                    processor.version_base += EPOCH_SPAN
-                self.stats.restored_from_checkpoint += 1
-            else:
-                processor = PartitionProcessor(tp.topic, tp.partition, self.processing)
-                if committed:
-                    log.warning(
-                        "%s:%d: no checkpoint; rebuilding from the first record the topic "
-                        "holds up to the committed offset %d",
-                        tp.topic, tp.partition, committed,
-                    )  # fmt: skip
-            target = committed or 0
-            if target > processor.next_offset:
-                self.stats.recovered_records += await _replay(reader, tp, processor, start, target)
+            processor = await recovery.load_latest(
+                self.checkpoints, self.group_id, tp, self.processing
+            )
+            recovered = await recovery.recover(
+                reader, tp, processor, committed, self.processing, self.stats
+            )
         finally:
-            await stop_reader(reader)
-        resume = max(committed or 0, processor.next_offset)
+            await reader.close()
         self.stats.recovery_seconds = time.monotonic() - started
         log.info(
             "recovered %s:%d to offset %d in %.2fs",
-            tp.topic, tp.partition, resume, self.stats.recovery_seconds,
+            tp.topic, tp.partition, recovered.resume, self.stats.recovery_seconds,
         )  # fmt: skip
-        return processor, resume, new_topic, on_record
+        return recovered
 
     async def _load(self, tp: TopicPartition) -> None:
         """Recover a paused, newly assigned partition, then resume it at the right offset."""
         consumer = self._consumer
         assert consumer is not None
+        kept = self._kept.pop(tp, None)
+        reused: Kept | None = None
         delay = 0.5
         while True:
             try:
+                started = time.monotonic()
                 committed = await consumer.committed(tp)
-                processor, resume, new_topic, on_record = await self.recover(tp, committed)
+                if kept is not None and await recovery.checkpoint_is_ours(
+                    self.checkpoints, self.group_id, tp, kept, committed
+                ):
+                    reused = kept
+                    offset = kept.processor.next_offset
+                    recovered = Recovered(kept.processor, offset, False, offset)
+                    self.stats.recovery_seconds = time.monotonic() - started
+                    log.info(
+                        "recovered %s:%d to offset %d in %.2fs (its state kept since the revoke)",
+                        tp.topic, tp.partition, offset, self.stats.recovery_seconds,
+                    )  # fmt: skip
+                else:
+                    if kept is not None:
+                        log.info(
+                            "%s:%d: handed back, but the committed offset (%s) or the "
+                            "checkpoint on record moved since the revoke (kept state at %d); "
+                            "loading the checkpoint",
+                            tp.topic, tp.partition, committed, kept.processor.next_offset,
+                        )  # fmt: skip
+                        kept = None
+                    recovered = await self.recover(tp, committed)
                 break
             except asyncio.CancelledError:
                 raise  # revoked, or the worker stops
@@ -507,16 +515,23 @@ class ProcessWorker:
                 log.warning("recovery of %s:%d failed (retrying): %s", *tp, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+        processor = recovered.processor
         async with self._lock:
             self._loading.pop(tp, None)
             if tp not in consumer.assignment():
                 return
             self.processors[tp] = processor
-            self._checkpointed[tp] = self._taken[tp] = (on_record, time.monotonic())
+            self._generation[tp] = 0
+            if reused is not None:  # the checkpoint on record is the one it was saved as
+                self._clean[tp] = (reused.digest, 0)
+                if reused.writer is not None:
+                    self._writers[tp] = reused.writer
+                self.stats.partitions_kept += 1
+            self._checkpointed[tp] = self._taken[tp] = (recovered.on_record, time.monotonic())
             self.stats.assigned.add(tp)
-            consumer.seek(tp, resume)
+            consumer.seek(tp, recovered.resume)
             consumer.resume(tp)
-            if new_topic:
+            if recovered.new_topic:
                 batch = ProcessedBatch(version_base=processor.version_base)
                 batch.orders = {state.key: state for state in processor.book.orders()}
                 batch.positions = {p.key: p for p in processor.book.positions()}
@@ -525,71 +540,6 @@ class ProcessWorker:
                     await asyncio.gather(*deliveries)
                 await self._checkpoint(tp)  # the state now belongs to this topic
         gc.freeze()  # recovered state is long-lived: keep the collector from rescanning it
-
-
-async def _same_topic(
-    reader: AIOKafkaConsumer, tp: TopicPartition, processor: PartitionProcessor
-) -> bool:
-    """Is `tp` the topic the restored state was taken from? The record at the state's
-    offset - 1 must still carry the fingerprint stored with it.
-
-    A topic that holds fewer records than that is a new one; so is one whose record there
-    differs. Records before it removed by retention are fine; when the record itself is gone
-    (the checkpoint is older than the retention) the topic is taken to be the same one.
-    """
-    offset = processor.next_offset
-    if offset == 0 or processor.last_fingerprint is None:
-        return True
-    reader.seek(tp, offset - 1)
-    deadline = time.monotonic() + 10.0
-    while time.monotonic() < deadline:
-        fetched = await reader.getmany(tp, timeout_ms=500, max_records=1)
-        records = fetched.get(tp)
-        if records:
-            record = records[0]
-            if record.offset == offset - 1:
-                return record_fingerprint(record) == processor.last_fingerprint
-            log.warning(
-                "%s:%d: the record at %d is gone (retention?); the topic starts at %d",
-                tp.topic, tp.partition, offset - 1, record.offset,
-            )  # fmt: skip
-            return record.offset <= offset
-        high = reader.highwater(tp)
-        if high is not None and high < offset:
-            return False
-    return False
-
-
-async def _replay(
-    reader: AIOKafkaConsumer,
-    tp: TopicPartition,
-    processor: PartitionProcessor,
-    start: int | None,
-    end: int,
-) -> int:
-    """Fold `tp`'s records from `start` (None: the first one held) up to `end`, silently;
-    stop early when the topic has no more (the fetch high watermark). Return the count."""
-    if start is None:
-        await reader.seek_to_beginning(tp)
-    else:
-        reader.seek(tp, start)
-    count = 0
-    quiet_since = time.monotonic()
-    while processor.next_offset < end:
-        fetched = await reader.getmany(tp, timeout_ms=500, max_records=10_000)
-        records = [r for r in fetched.get(tp, []) if r.offset < end]
-        if records:
-            processor.process(records, 0)
-            count += len(records)
-            quiet_since = time.monotonic()
-            continue
-        high = reader.highwater(tp)
-        if high is not None and high <= processor.next_offset:
-            log.warning("%s:%d: the topic ends at %d, before offset %d", *tp, high, end)
-            break
-        if time.monotonic() - quiet_since > 120:
-            raise RuntimeError(f"recovery of {tp} stalled at {processor.next_offset}")
-    return count
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -606,21 +556,28 @@ class _Rebalance(ConsumerRebalanceListener):
                 task.cancel()
         async with worker._lock:  # no batch is half done: every output so far is delivered
             for tp in revoked:
-                if tp in worker.processors:
-                    await worker._checkpoint(tp)  # the next owner resumes from here
+                if tp in worker.processors:  # the next owner resumes from here
+                    await worker._checkpoint(tp, unless_current=True)
             await worker._release_held()
             for tp in revoked:
                 if worker._gate is not None:  # a later write could overwrite the new owner's
                     worker._gate.forget(tp.topic, tp.partition)
-                worker.processors.pop(tp, None)
-                worker._checkpointed.pop(tp, None)
-                worker._taken.pop(tp, None)
+                processor = worker.processors.pop(tp, None)
+                digest = worker._current(tp)
+                writer = worker._writers.pop(tp, None)
+                if processor is not None and digest is not None:
+                    worker._kept[tp] = Kept(processor, digest, writer)  # in case it comes back
+                for memo in (worker._checkpointed, worker._taken, worker._generation,
+                             worker._described, worker._clean):  # fmt: skip
+                    memo.pop(tp, None)
                 worker.stats.assigned.discard(tp)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         worker = self.worker
         consumer = worker._consumer
         assert consumer is not None
+        for tp in [tp for tp in worker._kept if tp not in assigned]:
+            del worker._kept[tp]  # another member has it now
         for tp in assigned:
             if tp in worker.processors or tp in worker._loading:
                 continue

@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from pipeline.errors import CheckpointError
 from pipeline.kafka import CHECKPOINTS
-from pipeline.streams.checkpoint import Checkpoint, decode, encode
+from pipeline.streams.checkpoint import Checkpoint, decode, encode_with_digest
 from pipeline.streams.readers import stop_reader
 
 CHUNK_BYTES = 512 * 1024
@@ -72,11 +72,11 @@ class TopicCheckpoints:
         assert self._partitions is not None
         return zlib.crc32(name.encode()) % self._partitions
 
-    async def save(self, checkpoint: Checkpoint) -> None:
+    async def save(self, checkpoint: Checkpoint) -> str:
         name = _name(checkpoint.group, checkpoint.topic, checkpoint.partition)
         producer = await self._start()
         partition = await self._partition_of(name)
-        data = encode(checkpoint)
+        data, digest = encode_with_digest(checkpoint)
         chunks = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)] or [b""]
         slot = 1 - self._slots.get(name, 1)
         ident = str(time.time_ns()).encode()
@@ -96,6 +96,7 @@ class TopicCheckpoints:
         except Exception as exc:  # aiokafka raises many types; one error for the caller
             raise CheckpointError(f"cannot write checkpoint {name} to {self.topic}: {exc}") from exc
         self._slots[name] = slot
+        return digest
 
     async def load(self, group: str, topic: str, partition: int) -> Checkpoint | None:
         name = _name(group, topic, partition)

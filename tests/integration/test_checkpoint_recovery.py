@@ -457,3 +457,210 @@ async def test_checkpoint_of_another_format_is_refused_with_its_name_and_rebuilt
     refused = [r.getMessage() for r in caplog.records if "not usable" in r.getMessage()]
     assert any("format version 99" in m and ".ckpt" in m for m in refused), refused
     _assert_oracle(store)
+
+
+# -- partitions handed back to the worker they were revoked from --------------------------
+
+
+async def _wait(condition: object, tasks: list, timeout: float, what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await asyncio.to_thread(condition):  # type: ignore[arg-type]
+        for task in tasks:
+            if task.done():
+                raise AssertionError(f"a worker stopped while waiting for {what}") from (
+                    task.exception()
+                )
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.3)
+
+
+def _settled(*workers: ProcessWorker) -> bool:
+    return all(w.stats.assigned and not w._loading for w in workers)
+
+
+async def test_partitions_handed_back_keep_their_state_and_leave_the_oracle_tables(
+    fresh_broker: TansuBroker, store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Worker A alone, then B joins (A gets half its partitions back), then B leaves cleanly
+    (A gets its own half back and B's half): A's own partitions come back with the state
+    kept in memory, B's are loaded from B's checkpoints, and the tables equal the oracle."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="pipeline.streams.process_worker")
+    bootstrap = fresh_broker.bootstrap
+    await ensure_topics(bootstrap, partitions=4)
+    flow = as_records(disordered(SCENARIO, seed=11))
+    third = len(flow) // 3
+    await produce(bootstrap, flow[:third])
+    a = _process(bootstrap, tmp_path / "ckpt", "proc")
+    b = _process(bootstrap, tmp_path / "ckpt", "proc")
+    sink = SinkWorker(bootstrap, TEST_SETTINGS, store)
+    stop_a, stop_b, stop_sink = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    task_a = asyncio.create_task(a.run(stop_a))
+    task_sink = asyncio.create_task(sink.run(stop_sink))
+    task_b: asyncio.Task[None] | None = None
+    try:
+        await _wait(lambda: a.stats.records >= third and _settled(a), [task_a], 60, "A")
+        alone = set(a.stats.assigned)
+        assert a.stats.partitions_kept == 0
+        await produce(bootstrap, flow[third : 2 * third])
+        task_b = asyncio.create_task(b.run(stop_b))
+        await _wait(
+            lambda: _settled(a, b) and not alone <= a.stats.assigned,
+            [task_a, task_b], 60, "the two-worker assignment",
+        )  # fmt: skip
+        with_b = set(a.stats.assigned)
+        kept_at_join = a.stats.partitions_kept
+        assert kept_at_join > 0, "A's partitions handed back were loaded again"
+        assert a.stats.restored_from_checkpoint == 0  # A loaded nothing: it kept them all
+        await _wait(
+            lambda: a.stats.records + b.stats.records >= 2 * third,
+            [task_a, task_b], 60, "the second third",
+        )  # fmt: skip
+        stop_b.set()
+        await asyncio.wait_for(task_b, timeout=30)  # a clean stop: B leaves the group
+        await _wait(lambda: _settled(a) and a.stats.assigned == alone, [task_a], 60, "A alone")
+        assert a.stats.partitions_kept > kept_at_join, "A's own half was loaded again"
+        assert a.stats.restored_from_checkpoint > 0  # B's half, from B's checkpoints
+        await produce(bootstrap, flow[2 * third :])
+        await _wait(lambda: _complete(store), [task_a], 90, "the whole flow in the tables")
+        await asyncio.sleep(1.5)
+    finally:
+        stop_a.set()
+        stop_b.set()
+        await asyncio.wait_for(task_a, timeout=30)
+        stop_sink.set()
+        await asyncio.wait_for(task_sink, timeout=30)
+    kept = [r.getMessage() for r in caplog.records if "kept since the revoke" in r.getMessage()]
+    assert len(kept) == a.stats.partitions_kept
+    assert with_b < alone
+    _assert_oracle(store)
+
+
+async def test_kept_state_is_not_used_once_another_worker_moved_the_partition_on(
+    fresh_broker: TansuBroker,
+    store: Store,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lone worker rejoins its group; while it is between the revoke and the new
+    assignment, "another worker" (a zombie, an operator) moves two of its partitions on: it
+    folds their new records and delivers the outputs, then commits the new offset (first
+    partition) or writes its checkpoint without committing (second partition, as a worker
+    killed between the two). The worker gets every partition back: it keeps the state of
+    the others, loads those two, and the tables equal the oracle."""
+    import logging
+
+    from aiokafka import AIOKafkaConsumer
+
+    from pipeline.streams import process_worker
+    from pipeline.streams.checkpoint import Checkpoint, record_fingerprint
+    from pipeline.streams.outputs import batch_messages
+    from pipeline.streams.state import processor_state, restore_processor
+
+    caplog.set_level(logging.INFO, logger="pipeline.streams.process_worker")
+    bootstrap = fresh_broker.bootstrap
+    await ensure_topics(bootstrap, partitions=4)
+    flow = as_records(disordered(SCENARIO, seed=12))
+    half = len(flow) // 2
+    await produce(bootstrap, flow[:half])
+    worker = _process(bootstrap, tmp_path / "ckpt", "proc")
+    moved: dict[str, object] = {}  # "commit" / "checkpoint" -> the partition moved on
+    failures: list[BaseException] = []
+    original = process_worker._Rebalance.on_partitions_revoked
+
+    async def other_worker(tp: object, how: str) -> None:
+        """Fold tp's records after the worker's revoke checkpoint as another member would."""
+        assert worker.checkpoints is not None
+        checkpoint = await worker.checkpoints.load("proc", tp.topic, tp.partition)  # type: ignore[attr-defined]
+        assert checkpoint is not None
+        processor = restore_processor(checkpoint.body, TEST_PROCESSING, trusted=True)
+        reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await reader.start()
+        try:
+            reader.assign([tp])
+            reader.seek(tp, processor.next_offset)  # type: ignore[arg-type]
+            records: list = []
+            while not records or records[-1].offset + 1 < (reader.highwater(tp) or 0):  # type: ignore[arg-type]
+                records += (await reader.getmany(tp, timeout_ms=500)).get(tp, [])  # type: ignore[call-overload]
+        finally:
+            await reader.stop()
+        batch = processor.process(records, 0)
+        await asyncio.gather(*await worker._send(batch_messages(batch)))
+        if how == "commit":
+            assert worker._consumer is not None
+            await worker._consumer.commit({tp: processor.next_offset})
+        else:
+            fingerprint = record_fingerprint(records[-1])
+            body = processor_state(processor)
+            moved_on = Checkpoint(
+                "proc",
+                tp.topic,
+                tp.partition,
+                processor.next_offset,
+                fingerprint,
+                1,
+                body,  # type: ignore[attr-defined]
+            )
+            await worker.checkpoints.save(moved_on)
+
+    async def revoked(self: object, partitions: list) -> None:
+        await original(self, partitions)  # type: ignore[arg-type]
+        if moved or not partitions:
+            return
+        try:
+            await produce(bootstrap, flow[half:])
+            counts = {}
+            for tp, kept in worker._kept.items():
+                probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+                await probe.start()
+                try:
+                    probe.assign([tp])
+                    probe.seek(tp, kept.processor.next_offset)
+                    await probe.getmany(tp, timeout_ms=1000, max_records=1)
+                    counts[tp] = (probe.highwater(tp) or 0) - kept.processor.next_offset
+                finally:
+                    await probe.stop()
+            busiest = sorted(counts, key=lambda tp: -counts[tp])[:2]
+            assert len(busiest) == 2, counts
+            assert counts[busiest[1]] > 0, counts
+            for tp, how in zip(busiest, ("commit", "checkpoint"), strict=True):
+                await other_worker(tp, how)
+                moved[how] = tp
+        except BaseException as exc:  # the coordinator would only log it
+            failures.append(exc)
+            raise
+
+    monkeypatch.setattr(process_worker._Rebalance, "on_partitions_revoked", revoked)
+    sink = SinkWorker(bootstrap, TEST_SETTINGS, store)
+    stop, stop_sink = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    task_sink = asyncio.create_task(sink.run(stop_sink))
+    try:
+        await _wait(lambda: worker.stats.records >= half and _settled(worker), [task], 60, "A")
+        before = set(worker.stats.assigned)
+        assert worker._consumer is not None
+        worker._consumer._coordinator.request_rejoin()
+        await _wait(lambda: bool(moved) or failures, [task], 60, "the revoke")
+        assert not failures, failures
+        await _wait(
+            lambda: _settled(worker) and worker.stats.assigned == before, [task], 60, "A again"
+        )
+        await _wait(lambda: _complete(store), [task], 90, "the whole flow in the tables")
+        await asyncio.sleep(1.5)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+        stop_sink.set()
+        await asyncio.wait_for(task_sink, timeout=30)
+    messages = [r.getMessage() for r in caplog.records]
+    for how, tp in moved.items():
+        name = f"{tp.topic}:{tp.partition}:"  # type: ignore[attr-defined]
+        assert any(m.startswith(name) and "handed back, but" in m for m in messages), how
+        assert not any(name[:-1] in m and "kept since the revoke" in m for m in messages), how
+    assert worker.stats.partitions_kept > 0  # the partitions nobody touched
+    assert worker.stats.restored_from_checkpoint >= 2
+    _assert_oracle(store)

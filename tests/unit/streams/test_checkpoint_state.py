@@ -20,7 +20,12 @@ from pipeline.streams.checkpoint import (
 )
 from pipeline.streams.outputs import batch_messages
 from pipeline.streams.processor import FileRecord, PartitionProcessor, ProcessingSettings
-from pipeline.streams.state import STATE_VERSION, processor_state, restore_processor
+from pipeline.streams.state import (
+    STATE_VERSION,
+    StateWriter,
+    processor_state,
+    restore_processor,
+)
 
 # Short retention: eviction, tombstones and position compaction all happen inside the
 # recorded flow (it spans years of event time), so they are part of what must survive.
@@ -141,3 +146,110 @@ async def test_covered_until_is_the_oldest_partition_mark_per_topic(tmp_path) ->
     await store.mark_covered("other-group", "raw.ssi", 0, 1)
     covered = store.covered_until("pipeline-processor", ["raw.upbit", "raw.binance", "raw.ssi"])
     assert covered == {"raw.upbit": 4_000, "raw.binance": 9_000}
+
+
+@pytest.mark.parametrize(("seed", "short"), [(1, True), (2, False), (3, True)])
+def test_trusted_restore_builds_the_very_state_the_validating_one_does(
+    seed: int, short: bool
+) -> None:
+    settings_ = SHORT if short else TEST_PROCESSING
+    records = _records(seed)
+    processor = PartitionProcessor("raw.all", 0, settings_)
+    _run(processor, records[: len(records) * 2 // 3], 25)
+    state = processor_state(processor)
+    body = decode(
+        encode(Checkpoint("g", "raw.all", 0, processor.next_offset, None, 1, state)), "t"
+    ).body
+    checked = restore_processor(body, settings_)
+    trusted = restore_processor(body, settings_, trusted=True)
+    assert processor_state(trusted) == processor_state(checked) == body
+    rest = records[len(records) * 2 // 3 :]
+    assert _run(trusted, rest, 25) == _run(checked, rest, 25)
+    assert trusted.flush() == checked.flush()
+
+
+def _malformed(state: dict, where: str, value: object) -> dict:
+    """`state` with one field of its first order's first event (or of a position's first
+    fill) replaced (`value` None: removed)."""
+    state = orjson.loads(orjson.dumps(state))
+    if where.startswith("fill."):
+        target = next(p for p in state["positions"] if p["fills"])["fills"][0]
+        name = where.removeprefix("fill.")
+    else:
+        target = state["orders"][0][3][0]
+        name = where
+    if value is None:
+        del target[name]
+    else:
+        target[name] = value
+    return state
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("event_id", None),  # missing
+        ("event_id", 17),  # not a str
+        ("status", "lost"),  # not a known status
+        ("side", ["buy"]),  # not even hashable
+        ("qty", "1.2.3"),  # not a decimal
+        ("qty", "NaN"),  # not finite
+        ("qty", True),
+        ("event_time", "soon"),
+        ("is_snapshot", "yes"),
+        ("fill", [1, 2]),
+        ("fill.price", None),
+        ("fill.qty", "Infinity"),
+        ("fill.liquidity", "both"),
+        ("fill.trade_time", 1.5),
+    ],
+)
+@pytest.mark.parametrize("trusted", [False, True])
+def test_restore_refuses_a_malformed_body_on_either_path(
+    where: str, value: object, trusted: bool
+) -> None:
+    processor = PartitionProcessor("raw.all", 0, SHORT)
+    _run(processor, _records(seed=4), 50)
+    state = processor_state(processor)
+    assert restore_processor(state, SHORT, trusted=trusted) is not None
+    with pytest.raises(CheckpointError, match="processor state is malformed"):
+        restore_processor(_malformed(state, where, value), SHORT, trusted=trusted)
+
+
+async def test_file_checkpoints_name_each_checkpoint_by_its_body_digest(tmp_path) -> None:
+    store = FileCheckpoints(tmp_path / "ckpt")
+    assert await store.digest("g", "raw.upbit", 1) is None
+    first = await store.save(Checkpoint("g", "raw.upbit", 1, 10, "fp", 10, {"n": 10}))
+    loaded = await store.load("g", "raw.upbit", 1)
+    assert loaded is not None
+    assert loaded.digest == first == await store.digest("g", "raw.upbit", 1)
+    # the same body written again (another time, same state): the same digest
+    assert await store.save(Checkpoint("g", "raw.upbit", 1, 10, "fp", 99, {"n": 10})) == first
+    second = await store.save(Checkpoint("g", "raw.upbit", 1, 10, "fp", 99, {"n": 11}))
+    assert second != first
+    assert await store.digest("g", "raw.upbit", 1) == second
+    store.path("g", "raw.upbit", 1).write_bytes(b"garbage\n")
+    assert await store.digest("g", "raw.upbit", 1) is None
+
+
+@pytest.mark.parametrize("short", [True, False])
+def test_state_writer_encodes_every_successive_checkpoint_as_processor_state_does(
+    short: bool,
+) -> None:
+    """The cached bodies (orders and fills serialized once, reused while unchanged) give
+    the very bytes, hence the very digest, at every cut: orders added, filled, evicted."""
+    settings_ = SHORT if short else TEST_PROCESSING
+    records = _records(seed=8)
+    processor = PartitionProcessor("raw.all", 0, settings_)
+    writer = StateWriter()
+
+    def encoded(body: dict) -> bytes:
+        return encode(Checkpoint("g", "raw.all", 0, processor.next_offset, None, 1, body))
+
+    for start in range(0, len(records), 37):
+        processor.process(records[start : start + 37], now_ms=7)
+        assert encoded(writer.state(processor)) == encoded(processor_state(processor))
+        if start % 5 == 0:  # and once more with nothing new: everything from the cache
+            assert encoded(writer.state(processor)) == encoded(processor_state(processor))
+    processor.flush()
+    assert encoded(writer.state(processor)) == encoded(processor_state(processor))
