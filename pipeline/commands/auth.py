@@ -11,6 +11,14 @@ command without `account` (every account) needs a grant for all accounts of the 
 Replays: `issued_at` older than `max_age_ms` (or further than `max_skew_ms` in the future)
 is refused, and a `command_id` seen before with different content is refused (the same
 content is a redelivery: the executor answers it with the stored result).
+
+Authentication comes first and says one thing: a command that is unsigned, signed by an
+issuer with no key, or signed wrongly is rejected as `not authenticated`, whichever it was,
+and in the same time (an HMAC is computed with a stand-in key when the issuer has none), so
+that nobody without a key learns which issuers have one, which accounts exist or which
+command ids were used. Why it failed exactly (`CommandRejected.detail`) goes to the
+operator's log only. Only an authenticated command gets the precise reasons of the
+allow-list, freshness and account checks.
 """
 
 from __future__ import annotations
@@ -27,6 +35,9 @@ from pipeline.commands.model import CancelCommand, CommandRejected, canonical_by
 
 ENV_KEY_PREFIX = "PIPELINE_COMMAND_KEY_"
 ALL = "*"
+#: The one reason every authentication failure is published with.
+UNAUTHENTICATED = "not authenticated"
+_STAND_IN_KEY = "no key: an HMAC is computed all the same, so failures take the same time"
 
 
 def key_env_name(issuer: str) -> str:
@@ -91,15 +102,30 @@ class Authenticator:
 
     def check(self, raw: Mapping[str, Any], command: CancelCommand, now_ms: int) -> None:
         """Raise `CommandRejected` unless `command` (decoded as `raw`) may run now."""
-        cid = command.command_id
-        if not command.signature:
-            raise CommandRejected("unsigned command", cid)
+        self.authenticate(raw, command)
+        self.authorize(command, now_ms)
+
+    def authenticate(self, raw: Mapping[str, Any], command: CancelCommand) -> None:
+        """Raise `CommandRejected(UNAUTHENTICATED)` unless `raw` carries the signature of
+        its issuer's key; the exact cause is in the exception's `detail` only."""
         key = self.keys.key(command.issued_by)
-        if key is None:
-            raise CommandRejected(f"no key for issuer {command.issued_by!r}", cid)
-        expected = command_signature(raw, key)
-        if not hmac.compare_digest(expected, command.signature.lower()):
-            raise CommandRejected("bad signature", cid)
+        expected = command_signature(raw, key or _STAND_IN_KEY).encode()
+        given = (command.signature or "").lower().encode("utf-8", "replace")
+        matches = hmac.compare_digest(expected, given)
+        if not command.signature:
+            detail = "unsigned command"
+        elif key is None:
+            detail = f"no key for issuer {command.issued_by!r}"
+        elif not matches:
+            detail = "bad signature"
+        else:
+            return
+        raise CommandRejected(UNAUTHENTICATED, command.command_id, detail=detail)
+
+    def authorize(self, command: CancelCommand, now_ms: int) -> None:
+        """Raise `CommandRejected` unless the authenticated `command`'s issuer may cancel in
+        its scope and it is fresh."""
+        cid = command.command_id
         if not any(
             g.issuer == command.issued_by and g.covers(command.venue, command.account)
             for g in self.grants

@@ -1,9 +1,10 @@
 """`CancelExecutor`: validate, authenticate, plan, send, confirm, report — once per command_id.
 
     handle(raw) -> final result dict
-      parse + validate ─ rejected? ──────────────────────────────> "rejected" (nothing sent)
+      parse + validate the shape ─ rejected? ────────────────────> "rejected" (nothing sent)
+      authenticate (signature) ─ rejected? ─> "rejected", reason "not authenticated" only
       seen command_id? same content: re-send its result; other content: "rejected"
-      authenticate (signature, allow-list, freshness) ─ rejected? ─> "rejected"
+      authorize (allow-list, freshness), known account ─ rejected? ─> "rejected"
       plan from the StateView ─> send the actions (rate-limited, bounded, retried if
       transient) ─> "in_progress" (version 1) ─> wait until the canonical state confirms every
       outcome or the timeout ─> "completed" / "partially_completed" / "failed" / "timed_out"
@@ -33,12 +34,19 @@ from pipeline.commands import results as r
 from pipeline.commands.auth import Authenticator
 from pipeline.commands.capabilities import CAPABILITIES, VenueCapabilities
 from pipeline.commands.clients.base import BusinessError, CancelClient, TransientError, VenueError
-from pipeline.commands.model import CancelCommand, CommandRejected, parse_command
+from pipeline.commands.model import (
+    MAX_ID_CHARS,
+    CancelCommand,
+    CommandRejected,
+    check_account,
+    parse_command,
+)
 from pipeline.commands.planner import AMEND, CANCEL, CANCEL_SCOPE, REPLACE, Action, plan
 from pipeline.commands.ratelimit import RateLimiter
 from pipeline.commands.state_view import StateView
 from pipeline.domain.events import OrderStatus
 from pipeline.domain.orders import OrderState
+from pipeline.envelope import VENUES
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +110,21 @@ class CancelExecutor:
         """Run one decoded command (at most once per command_id); return its final result."""
         now = self.clock()
         try:
-            command = parse_command(raw, self.accounts)
+            command = parse_command(raw)
         except CommandRejected as exc:
             cid = exc.command_id or _anonymous_id(raw)
             venue = raw.get("venue") if isinstance(raw, dict) else None
             account = raw.get("account") if isinstance(raw, dict) else None
-            return await self._reject(cid, str(venue or ""), account, exc.reason, now)
+            return await self._reject(cid, venue, account, exc.reason, now)
+        if self.authenticator is not None:
+            try:
+                self.authenticator.authenticate(raw, command)
+            except CommandRejected as exc:
+                log.warning("command %r rejected: %s (%s)", command.command_id[:64],
+                            exc.reason, exc.detail)  # fmt: skip
+                return await self._reject(
+                    command.command_id, command.venue, command.account, exc.reason, now
+                )
         digest = command.digest
         known = self.results.get(command.command_id)
         if known is not None:
@@ -121,14 +138,15 @@ class CancelExecutor:
             if inflight[0] != digest:
                 return await self._reuse(command, now)
             return await asyncio.shield(inflight[1])
-        if self.authenticator is not None:
-            try:
-                self.authenticator.check(raw, command, now)
-            except CommandRejected as exc:
-                log.warning("command %s rejected: %s", command.command_id, exc.reason)
-                return await self._reject(
-                    command.command_id, command.venue, command.account, exc.reason, now
-                )
+        try:
+            if self.authenticator is not None:
+                self.authenticator.authorize(command, now)
+            check_account(command, self.accounts)
+        except CommandRejected as exc:
+            log.warning("command %s rejected: %s", command.command_id, exc.reason)
+            return await self._reject(
+                command.command_id, command.venue, command.account, exc.reason, now
+            )
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._inflight[command.command_id] = (digest, future)
         try:
@@ -144,11 +162,16 @@ class CancelExecutor:
             self._inflight.pop(command.command_id, None)
 
     async def _reject(
-        self, cid: str, venue: str, account: Any, reason: str, now: int
+        self, cid: str, venue: Any, account: Any, reason: str, now: int
     ) -> dict[str, Any]:
-        result = r.rejected_result(
-            cid, venue, account if isinstance(account, str) else None, reason, now
-        )
+        """Publish a rejection. What it echoes of the command is bounded: a venue only when
+        it is one, an account only when it is a short printable string."""
+        venue = venue if venue in VENUES else ""
+        if not (
+            isinstance(account, str) and len(account) <= MAX_ID_CHARS and account.isprintable()
+        ):
+            account = None
+        result = r.rejected_result(cid, venue, account, reason, now)
         await self._emit(result)
         return result
 

@@ -41,12 +41,22 @@ FIELDS = frozenset(
 REQUIRED = ("command_id", "venue", "issued_by", "issued_at")
 
 
-class CommandRejected(PipelineError):
-    """A command that must not run; `reason` is safe to publish (it never holds a secret)."""
+#: Longest identifier (account, symbol, order id, issuer, command id) a command may carry.
+MAX_ID_CHARS = 128
+MAX_SIGNATURE_CHARS = 256
 
-    def __init__(self, reason: str, command_id: str | None = None) -> None:
+
+class CommandRejected(PipelineError):
+    """A command that must not run; `reason` is safe to publish (it never holds a secret).
+    `detail`: what the operator's log may say beyond it (auth.py: why authentication
+    failed, which is not published)."""
+
+    def __init__(
+        self, reason: str, command_id: str | None = None, detail: str | None = None
+    ) -> None:
         self.reason = reason
         self.command_id = command_id
+        self.detail = detail
         super().__init__(reason)
 
 
@@ -117,12 +127,32 @@ def _text(obj: Mapping[str, Any], name: str, required: bool) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip():
         raise CommandRejected(f"field {name!r} must be a non-empty string", _id(obj))
+    if len(value) > MAX_ID_CHARS:
+        raise CommandRejected(f"field {name!r} is longer than {MAX_ID_CHARS} characters", _id(obj))
+    if not value.isprintable() or "|" in value:
+        raise CommandRejected(
+            f"field {name!r} holds a control, separator or '|' character", _id(obj)
+        )
     return value
 
 
 def _id(obj: Mapping[str, Any]) -> str | None:
+    """The command id to answer a rejected command with, when it is a usable one."""
     value = obj.get("command_id")
-    return value if isinstance(value, str) and value else None
+    if isinstance(value, str) and value and len(value) <= MAX_ID_CHARS and value.isprintable():
+        return value
+    return None
+
+
+def check_account(command: CancelCommand, accounts: Mapping[str, frozenset[str]]) -> None:
+    """Refuse an `account` not configured for the command's venue. Only for authenticated
+    commands: the answer tells which accounts exist."""
+    if command.account is not None and command.account not in accounts.get(
+        command.venue, frozenset()
+    ):
+        raise CommandRejected(
+            f"unknown account {command.account!r} on {command.venue}", command.command_id
+        )
 
 
 def parse_qty(value: Any, command_id: str | None = None) -> Decimal:
@@ -141,7 +171,8 @@ def parse_qty(value: Any, command_id: str | None = None) -> Decimal:
 
 
 def parse_command(obj: Any, accounts: Mapping[str, frozenset[str]] | None = None) -> CancelCommand:
-    """Validate one decoded command; `accounts` (venue -> known accounts) checks `account`."""
+    """Validate one decoded command; `accounts` (venue -> known accounts) checks `account`
+    (`check_account`; the executor calls that after authentication instead)."""
     if not isinstance(obj, dict):
         raise CommandRejected("a command is a JSON object")
     unknown = sorted(set(obj) - FIELDS)
@@ -149,8 +180,6 @@ def parse_command(obj: Any, accounts: Mapping[str, frozenset[str]] | None = None
         raise CommandRejected(f"unknown field(s) {unknown}", _id(obj))
     command_id = _text(obj, "command_id", True)
     assert command_id is not None
-    if len(command_id) > 128:
-        raise CommandRejected("command_id is longer than 128 characters", command_id)
     venue = _text(obj, "venue", True)
     if venue not in VENUES:
         raise CommandRejected(f"unknown venue {venue!r}; known: {list(VENUES)}", command_id)
@@ -159,10 +188,6 @@ def parse_command(obj: Any, accounts: Mapping[str, frozenset[str]] | None = None
     if isinstance(issued_at, bool) or not isinstance(issued_at, int) or issued_at < 0:
         raise CommandRejected("issued_at must be epoch milliseconds (an integer)", command_id)
     account = _text(obj, "account", False)
-    if account is not None and accounts is not None:
-        known = accounts.get(venue, frozenset())
-        if account not in known:
-            raise CommandRejected(f"unknown account {account!r} on {venue}", command_id)
     symbol = _text(obj, "symbol", False)
     order_id = _text(obj, "order_id", False)
     if order_id is not None and symbol is None:
@@ -173,10 +198,12 @@ def parse_command(obj: Any, accounts: Mapping[str, frozenset[str]] | None = None
             raise CommandRejected("qty requires order_id and symbol (partial cancel)", command_id)
         qty = parse_qty(obj["qty"], command_id)
     signature = obj.get("signature")
-    if signature is not None and not isinstance(signature, str):
+    if signature is not None and (
+        not isinstance(signature, str) or len(signature) > MAX_SIGNATURE_CHARS
+    ):
         raise CommandRejected("signature must be a hex string", command_id)
     assert issued_by is not None
-    return CancelCommand(
+    command = CancelCommand(
         command_id=command_id,
         venue=venue,
         issued_by=issued_by,
@@ -187,3 +214,6 @@ def parse_command(obj: Any, accounts: Mapping[str, frozenset[str]] | None = None
         qty=qty,
         signature=signature,
     )
+    if accounts is not None:
+        check_account(command, accounts)
+    return command

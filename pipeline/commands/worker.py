@@ -32,6 +32,7 @@ from pipeline.commands.auth import Authenticator
 from pipeline.commands.clients import make_client
 from pipeline.commands.config import CancelConfig
 from pipeline.commands.executor import CancelExecutor
+from pipeline.commands.model import MAX_ID_CHARS
 from pipeline.commands.state_view import StateView
 from pipeline.config import Settings
 from pipeline.kafka import COMMANDS_CANCEL, COMMANDS_RESULTS, ORDERS_STATE
@@ -219,11 +220,15 @@ class CancelWorker:
             await asyncio.to_thread(self._store_result, result)
 
     def _store_command(self, raw: Any, result: dict[str, Any], received: int) -> None:
+        """One `cancel_commands` row per command received, rejected ones too. A rejected
+        command is anybody's input: every text is cut to `MAX_ID_CHARS` (a 1 MB symbol is
+        stored as its first 128 characters), and `reject_reason` says whether it was
+        authenticated (`not authenticated`: `issued_by` is only what it claimed)."""
         raw = raw if isinstance(raw, dict) else {}
 
         def text(name: str) -> str | None:
             value = raw.get(name)
-            return value if isinstance(value, str) else None
+            return value[:MAX_ID_CHARS] if isinstance(value, str) else None
 
         try:
             qty = Decimal(str(raw["qty"])) if raw.get("qty") is not None else None

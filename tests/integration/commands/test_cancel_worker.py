@@ -97,11 +97,12 @@ async def test_cancel_worker_end_to_end(fresh_broker, rig, store):
         other_venue = sign_command(
             {"command_id": "upbit-1", "venue": "upbit", "issued_by": "ops", "issued_at": now}, KEY
         )
-        for command in (good, unsigned, other_venue, good):  # good twice: a redelivery
+        huge = {**unsigned, "command_id": "huge-1", "symbol": "S" * 200_000}
+        for command in (good, unsigned, other_venue, huge, good):  # good twice: a redelivery
             await producer.send_and_wait(
                 COMMANDS_CANCEL, orjson.dumps(command), key=command["command_id"].encode()
             )
-        finals = await read_results(bootstrap, {"good-1", "unsigned-1", "upbit-1"})
+        finals = await read_results(bootstrap, {"good-1", "unsigned-1", "upbit-1", "huge-1"})
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
@@ -114,12 +115,18 @@ async def test_cancel_worker_end_to_end(fresh_broker, rig, store):
     assert worker.executor.executions == 1
     assert rig.order("binance", order_id).status is Status.CANCELED
     assert finals["unsigned-1"][0]["status"] == "rejected"
-    assert "unsigned" in finals["unsigned-1"][0]["reason"]
+    assert finals["unsigned-1"][0]["reason"] == "not authenticated"
     assert "not allowed" in finals["upbit-1"][0]["reason"]
     rows = store.query(
-        f"SELECT command_id, accepted FROM {store.database}.cancel_commands FINAL ORDER BY 1"
+        f"SELECT command_id, accepted, reject_reason, length(ifNull(symbol, '')) "
+        f"FROM {store.database}.cancel_commands FINAL ORDER BY 1"
     ).rows
-    assert rows == [("good-1", 1), ("unsigned-1", 0), ("upbit-1", 0)]
+    assert rows == [
+        ("good-1", 1, None, 7),
+        ("huge-1", 0, "field 'symbol' is longer than 128 characters", 128),  # stored bounded
+        ("unsigned-1", 0, "not authenticated", 0),
+        ("upbit-1", 0, "issuer 'ops' is not allowed to cancel on upbit (all accounts)", 0),
+    ]
     results = store.query(
         f"SELECT command_id, status, version FROM {store.database}.command_results FINAL ORDER BY 1"
     ).rows

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 
+import orjson
 import pytest
 
 from pipeline.commands.auth import Authenticator, Grant, KeyRing, key_env_name, sign_command
@@ -47,20 +48,32 @@ def test_keys_file_issuer_is_accepted_everywhere():
     check(signed("bob-key-999", issued_by="ops-bob", venue="upbit"))
 
 
+UNAUTHENTIC = [
+    ({k: v for k, v in signed().items() if k != "signature"}, "unsigned"),
+    ({**signed(), "signature": "00" * 32}, "bad signature"),
+    (signed("wrong-key"), "bad signature"),
+    ({**signed(), "symbol": "BTCUSDT"}, "bad signature"),  # tampered after signing
+    (signed(issued_by="ops-eve"), "no key for issuer"),
+    ({k: v for k, v in signed().items() if k != "account"} | {}, "bad signature"),
+    ({**signed(), "signature": "é" * 64}, "bad signature"),  # not even ASCII
+]
+
+
+@pytest.mark.parametrize(("raw", "detail"), UNAUTHENTIC)
+def test_every_authentication_failure_is_published_as_one_reason(raw, detail):
+    """Which issuers have keys is nobody's business before they authenticate: unsigned, no
+    key and bad signature all read `not authenticated`; only the log detail differs."""
+    with pytest.raises(CommandRejected) as caught:
+        check(raw)
+    assert caught.value.reason == "not authenticated"
+    assert detail in (caught.value.detail or "")
+
+
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [
-        ({k: v for k, v in signed().items() if k != "signature"}, "unsigned"),
-        ({**signed(), "signature": "00" * 32}, "bad signature"),
-        (signed("wrong-key"), "bad signature"),
-        ({**signed(), "symbol": "BTCUSDT"}, "bad signature"),  # tampered after signing
-        (signed(issued_by="ops-eve"), "no key for issuer"),
-        (signed(account="bob"), "not allowed"),
-        (signed(venue="upbit"), "not allowed"),
-        ({k: v for k, v in signed().items() if k != "account"} | {}, "bad signature"),
-    ],
+    [(signed(account="bob"), "not allowed"), (signed(venue="upbit"), "not allowed")],
 )
-def test_bad_commands_are_rejected(raw, reason):
+def test_authenticated_commands_get_the_precise_reason(raw, reason):
     with pytest.raises(CommandRejected, match=reason):
         check(raw)
 
@@ -102,3 +115,50 @@ async def test_rejections_never_leak_the_key_in_results_or_logs(caplog):
     assert KEY not in text
     assert "bob-key-999" not in text
     assert executor.executions == 0
+
+
+def _executor(published: list) -> CancelExecutor:
+    async def publish(result):
+        published.append(result)
+
+    class Client:  # an account configured for binance: its existence must not leak
+        calls: list = []
+
+    return CancelExecutor(
+        StateView(), {("binance", "alice"): Client()}, auth(), clock=lambda: NOW, publish=publish
+    )  # type: ignore[dict-item]
+
+
+async def test_nobody_without_a_key_learns_accounts_issuers_or_used_command_ids():
+    published: list = []
+    executor = _executor(published)
+    executor.results["c-used"] = {"command_id": "c-used", "command_digest": "x", "final": True}
+    probes = [
+        signed("wrong-key", account="mallory"),  # an account that does not exist
+        signed("wrong-key", account="alice"),  # one that does
+        signed(issued_by="ops-eve"),  # an issuer without a key
+        signed("wrong-key"),  # an issuer with one
+        signed("wrong-key", command_id="c-used"),  # a command id used before
+        {k: v for k, v in signed().items() if k != "signature"},
+    ]
+    for raw in probes:
+        result = await executor.handle(raw)
+        assert result["status"] == "rejected"
+        assert result["reason"] == "not authenticated", raw
+    assert executor.executions == 0
+    # and an authenticated issuer does get told
+    result = await executor.handle(signed(account="mallory", command_id="c9"))
+    assert "not allowed" in result["reason"] or "unknown account" in result["reason"]
+
+
+async def test_a_huge_or_hostile_command_is_rejected_and_echoed_bounded():
+    published: list = []
+    executor = _executor(published)
+    huge = signed("wrong-key", symbol="X" * 1_000_000, account="a" * 1_000_000)
+    result = await executor.handle(huge)
+    assert result["status"] == "rejected"
+    assert "longer than 128" in result["reason"]
+    assert len(orjson.dumps(result)) < 2_000
+    escape = await executor.handle(signed(account="al\x1b[31mice", command_id="c-esc"))
+    assert "control" in escape["reason"]
+    assert escape["account"] is None
