@@ -132,6 +132,13 @@ def render(
     if roles.sink is not None:
         s = roles.sink.stats
         lines.append(f"rows written {s.rows_written}; store errors {s.errors}")
+    restarts = getattr(roles, "restarts", None)
+    if restarts:
+        lines.append(
+            "broker errors, roles restarted: "
+            + ", ".join(f"{name} {n}x" for name, n in sorted(restarts.items()))
+            + f" (last: {roles.last_error[max(restarts, key=restarts.get)]})"
+        )
     if store is not None:
         lines += store_picture(store, baseline)
     return lines

@@ -6,6 +6,15 @@ A run stops in stages so that its last words are true: on Ctrl-C, SIGTERM or `--
 the simulator's flow stops and its pending cancels complete, the pipeline is given time to
 carry every venue message through to the store, then every role stops, and the tables are
 compared with the simulator's ground truth ("orders 1832/1832 match, positions 40/40 match").
+
+A broker that stops answering (paused, restarting, partitioned away) for longer than the
+clients' timeouts makes produce, commit or fetch calls fail. Each Kafka-facing role then
+restarts, as a process supervisor would restart it (`supervised`): with backoff, for as long
+as the outage lasts, with a new worker that carries the old one's counters. A restarted
+process worker recovers its partitions from their checkpoints and the committed offsets, the
+path every crash takes, so a restart is exact (outputs are idempotent); the sink resumes at
+its committed offsets with the same insert tokens. The restarts are counted per role and shown
+in the status line and the live view.
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from aiokafka.errors import KafkaError
+
 from pipeline.config import Settings
 from pipeline.errors import CheckpointError, ConfigError, StoreError
 from pipeline.sink.store import Store
@@ -26,6 +37,9 @@ from pipeline.sink.store import Store
 log = logging.getLogger(__name__)
 
 RoleRun = Callable[[asyncio.Event], Awaitable[None]]
+#: Errors that say the broker cannot be reached or does not answer in time: the role restarts.
+BROKER_ERRORS: tuple[type[BaseException], ...] = (KafkaError, ConnectionError, TimeoutError)
+RESTART_BACKOFF_S = (1.0, 30.0)  # first wait, longest wait
 GATEWAY_ACCOUNTS = ("EXCHANGE_1", "EXCHANGE_2", "EXCHANGE_3")
 
 
@@ -62,11 +76,12 @@ class Roles:
     ingest_resume: dict[str, int] | None = None  # venue -> ms (see `_ingest_resume`)
     ingest_live: dict[tuple[str, str], dict[str, str]] | None = None  # (venue, account) -> ...
     draining: bool = False
+    restarts: dict[str, int] = field(default_factory=dict)  # role -> restarts after broker errors
+    last_error: dict[str, str] = field(default_factory=dict)  # role -> the last such error
+    _runs: dict[str, int] = field(default_factory=dict)  # role -> times its worker was run
 
     def runs(self) -> list[tuple[str, RoleRun]]:
         """(name, run(stop)) for every role of this run, the simulator first."""
-        from pipeline.streams.process_worker import ProcessWorker
-        from pipeline.streams.sink_worker import SinkWorker
 
         ctx = self.ctx
         if ctx.metrics is not None:
@@ -82,23 +97,91 @@ class Roles:
         if "cancel" in self.names:
             out.append(("cancel", self._run_cancel))
         if "process" in self.names:
-            from pipeline.streams.checkpoint import open_checkpoints
-
-            self.process = ProcessWorker(
-                ctx.bootstrap, ctx.settings, ctx.settings.processing, metrics=ctx.metrics,
-                checkpoints=open_checkpoints(ctx.settings, ctx.bootstrap),
-                checkpoint_interval_s=ctx.settings.checkpoint_interval_s,
-                checkpoint_records=ctx.settings.checkpoint_records,
-                # the embedded broker's memory dies with us: checkpoint only what is stored
-                sink_group=None if ctx.settings.kafka_bootstrap else "pipeline-sink",
-            )  # fmt: skip
-            out.append(("process", self.process.run))
+            self._new_process()
+            out.append(("process", lambda stop: self._for_run("process").run(stop)))
         if "sink" in self.names:
             if ctx.store is None:
                 raise ConfigError("--role", "sink", "the sink role needs the store")
-            self.sink = SinkWorker(ctx.bootstrap, ctx.settings, ctx.store, metrics=ctx.metrics)
-            out.append(("sink", self.sink.run))
+            self._new_sink()
+            out.append(("sink", lambda stop: self._for_run("sink").run(stop)))
         return out
+
+    def _for_run(self, name: str) -> Any:
+        """The worker of role `name` to run now: the one made with the roles for the first
+        run, a new one (with the same counters) for every restart."""
+        self._runs[name] = self._runs.get(name, 0) + 1
+        if self._runs[name] == 1:
+            return self.process if name == "process" else self.sink
+        return self._new_process() if name == "process" else self._new_sink()
+
+    def _new_process(self) -> Any:
+        """A process worker for a (re)start; it carries the previous one's counters."""
+        from pipeline.streams.checkpoint import open_checkpoints
+        from pipeline.streams.process_worker import ProcessWorker
+
+        ctx = self.ctx
+        previous = self.process
+        worker = ProcessWorker(
+            ctx.bootstrap, ctx.settings, ctx.settings.processing, metrics=ctx.metrics,
+            checkpoints=open_checkpoints(ctx.settings, ctx.bootstrap),
+            checkpoint_interval_s=ctx.settings.checkpoint_interval_s,
+            checkpoint_records=ctx.settings.checkpoint_records,
+            # the embedded broker's memory dies with us: checkpoint only what is stored
+            sink_group=None if ctx.settings.kafka_bootstrap else "pipeline-sink",
+        )  # fmt: skip
+        if previous is not None:
+            worker.stats = previous.stats
+            worker.stats.assigned.clear()
+        self.process = worker
+        return worker
+
+    def _new_sink(self) -> Any:
+        """A sink worker for a (re)start; it carries the previous one's counters."""
+        from pipeline.streams.sink_worker import SinkWorker
+
+        ctx = self.ctx
+        previous = self.sink
+        assert ctx.store is not None
+        worker = SinkWorker(ctx.bootstrap, ctx.settings, ctx.store, metrics=ctx.metrics)
+        if previous is not None:
+            worker.stats = previous.stats
+        self.sink = worker
+        return worker
+
+    async def supervised(self, name: str, run: RoleRun, stop: asyncio.Event) -> None:
+        """Run a role; when the broker fails it (`BROKER_ERRORS`), run it again after a
+        backoff, for as long as it takes, until `stop`. Any other error ends the run."""
+        delay = RESTART_BACKOFF_S[0]
+        while True:
+            try:
+                await run(stop)
+                return
+            except BROKER_ERRORS as exc:
+                error: BaseException = exc
+            except asyncio.CancelledError as exc:
+                task = asyncio.current_task()
+                if task is None or task.cancelling():
+                    raise  # this role is being cancelled: not an error
+                # aiokafka lets an internal cancellation escape from a client's stop() after
+                # a request timed out; nobody cancelled the role: the broker failed it
+                error = exc
+            if stop.is_set():
+                log.warning("%s role stopped on a broker error: %r", name, error)
+                return
+            self.restarts[name] = self.restarts.get(name, 0) + 1
+            self.last_error[name] = f"{type(error).__name__}: {error}"[:200]
+            log.warning(
+                "%s role: broker error (%s); restart %d in %.0f s",
+                name, self.last_error[name], self.restarts[name], delay,
+            )  # fmt: skip
+            print(
+                f"{name} role: broker unavailable ({type(error).__name__}); restarting in "
+                f"{delay:.0f} s (restart {self.restarts[name]})",
+                file=self.ctx.out, flush=True,
+            )  # fmt: skip
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            delay = min(delay * 2, RESTART_BACKOFF_S[1])
 
     async def _run_simulator(self, stop: asyncio.Event) -> None:
         from pipeline.ingest import INGESTORS
@@ -269,6 +352,9 @@ class Roles:
         if self.sink is not None:
             s = self.sink.stats
             parts.append(f"rows written {s.rows_written}, store errors {s.errors}")
+        if self.restarts:
+            done = ", ".join(f"{name} {n}" for name, n in sorted(self.restarts.items()))
+            parts.append(f"restarts after broker errors: {done}")
         return "; ".join(parts)
 
     async def report(self, stop: asyncio.Event) -> None:
@@ -361,7 +447,12 @@ async def run_roles(
     loop = asyncio.get_running_loop()
     roles = Roles(ctx, names)
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(run(stop), name=name) for name, run in roles.runs()]
+    tasks = [
+        asyncio.create_task(
+            run(stop) if name == "sim" else roles.supervised(name, run, stop), name=name
+        )
+        for name, run in roles.runs()
+    ]
     reporter = asyncio.create_task(roles.report(stop), name="status")
     if duration is not None:
         loop.call_later(duration, requested.set)
