@@ -12,7 +12,7 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help venv run test lint format clean bench
+.PHONY: help venv run test lint format clean bench soak
 
 help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -55,6 +55,9 @@ format: $(COMPILED) ## apply ruff's fixes and formatting
 
 bench: $(COMPILED) ## run the benchmarks and print the figures for BENCHMARKS.md
 	$(BIN)/python benchmarks/run.py $(ARGS)
+
+soak: $(COMPILED) ## the main job for 10 min at a high load with venue faults and broker pauses
+	$(BIN)/python benchmarks/soak.py $(ARGS)
 
 clean: ## remove the environment, caches and the embedded data directory
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .mypy_cache data build *.egg-info

@@ -34,24 +34,36 @@ def raw_topic(venue: str) -> str:
 RAW_TOPICS: tuple[str, ...] = tuple(raw_topic(v) for v in VENUES)
 
 
+#: The largest raw envelope (and dead letter) the pipeline publishes. A venue reply is kept
+#: whole in one envelope, and some are large: SSI's order book lists every order of the day
+#: of an account in one reply (4 MB for a busy simulated day). Kafka's default (1 MB) would
+#: refuse it, so the raw topics and the dead letters allow this much, and the producers that
+#: write them are configured to send it.
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class TopicSpec:
     name: str
     compacted: bool = False
+    max_message_bytes: int | None = None  # None: the broker's default
 
     def configs(self) -> dict[str, str]:
-        return {"cleanup.policy": "compact" if self.compacted else "delete"}
+        configs = {"cleanup.policy": "compact" if self.compacted else "delete"}
+        if self.max_message_bytes is not None:
+            configs["max.message.bytes"] = str(self.max_message_bytes)
+        return configs
 
 
 PIPELINE_TOPICS: tuple[TopicSpec, ...] = (
-    *(TopicSpec(name) for name in RAW_TOPICS),
+    *(TopicSpec(name, max_message_bytes=MAX_MESSAGE_BYTES) for name in RAW_TOPICS),
     TopicSpec(ORDERS_EVENTS),
     TopicSpec(ORDERS_STATE, compacted=True),
     TopicSpec(POSITIONS_STATE, compacted=True),
     TopicSpec(FILLS),
     TopicSpec(COMMANDS_CANCEL),
     TopicSpec(COMMANDS_RESULTS),
-    TopicSpec(DEAD_LETTERS),
+    TopicSpec(DEAD_LETTERS, max_message_bytes=MAX_MESSAGE_BYTES),
     TopicSpec(CHECKPOINTS, compacted=True),
 )
 

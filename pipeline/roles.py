@@ -184,21 +184,10 @@ class Roles:
             delay = min(delay * 2, RESTART_BACKOFF_S[1])
 
     async def _run_simulator(self, stop: asyncio.Event) -> None:
-        from pipeline.ingest import INGESTORS
-        from pipeline.sim.faults import FaultPlan
-        from pipeline.sim.server import SimConfig, Simulator
+        from pipeline.sim.server import Simulator
 
-        venues = tuple(v for v in INGESTORS if v in _simulated_venues())
-        faults = FaultPlan.parse(self.ctx.sim_faults) if self.ctx.sim_faults else None
-        config = SimConfig(
-            seed=self.ctx.sim_seed,
-            rate=self.ctx.sim_rate or 0.0,
-            venues=venues,
-            venue_accounts={"futures_gateway": GATEWAY_ACCOUNTS},  # accounts are exchanges
-            faults=dict.fromkeys(venues, faults) if faults else {},
-            # the venues keep their books and id sequences across runs, as real ones do
-            state_dir=self.ctx.settings.data_dir / "sim",
-        )
+        ctx = self.ctx
+        config = simulator_config(ctx.sim_seed, ctx.sim_rate, ctx.sim_faults, ctx.settings.data_dir)
         self.simulator = Simulator(config)
         await self.simulator.start(flow=False)  # the ingest role resumes it once connected
         try:
@@ -429,6 +418,27 @@ class Roles:
         if len(result.problems) > 10:
             lines.append(f"  ... and {len(result.problems) - 10} more")
         return "\n".join(lines)
+
+
+def simulator_config(
+    seed: int, rate: float | None, faults: str | None, data_dir: Path | None
+) -> Any:
+    """The `SimConfig` of `pipeline run`'s simulated venues (with `data_dir`: kept there)."""
+    from pipeline.ingest import INGESTORS
+    from pipeline.sim.faults import FaultPlan
+    from pipeline.sim.server import SimConfig
+
+    venues = tuple(v for v in INGESTORS if v in _simulated_venues())
+    plan = FaultPlan.parse(faults) if faults else None
+    return SimConfig(
+        seed=seed,
+        rate=rate or 0.0,
+        venues=venues,
+        venue_accounts={"futures_gateway": GATEWAY_ACCOUNTS},  # accounts are exchanges
+        faults=dict.fromkeys(venues, plan) if plan else {},
+        # the venues keep their books and id sequences across runs, as real ones do
+        state_dir=None if data_dir is None else data_dir / "sim",
+    )
 
 
 def _simulated_venues() -> tuple[str, ...]:

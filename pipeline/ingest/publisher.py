@@ -11,6 +11,11 @@ abandons messages, and says how many (`lost`).
 Frames that cannot be parsed at all go to `pipeline.dlq` in the dead-letter shape of the
 processors (`DeadLetter.to_dict`), with `source_partition = -1` (never on a raw topic) and a
 unique, growing `source_offset` (ingest clock, microseconds).
+
+An envelope Kafka refuses for what it is (larger than `MAX_MESSAGE_BYTES`, a record the
+broker calls invalid: errors aiokafka marks not retriable) is never retried, which would
+stall every venue of the process behind it forever: it becomes a dead letter with the
+refusal as its reason and the first `DEAD_LETTER_RAW_BYTES` of the envelope.
 """
 
 from __future__ import annotations
@@ -30,12 +35,13 @@ from pipeline.envelope import RawEnvelope, envelope_key
 from pipeline.ingest.config import Backoff
 from pipeline.ingest.spool import RawSpool
 from pipeline.ingest.stats import IngestStats
-from pipeline.kafka import DEAD_LETTERS, raw_topic
+from pipeline.kafka import DEAD_LETTERS, MAX_MESSAGE_BYTES, raw_topic
 
 log = logging.getLogger(__name__)
 
 _CLOSE = object()
 RETRY = Backoff(initial=0.1, maximum=5.0, jitter=0.3)
+DEAD_LETTER_RAW_BYTES = 256 * 1024  # of an envelope Kafka refused, what its dead letter keeps
 
 
 @dataclass(slots=True)
@@ -71,6 +77,7 @@ def default_producer(bootstrap: str) -> Any:
         acks="all",
         linger_ms=5,
         request_timeout_ms=10_000,
+        max_request_size=MAX_MESSAGE_BYTES + 64 * 1024,  # a whole envelope, with its key
     )
 
 
@@ -119,6 +126,11 @@ class RawPublisher:
         self, venue: str, account: str, channel: str, raw: bytes | str, reason: str, detail: str
     ) -> None:
         """Queue a dead letter for a message that cannot be parsed (nothing is dropped)."""
+        await self.queue.put(self._dead_letter_item(venue, account, channel, raw, reason, detail))
+
+    def _dead_letter_item(
+        self, venue: str, account: str, channel: str, raw: bytes | str, reason: str, detail: str
+    ) -> Outgoing:
         failed_at = now_ms()
         offset = max(time.time_ns() // 1000, self._last_offset + 1)
         self._last_offset = offset
@@ -133,10 +145,9 @@ class RawPublisher:
             "raw_value": frame_text(raw),
             "failed_at": failed_at,
         }
-        item = Outgoing(
+        return Outgoing(
             DEAD_LETTERS, f"{venue}|{account}|".encode(), orjson.dumps(value), venue, True
         )
-        await self.queue.put(item)
 
     # -- the sending task -----------------------------------------------------------------
 
@@ -207,6 +218,7 @@ class RawPublisher:
                         self.stats.venue(item.venue).published += 1
             except Exception as exc:  # the producer could not start (broker unreachable)
                 failures = [(item, exc) for item in pending]
+            failures = self._refused(failures)
             if not failures:
                 return
             pending = [item for item, _ in failures]
@@ -226,6 +238,42 @@ class RawPublisher:
             self.lost += len(pending)
             log.error("shutdown: %d message(s) could not be produced and are lost", len(pending))
             return
+
+    def _refused(
+        self, failures: list[tuple[Outgoing, BaseException]]
+    ) -> list[tuple[Outgoing, BaseException]]:
+        """What to send again: the failures worth retrying, and a dead letter in place of
+        each envelope Kafka refused for what it is (retrying that would never succeed). A
+        refused dead letter is logged and counted lost."""
+        again = []
+        for item, error in failures:
+            if getattr(error, "retriable", True) or not _is_kafka_error(error):
+                again.append((item, error))
+                continue
+            reason = f"{type(error).__name__}: {error}"[:500]
+            if item.dead_letter:
+                self.lost += 1
+                log.error("a dead letter of %s was refused by Kafka and is lost: %s",
+                          item.venue, reason)  # fmt: skip
+                continue
+            log.error("Kafka refused a %d-byte envelope of %s for good (%s): dead-lettered",
+                      len(item.value), item.venue, reason)  # fmt: skip
+            self.stats.venue(item.venue).dead_letters += 1
+            parts = item.key.decode(errors="replace").split("|")
+            account = parts[1] if len(parts) > 1 else ""
+            kept = min(len(item.value), DEAD_LETTER_RAW_BYTES)
+            letter = self._dead_letter_item(
+                item.venue, account, item.topic, item.value[:DEAD_LETTER_RAW_BYTES],
+                "unpublishable", f"{reason}; {len(item.value)} bytes, the first {kept} kept",
+            )  # fmt: skip
+            again.append((letter, error))
+        return again
+
+
+def _is_kafka_error(error: BaseException) -> bool:
+    from aiokafka.errors import KafkaError
+
+    return isinstance(error, KafkaError)
 
 
 def _failed(exc: BaseException) -> asyncio.Future[Any]:

@@ -207,3 +207,46 @@ def test_ingestor_resumes_its_history_from_a_given_time_never_from_the_future() 
                             Credentials("key", "secret"))  # fmt: skip
     polled = CoinoneIngestor(coinone, publisher, stats, resume_from=1_700_000_000_000)
     assert polled._started == 1_700_000_000_000 - HISTORY_MARGIN_MS  # computed at creation
+
+
+class SizeLimitedProducer(FlakyProducer):
+    """Refuses, for good, any value over `limit` bytes (as Kafka does a too large record),
+    dead letters included."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future[Any]:
+        from aiokafka.errors import MessageSizeTooLargeError
+
+        if len(value) > self.limit:
+            raise MessageSizeTooLargeError(f"the message is {len(value)} bytes")
+        return await super().send(topic, value, key)
+
+
+async def test_an_envelope_kafka_refuses_for_good_is_dead_lettered_not_retried_forever() -> None:
+    """One refused envelope must not stall the venues behind it: it becomes a dead letter
+    with the refusal and the envelope's first bytes, and every other envelope is sent."""
+    producer = SizeLimitedProducer(limit=400_000)
+    stats = IngestStats()
+    publisher = RawPublisher("x:1", stats, 100, batch_size=7, retry=FAST,
+                             producer_factory=lambda _b: producer)  # fmt: skip
+    task = asyncio.create_task(publisher.run())
+    huge = RawEnvelope("ssi", "alice", "rest.orderBook", 5, {"orders": ["x" * 1_000_000]})
+    for n in range(10):
+        await publisher.publish(envelope(n), "KRW-BTC")
+        if n == 4:
+            await publisher.publish(huge, "*")
+    await publisher.close()
+    await asyncio.wait_for(task, 5)
+    raw = [v for t, _, v in producer.sent if t == "raw.upbit"]
+    assert len(raw) == 10
+    letters = [orjson.loads(v) for t, _, v in producer.sent if t == DEAD_LETTERS]
+    assert len(letters) == 1
+    assert letters[0]["reason"] == "unpublishable"
+    assert "MessageSizeTooLargeError" in letters[0]["detail"]
+    assert letters[0]["raw_key"] == "ssi|alice|"
+    assert len(letters[0]["raw_value"]) <= 400_000
+    assert stats.venue("ssi").dead_letters == 1
+    assert publisher.lost == 0
