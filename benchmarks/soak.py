@@ -1,7 +1,8 @@
 """The soak (issue 15): the main job for minutes at a high offered load with faults on.
 
-    python benchmarks/soak.py [--minutes 10] [--rate 3500] [--faults SPEC]
-                              [--pauses 50,15] [--json soak-results.json]
+    python benchmarks/soak.py [--minutes 10] [--rate 400] [--faults SPEC]
+                              [--pauses 50,15] [--retention-hours 0.1]
+                              [--json soak-results.json]
     make soak                          # the same, defaults as above
 
 It runs `pipeline run` (embedded Tansu + chDB + the simulator of all five venues) as a child
@@ -143,8 +144,9 @@ def run(args: argparse.Namespace) -> Soak:
         "--metrics-port", "0",
     ]  # fmt: skip
     print("soak:", " ".join(command), f"(log {log})", flush=True)
+    env = dict(os.environ, PIPELINE_ORDER_RETENTION_HOURS=str(args.retention_hours))
     with open(log, "wb") as out:
-        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
     started = time.monotonic()
     plan = [(duration * (i + 1) / (len(pauses) + 1), s) for i, s in enumerate(pauses)]
     try:
@@ -228,12 +230,17 @@ def summarize(soak: Soak, duration: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--rate", type=float, default=3500.0, help="simulator actions/s")
+    parser.add_argument("--rate", type=float, default=400.0, help="simulator actions/s")
     parser.add_argument(
         "--faults", default="duplicate=0.05,reorder=0.05,malformed=0.005,drop=0.0005"
     )
     parser.add_argument("--pauses", default="50,15", help="broker pauses, seconds each")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--retention-hours", type=float, default=0.1,
+        help="order retention of the run (PIPELINE_ORDER_RETENTION_HOURS): short, so that "
+        "the held state reaches its steady size within the soak",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, default=Path("soak-results.json"))
     args = parser.parse_args(argv)
     soak = run(args)
