@@ -64,6 +64,10 @@ class FileRecord:
     value: bytes | None
 
 
+#: The most of a raw record's value a dead letter keeps (see `_dead_letter`).
+DEAD_LETTER_RAW_BYTES = 1024 * 1024
+
+
 @dataclass(slots=True)
 class DeadLetter:
     """A record that could not be processed, with why; nothing is dropped silently."""
@@ -253,6 +257,17 @@ class PartitionProcessor:
 
     def _dead_letter(self, record: RawRecord, reason: str, detail: str, now_ms: int) -> DeadLetter:
         venue = self.topic.removeprefix("raw.") if self.topic.startswith("raw.") else ""
+        value = record.value
+        if value is not None and len(value) > DEAD_LETTER_RAW_BYTES:
+            # A raw record may be as large as the raw topics allow (kafka.MAX_MESSAGE_BYTES);
+            # its dead letter, base64 and all, must still fit pipeline.dlq, or the worker
+            # would be refused that output forever. The whole record stays on its topic.
+            detail = (
+                f"{detail[:1500]} (raw value cut to its first {DEAD_LETTER_RAW_BYTES} of "
+                f"{len(value)} bytes; the whole record is {record.topic}:{record.partition}:"
+                f"{record.offset})"
+            )
+            value = value[:DEAD_LETTER_RAW_BYTES]
         return DeadLetter(
             source_topic=record.topic,
             source_partition=record.partition,
@@ -260,7 +275,7 @@ class PartitionProcessor:
             venue=venue,
             reason=reason,
             detail=detail[:2000],
-            raw_key=_text(record.key),
-            raw_value=_text(record.value),
+            raw_key=_text(record.key)[:1024],
+            raw_value=_text(value),
             failed_at=now_ms,
         )

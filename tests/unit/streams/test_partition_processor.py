@@ -107,3 +107,19 @@ def test_processor_normalizer_crash_becomes_a_dead_letter_and_the_stream_goes_on
     assert "TypeError" in batch.dead_letters[0].detail
     assert batch.dead_letters[0].source_offset == 1
     assert batch.normalized >= 2  # the records around it were processed
+
+
+def test_a_dead_letter_of_a_huge_record_keeps_its_start_and_says_where_the_rest_is() -> None:
+    """A raw record may be up to 32 MiB; its dead letter (base64 of it, for bytes that are
+    not UTF-8) must still fit pipeline.dlq, so it keeps the first MiB and names the record."""
+    from pipeline.kafka import MAX_MESSAGE_BYTES
+    from pipeline.streams.processor import DEAD_LETTER_RAW_BYTES
+
+    huge = b"\xff" + b"x" * (20 * 1024 * 1024)
+    processor = PartitionProcessor("raw.ssi", 0, ProcessingSettings())
+    batch = processor.process(_records([(b"k", huge)], "raw.ssi"), now_ms=1)
+    letter = batch.dead_letters[0]
+    assert len(orjson.dumps(letter.to_dict())) < MAX_MESSAGE_BYTES // 8
+    assert letter.raw_value.startswith("base64:/3h4")  # the record's own first bytes
+    assert f"first {DEAD_LETTER_RAW_BYTES} of {len(huge)} bytes" in letter.detail
+    assert "raw.ssi:0:0" in letter.detail
