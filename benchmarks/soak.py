@@ -156,6 +156,7 @@ def run(args: argparse.Namespace) -> Soak:
             if plan and now >= plan[0][0]:
                 _, seconds = plan.pop(0)
                 soak.pauses.append(pause_broker(data_dir, log, seconds, now))
+                now = time.monotonic() - started
             if now >= next_sample:
                 processed, lag = last_lag(log)
                 soak.samples.append(

@@ -2,7 +2,12 @@
 
 Ingestors `await publisher.publish(...)`: when the queue is full the call waits, so a socket
 reader stops reading and the venue's TCP window applies the backpressure instead of our
-memory. One task drains the queue in batches; a message whose produce fails is retried
+memory. Full means `queue_size` envelopes or `max_queued_bytes` of them, whichever comes
+first: envelopes range from a few hundred bytes to megabytes (an SSI order book), and during
+a broker outage a count alone let 10,000 order books pile up (gigabytes, found by
+`make soak`). The bytes of a batch count until Kafka has taken it.
+
+One task drains the queue in batches; a message whose produce fails is retried
 with exponential backoff until Kafka takes it (aiokafka's own retries come first), and a
 batch is finished before the next one starts, so per-key order is kept except between the
 retried messages of one batch. Only a shutdown that cannot reach Kafka within its deadline
@@ -89,6 +94,7 @@ class RawPublisher:
         bootstrap: str,
         stats: IngestStats,
         queue_size: int = 10_000,
+        max_queued_bytes: int = 64 * 1024 * 1024,
         batch_size: int = 500,
         retry: Backoff = RETRY,
         producer_factory: Callable[[str], Any] = default_producer,
@@ -99,6 +105,10 @@ class RawPublisher:
         self.batch_size = batch_size
         self.retry = retry
         self.queue: asyncio.Queue[Outgoing | object] = asyncio.Queue(maxsize=queue_size)
+        self.max_queued_bytes = max_queued_bytes
+        self.queued_bytes = 0  # of envelopes queued or being sent
+        self._room = asyncio.Event()  # set while queued_bytes is under max_queued_bytes
+        self._room.set()
         self.lost = 0
         self._factory = producer_factory
         self._producer: Any = None
@@ -119,14 +129,28 @@ class RawPublisher:
         )
         if self.spool is not None:
             self.spool.append(item.topic, item.key, item.value, envelope.received_at)
-        await self.queue.put(item)
+        await self._enqueue(item)
         self.stats.queue_depth = self.queue.qsize()
 
     async def dead_letter(
         self, venue: str, account: str, channel: str, raw: bytes | str, reason: str, detail: str
     ) -> None:
         """Queue a dead letter for a message that cannot be parsed (nothing is dropped)."""
-        await self.queue.put(self._dead_letter_item(venue, account, channel, raw, reason, detail))
+        await self._enqueue(self._dead_letter_item(venue, account, channel, raw, reason, detail))
+
+    async def _enqueue(self, item: Outgoing) -> None:
+        """Queue `item` once there is room for its bytes (there always is in an empty queue)."""
+        while self.queued_bytes >= self.max_queued_bytes:
+            self._room.clear()
+            await self._room.wait()
+        self.queued_bytes += len(item.value)
+        await self.queue.put(item)
+
+    def _taken(self, batch: list[Outgoing]) -> None:
+        """`batch` is in Kafka (or given up): its bytes leave the budget."""
+        self.queued_bytes -= sum(len(item.value) for item in batch)
+        if self.queued_bytes < self.max_queued_bytes:
+            self._room.set()
 
     def _dead_letter_item(
         self, venue: str, account: str, channel: str, raw: bytes | str, reason: str, detail: str
@@ -167,7 +191,10 @@ class RawPublisher:
                         break
                     batch.append(more)  # type: ignore[arg-type]
                 self.stats.queue_depth = self.queue.qsize()
-                await self._send(batch)
+                try:
+                    await self._send(batch)
+                finally:
+                    self._taken(batch)
                 if closing:
                     return
         finally:

@@ -93,6 +93,28 @@ async def test_a_full_queue_makes_publish_wait_instead_of_dropping() -> None:
     assert len(producer.sent) == 4
 
 
+async def test_queued_bytes_are_bounded_as_well_as_the_count() -> None:
+    """Large envelopes (order books of megabytes) fill the byte budget long before the
+    count: publish waits once the queued bytes reach it, and resumes as Kafka takes them."""
+    stats = IngestStats()
+    producer = FlakyProducer()
+    publisher = RawPublisher("x:1", stats, queue_size=1000, max_queued_bytes=2_000_000,
+                             producer_factory=lambda _b: producer)  # fmt: skip
+    book = RawEnvelope("ssi", "alice", "rest.orderBook", 1, {"orders": ["x" * 900_000]})
+    for _ in range(3):  # 2.7 MB: the third fits (the budget was not reached before it)
+        await publisher.publish(book, "*")
+    blocked = asyncio.create_task(publisher.publish(book, "*"))
+    await asyncio.sleep(0.05)
+    assert not blocked.done()
+    assert publisher.queued_bytes > 2_000_000
+    task = asyncio.create_task(publisher.run())
+    await asyncio.wait_for(blocked, 2)
+    await publisher.close()
+    await asyncio.wait_for(task, 2)
+    assert len(producer.sent) == 4
+    assert publisher.queued_bytes == 0
+
+
 async def test_abandon_at_shutdown_counts_the_messages_lost() -> None:
     stats = IngestStats()
     producer = FlakyProducer(failures=10_000)
