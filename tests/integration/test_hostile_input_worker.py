@@ -17,6 +17,7 @@ import random
 from pathlib import Path
 
 import orjson
+from scenario_data import disordered
 from stream_helpers import TEST_PROCESSING, TEST_SETTINGS, as_records, count, produce
 from test_checkpoint_recovery import EXPECTED, SCENARIO, _assert_oracle, _complete
 
@@ -169,10 +170,16 @@ async def test_100k_hostile_records_are_dead_letters_and_no_valid_event_is_lost(
 ) -> None:
     bootstrap = fresh_broker.bootstrap
     await ensure_topics(bootstrap, partitions=4)
-    valid = as_records(SCENARIO)
+    valid = as_records(disordered(SCENARIO, seed=15))  # duplicated and reordered as a venue does
     hostile = _hostile(TOTAL - len(valid), seed=15)
-    mixed = [*valid, *(record for _, record in hostile)]
-    random.Random(16).shuffle(mixed)
+    # hostile records at random places; the valid ones keep their recorded order
+    slots = sorted(random.Random(16).choices(range(len(valid) + 1), k=len(hostile)))
+    mixed, at = [], 0
+    for slot, (_, record) in zip(slots, hostile, strict=True):
+        mixed += valid[at:slot]
+        at = max(at, slot)
+        mixed.append(record)
+    mixed += valid[at:]
     await produce(bootstrap, mixed)
     rss_before = _rss_mb()
     worker = ProcessWorker(
