@@ -466,6 +466,6 @@ def _resolve(outcome: r.Outcome, state: OrderState, now: int) -> None:
 def _anonymous_id(raw: Any) -> str:
     try:
         body = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
-    except TypeError:
+    except TypeError:  # orjson.JSONEncodeError too (an integer beyond 64 bits)
         body = repr(raw).encode()
     return "invalid-" + hashlib.sha256(body).hexdigest()[:16]

@@ -44,6 +44,7 @@ REQUIRED = ("command_id", "venue", "issued_by", "issued_at")
 #: Longest identifier (account, symbol, order id, issuer, command id) a command may carry.
 MAX_ID_CHARS = 128
 MAX_SIGNATURE_CHARS = 256
+MAX_ISSUED_AT = 2**53  # epoch ms far beyond any clock, and within what JSON carries exactly
 
 
 class CommandRejected(PipelineError):
@@ -185,7 +186,11 @@ def parse_command(obj: Any, accounts: Mapping[str, frozenset[str]] | None = None
         raise CommandRejected(f"unknown venue {venue!r}; known: {list(VENUES)}", command_id)
     issued_by = _text(obj, "issued_by", True)
     issued_at = obj.get("issued_at")
-    if isinstance(issued_at, bool) or not isinstance(issued_at, int) or issued_at < 0:
+    if (
+        isinstance(issued_at, bool)
+        or not isinstance(issued_at, int)
+        or not 0 <= issued_at < MAX_ISSUED_AT
+    ):
         raise CommandRejected("issued_at must be epoch milliseconds (an integer)", command_id)
     account = _text(obj, "account", False)
     symbol = _text(obj, "symbol", False)

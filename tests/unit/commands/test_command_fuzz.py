@@ -23,6 +23,7 @@ HOSTILE_TEXT = st.one_of(
 )
 NUMBERS = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([2**63, -(2**63) - 1, 2**64, 2**53]),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from(["1e999999999", "1e-999999", "NaN", "-Infinity", "٣", "0x10", "1_000"]),
 )
@@ -83,7 +84,10 @@ def test_any_command_gets_one_bounded_answer_and_nothing_unauthenticated_reaches
     encoded = orjson.dumps(result)
     assert len(encoded) < 4_000, "a hostile command is echoed back whole"
     assert len(str(result["command_id"])) <= MAX_ID_CHARS
-    signed_by_ops = isinstance(raw, dict) and raw == sign_command(raw, KEY)
+    try:
+        signed_by_ops = isinstance(raw, dict) and raw == sign_command(raw, KEY)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits: nobody can have signed it
+        signed_by_ops = False
     if not signed_by_ops:
         assert result["status"] == "rejected"
         assert clients[("binance", "alice")].calls == []
@@ -96,3 +100,13 @@ def test_a_real_command_still_goes_through() -> None:
     result = asyncio.run(executor.handle(cmd("binance", symbol="BTCUSDT", order_id="1")))
     assert result["status"] == "completed"
     assert clients[("binance", "alice")].calls
+
+
+def test_an_issued_at_beyond_64_bits_is_rejected_not_raised() -> None:
+    """Found by the fuzz above: such a time passed validation and then broke the signature
+    check (orjson encodes 64-bit integers only)."""
+    executor, _, _, _ = setup("binance", state("binance", "1"))
+    raw = {"command_id": "c-big", "venue": "binance", "issued_by": "ops", "issued_at": 2**70}
+    result = asyncio.run(executor.handle({**raw, "signature": "00" * 32}))
+    assert result["status"] == "rejected"
+    assert "issued_at" in result["reason"]
