@@ -15,6 +15,7 @@ from typing import Any
 from pipeline.domain.events import OrderEvent
 from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
+from pipeline.venues.base import check_events
 from pipeline.venues.binance import wsapi
 from pipeline.venues.binance.mapping import (
     CHANNEL_MY_TRADES,
@@ -54,6 +55,10 @@ class BinanceNormalizer:
     venue = VENUE
 
     def normalize(self, envelope: RawEnvelope) -> list[OrderEvent]:
+        """The events of `envelope`, their identifiers and quantities checked at the edge."""
+        return check_events(VENUE, self.translate(envelope))
+
+    def translate(self, envelope: RawEnvelope) -> list[OrderEvent]:
         handler = HANDLERS.get(envelope.channel)
         if handler is None:
             raise NormalizationError(

@@ -30,6 +30,8 @@ from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 from pipeline.venues.base import (
     DECIMAL_OF_STRING,
+    INT64,
+    MAX_MILLIS,
     choice,
     expect_object,
     fast_decimal,
@@ -119,7 +121,7 @@ def execution_report(ev: dict[str, Any], envelope: RawEnvelope, path: str) -> Or
     if type(tif_label) is not str or not tif_label:
         tif_label = fast_opt_text(VENUE, ev, "f", path)
     event_time = ev.get("E")
-    if type(event_time) is not int or event_time < 0:
+    if type(event_time) is not int or not 0 <= event_time < MAX_MILLIS:
         event_time = fast_millis(VENUE, ev, "E", path)
     value = ev.get("z")
     filled = strings.get(value) if type(value) is str else None
@@ -167,7 +169,7 @@ def execution_report(ev: dict[str, Any], envelope: RawEnvelope, path: str) -> Or
     if execution == "TRADE":
         fill = _fill(ev, envelope, path, order_id, symbol, venue_symbol, side, event_time)
     execution_id = ev.get("I")
-    if type(execution_id) is not int:
+    if type(execution_id) is not int or not -INT64 <= execution_id < INT64:
         execution_id = opt_integer(VENUE, ev, "I", path)
     trade_ref = fill.trade_id if fill is not None else ""
     exec_ref = "" if execution_id is None else execution_id
@@ -259,7 +261,7 @@ def _fill(
     maker = ev.get("m")
     liquidity = _MAKER[maker if type(maker) is bool else opt_flag(VENUE, ev, "m", path)]
     trade_time = ev.get("T")
-    if type(trade_time) is not int or trade_time < 0:
+    if type(trade_time) is not int or not 0 <= trade_time < MAX_MILLIS:
         trade_time = opt_millis(VENUE, ev, "T", path)
     return Fill(  # positional, like OrderEvent above
         VENUE,

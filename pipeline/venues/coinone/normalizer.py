@@ -14,7 +14,7 @@ from typing import Any
 from pipeline.domain.events import OrderEvent
 from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
-from pipeline.venues.base import expect_list, expect_object, field
+from pipeline.venues.base import check_events, expect_list, expect_object, field
 from pipeline.venues.coinone.mapping import (
     CHANNEL_ACTIVE_ORDERS,
     CHANNEL_COMPLETED_ORDERS,
@@ -35,9 +35,13 @@ class CoinoneNormalizer:
     venue = VENUE
 
     def normalize(self, envelope: RawEnvelope) -> list[OrderEvent]:
-        kind, _, suffix = envelope.channel.partition(":")
+        """The events of `envelope`, their identifiers and quantities checked at the edge."""
+        return check_events(VENUE, self.translate(envelope))
+
+    def translate(self, envelope: RawEnvelope) -> list[OrderEvent]:
+        kind, sep, suffix = envelope.channel.partition(":")
         handler = _HANDLERS.get(kind)
-        if handler is None or (suffix and kind != CHANNEL_ORDER_CANCEL):
+        if handler is None or (sep and (kind != CHANNEL_ORDER_CANCEL or not suffix)):
             raise NormalizationError(
                 VENUE,
                 "channel",

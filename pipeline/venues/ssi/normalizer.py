@@ -20,6 +20,7 @@ from pipeline.domain.events import OrderEvent
 from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 from pipeline.venues.base import (
+    check_events,
     expect_list,
     expect_object,
     fast_opt_text,
@@ -45,6 +46,10 @@ class SsiNormalizer:
     venue = VENUE
 
     def normalize(self, envelope: RawEnvelope) -> list[OrderEvent]:
+        """The events of `envelope`, their identifiers and quantities checked at the edge."""
+        return check_events(VENUE, self.translate(envelope))
+
+    def translate(self, envelope: RawEnvelope) -> list[OrderEvent]:
         channel = envelope.channel
         if channel == CHANNEL_STREAM:
             return _stream(envelope)

@@ -25,6 +25,7 @@ from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 from pipeline.venues.base import (
     DECIMAL_OF_DOUBLE,
+    MAX_MILLIS,
     choice,
     fast_decimal,
     fast_millis,
@@ -32,6 +33,7 @@ from pipeline.venues.base import (
     fast_opt_text,
     fast_text,
     id_number,
+    opt_average,
     opt_flag,
     opt_integer,
     opt_millis,
@@ -51,6 +53,7 @@ from pipeline.venues.upbit.mapping import (
 )
 
 ZERO = Decimal(0)
+MAX_TRADES = 2**40  # trades of one order; `trades_count * 10` is an Int64 sequence
 _UNFILLED_REMAINDER_TYPES = frozenset({"price", "market", "best"})
 _LIQUIDITY = {True: Liquidity.MAKER, False: Liquidity.TAKER, None: Liquidity.UNKNOWN}
 _BUY = Side.BUY
@@ -101,8 +104,12 @@ def order_event(
             VENUE, path + k.executed_volume, obj[k.executed_volume], "must not be negative"
         )
     trades_count = obj.get(k.trades_count)
-    if type(trades_count) is not int:
+    if type(trades_count) is not int or not 0 <= trades_count < MAX_TRADES:
         trades_count = opt_integer(VENUE, obj, k.trades_count, path)
+        if trades_count is not None and not 0 <= trades_count < MAX_TRADES:
+            raise NormalizationError(
+                VENUE, path + k.trades_count, trades_count, "out of range (0 to 2**40)"
+            )
     value = obj.get(k.prevented_volume)
     prevented = doubles.get(value) if type(value) is float else None
     if prevented is None:
@@ -112,7 +119,7 @@ def order_event(
         event_time = envelope.received_at
     else:
         stamp = obj.get(k.timestamp)
-        if type(stamp) is int and stamp >= 0:
+        if type(stamp) is int and 0 <= stamp < MAX_MILLIS:
             event_time = stamp
         else:
             event_time = fast_millis(VENUE, obj, k.timestamp, path)
@@ -201,7 +208,7 @@ def order_event(
         value = obj.get(k.avg_price)
         avg = doubles.get(value) if type(value) is float else None
         if avg is None:
-            avg = fast_opt_decimal(VENUE, obj, k.avg_price, path)
+            avg = opt_average(VENUE, obj, k.avg_price, path)
         if not avg:
             funds = fast_opt_decimal(VENUE, obj, k.executed_funds, path)
             avg = funds / executed if funds else None
@@ -329,7 +336,7 @@ def _fill(
     maker = obj.get(k.is_maker)
     liquidity = _LIQUIDITY[maker if type(maker) is bool else opt_flag(VENUE, obj, k.is_maker, path)]
     trade_time = obj.get(k.trade_timestamp)
-    if type(trade_time) is not int or trade_time < 0:
+    if type(trade_time) is not int or not 0 <= trade_time < MAX_MILLIS:
         trade_time = opt_millis(VENUE, obj, k.trade_timestamp, path)
     return Fill(  # positional, like OrderEvent above
         VENUE,
