@@ -32,6 +32,10 @@ Rules the fold applies after the transition table (transitions.py) has chosen th
   raises `qty` to `filled_qty` rather than make `remaining_qty` negative.
 - Orders sized in quote currency (`quote_qty` set, no base `qty` stated, e.g. Upbit
   `ord_type=price`) have `qty = filled_qty` throughout: `remaining_qty` is 0 while open.
+- Quantities come from whatever report states them first: an order whose base size was never
+  stated and that a report ends as canceled/expired with a canceled quantity (a Coinone
+  MYORDER `cancel` of a market buy, seen before or without any other frame) has
+  `qty = filled_qty + canceled_qty` from that report on, not 0.
 - Truth from quantities: `canceled`/`expired` with `filled_qty > 0` and `filled_qty >= qty` is
   `filled` (Upbit market buys end in `cancel` with dust returned); a `filled` label whose
   stated `filled_qty` is short of `qty` is `canceled`; a live order whose fills reach its
@@ -63,6 +67,7 @@ _CANCELED = OrderStatus.CANCELED
 _EXPIRED = OrderStatus.EXPIRED
 _PARTIAL = OrderStatus.PARTIALLY_FILLED
 _NOT_YET_FILLED = frozenset({OrderStatus.OPEN, OrderStatus.UNTRIGGERED})
+_CANCEL_ENDS = frozenset({OrderStatus.CANCELED, OrderStatus.EXPIRED})
 #: How specific a cancel reason is: none < `user` (the default a venue's plain "canceled"
 #: label gives) < any other reason (self-trade prevention, unfilled remainder, exchange).
 _REASON_RANK: dict[str | None, int] = {None: 0, CancelReason.USER: 1}
@@ -311,6 +316,10 @@ def fold_event(
         fee = real_fee if stated_fee is None else stated_fee + fee_after
     fee_asset = event.fee_asset or (fill.fee_asset if fill is not None else None) or p_fee_asset
 
+    if stated is None and taken is not None and taken in _CANCEL_ENDS:
+        stated_canceled = event.canceled_qty
+        if stated_canceled is not None and stated_canceled > 0:
+            stated = filled + stated_canceled  # the order's size from its first statement
     qty = stated if stated is not None and stated >= filled else filled
     if status in TERMINAL_STATUSES:
         if status is _CANCELED or status is _EXPIRED:

@@ -52,8 +52,8 @@ class CoinoneNormalizer:
 
 
 def _myorder(envelope: RawEnvelope, _suffix: str) -> list[OrderEvent]:
-    data = frame_data(expect_object(VENUE, envelope.payload, "payload"))
-    return [] if data is None else [myorder_event(data, envelope)]
+    found = frame_data(expect_object(VENUE, envelope.payload, "payload"))
+    return [] if found is None else [myorder_event(found[0], envelope, found[1])]
 
 
 def _order_detail(envelope: RawEnvelope, _suffix: str) -> list[OrderEvent]:
