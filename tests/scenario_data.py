@@ -35,6 +35,8 @@ def _channel(venue: str, name: str) -> str | None:
             return "wsapi." + name.removeprefix("binance_wsapi_").split("_")[0]
         if name.startswith("fixture_wsapi_"):
             return "wsapi." + name.removeprefix("fixture_wsapi_").split("_")[0]
+        if name.startswith("docs_wsapi_"):
+            return "wsapi." + name.removeprefix("docs_wsapi_")
         return "userData"
     if venue == "coinone":
         if name.startswith("myorder"):

@@ -13,6 +13,11 @@ Rules the fold applies after the transition table (transitions.py) has chosen th
   `canceled_qty` (partial cancels, self-trade reductions) is cumulative too and never
   decreases, so two reports tied in sort order (two SMP `reduce` reports in one millisecond)
   give the same result whichever folds last.
+- Average fill price: while the real fills account for the whole filled quantity it is
+  exactly their VWAP (`sum(qty * price) / sum(qty)`, the same Decimal computation as over
+  `trading.fills`), whatever the venue states (Binance's `Z / z` is off it by Z's rounding to
+  8 places); the venue's own average is taken only while some filled quantity has no fill
+  seen (REST polls of orders whose trades we missed).
 - Fee: the sum of the real fills' fees until a (fresh) report states the cumulative fee; then
   the latest such statement plus the fees of the real fills that take the real filled
   quantity beyond what that statement covered (its cumulative filled quantity). A statement
@@ -302,10 +307,11 @@ def fold_event(
         filled = stated  # "filled" with no quantity: the venue says all of it
 
     avg = p_avg
-    if event.avg_fill_price is not None and fresh:
-        avg = event.avg_fill_price
-    elif fill is not None and real_filled == filled and real_filled > 0:
-        avg = real_notional / real_filled
+    if real_filled > 0 and real_filled >= filled:
+        if fill is not None or avg is None or event.avg_fill_price is not None:
+            avg = real_notional / real_filled  # every fill is known: exactly their VWAP
+    elif event.avg_fill_price is not None and fresh:
+        avg = event.avg_fill_price  # fills we never saw: the venue's cumulative figure
 
     fee = p_fee
     if event.fee is not None and fresh:

@@ -7,6 +7,9 @@ subscription `{"subscriptionId", "event"}`, the bare listenKey event, the combin
 Decisions worth knowing downstream:
 - on `x=CANCELED`, `c` is the *cancel request's* id and `C` the order's original client id;
   the event carries the original (falling back to `c` when `C` is empty, as in old fixtures);
+- cosmetic fields (`c` the client order id, `o` the order type) may be empty or absent: the
+  books need ids, quantities, prices and times, which are read strictly, and a fill is never
+  refused over a label (issue 14 item 4); a wrong-typed one is still a dead letter;
 - event time is `E`; `sequence` is the execution id `I` when present (unique and increasing
   per symbol), to break ties between reports stamped with the same millisecond;
 - `fee` on the event is left unset: Binance states commissions per trade only (`n`, `N`),
@@ -53,6 +56,7 @@ from pipeline.venues.binance.mapping import (
     SYMBOL_CACHE,
     VENUE,
     ZERO,
+    allocation_trade_id,
     cancel_reason_of,
     order_type_of,
     settle,
@@ -115,8 +119,8 @@ def execution_report(ev: dict[str, Any], envelope: RawEnvelope, path: str) -> Or
     if side is None:
         side = choice(VENUE, ev, "S", SIDE_MAP, path)
     type_label = ev.get("o")
-    if type(type_label) is not str or not type_label:
-        type_label = fast_text(VENUE, ev, "o", path)
+    if type(type_label) is not str:  # cosmetic for the books: absent or empty is "not stated"
+        type_label = fast_opt_text(VENUE, ev, "o", path) or ""
     tif_label = ev.get("f")
     if type(tif_label) is not str or not tif_label:
         tif_label = fast_opt_text(VENUE, ev, "f", path)
@@ -151,8 +155,10 @@ def execution_report(ev: dict[str, Any], envelope: RawEnvelope, path: str) -> Or
             status = OrderStatus.UNTRIGGERED
 
     client_order_id = ev.get("c")
-    if type(client_order_id) is not str or not client_order_id:
-        client_order_id = fast_text(VENUE, ev, "c", path)
+    if type(client_order_id) is str:
+        client_order_id = client_order_id or None  # cosmetic: an empty `c` loses no fill
+    else:
+        client_order_id = fast_opt_text(VENUE, ev, "c", path)
     if execution == "CANCELED":
         client_order_id = fast_opt_text(VENUE, ev, "C", path) or client_order_id
 
@@ -238,7 +244,9 @@ def _fill(
     trade_id = ev.get("t")
     trade_id = str(trade_id) if type(trade_id) is int else fast_text(VENUE, ev, "t", path)
     if trade_id == "-1":
-        raise NormalizationError(VENUE, path + "t", ev["t"], "a TRADE report needs a trade id")
+        trade_id = allocation_trade_id(trade_id, ev.get("a"))  # an SOR allocation
+        if trade_id == "-1":
+            raise NormalizationError(VENUE, path + "t", ev["t"], "a TRADE report needs a trade id")
     value = ev.get("l")
     qty = strings.get(value) if type(value) is str else None
     if qty is None:
