@@ -1000,6 +1000,7 @@ def test_distinct_reports_yield_distinct_event_ids() -> None:
         "seed004_wsapi_order.cancelReplace_409_cancel_failed.json",  # new half of the 200
         "seed004_wsapi_order.cancelReplace_409_new_failed.json",  # cancel half of the 200
         "seed004_wsapi_order.place_RESULT.json",  # the same NEW as the cancelReplace 200 new half
+        "derived_nautilus_execution_report_trade_empty_c.json",  # the same TRADE, `c` emptied
     }
     ids: dict[str, str] = {}
     for name in VALID_FIXTURES:
