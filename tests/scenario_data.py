@@ -53,6 +53,8 @@ def _channel(venue: str, name: str) -> str | None:
     if venue == "ssi":
         if name.startswith("orderBook"):
             return "rest.orderBook"
+        if "orderHistory" in name:
+            return "rest.orderHistory"
         if "auditOrderBook" in name:
             return "rest.auditOrderBook"
         if "stream" in name:

@@ -82,6 +82,8 @@ def _coinone_channel(name: str) -> str:
 
 
 def _ssi_channel(name: str) -> str:
+    if "orderHistory" in name:
+        return "rest.orderHistory"
     if "auditOrderBook" in name:
         return "rest.auditOrderBook"
     if "orderBook" in name:
