@@ -465,70 +465,101 @@ def check_identifier(venue: str, name: str, value: str) -> None:
         raise NormalizationError(venue, name, value, "holds '|', the key separator")
 
 
+_CHECKED_IDS: set[str] = set()
+"""Identifiers that passed `check_identifier`: accounts, symbols and labels repeat on every
+report and an order's id on each of its reports, so most checks are one set lookup."""
+_CHECKED_LIMIT = 65_536
+_ZERO = Decimal(0)
+
+
+def _checked_id(venue: str, name: str, value: str) -> None:
+    """`check_identifier` for a value not seen before; remembered once it passes."""
+    check_identifier(venue, name, value)
+    if len(_CHECKED_IDS) >= _CHECKED_LIMIT:
+        _CHECKED_IDS.clear()
+    _CHECKED_IDS.add(value)
+
+
 def check_events(venue: str, events: list[OrderEvent]) -> list[OrderEvent]:
     """`events` once every identifier and quantity in them is one the books can hold.
 
     The last step of every normalizer: whatever the wire spelling, an event leaves the edge
     with printable bounded ids and consistent quantities (none negative; filled, and filled
-    plus canceled, within the order's quantity when it is stated), or not at all.
+    plus canceled, within the order's quantity when it is stated), or not at all. Written
+    out field by field with a set of ids already checked: it runs for every event.
     """
+    known = _CHECKED_IDS
+    zero = _ZERO
     for event in events:
-        check_identifier(venue, "account", event.account)  # SSI states it in the payload
-        check_identifier(venue, "order_id", event.order_id)
-        check_identifier(venue, "symbol", event.venue_symbol)
-        if event.symbol is not event.venue_symbol:
-            check_identifier(venue, "symbol", event.symbol)
-        client = event.client_order_id
-        if client is not None:
-            check_identifier(venue, "client_order_id", client)
-        if event.order_type:
-            check_identifier(venue, "order_type", event.order_type)
-        check_identifier(venue, "venue_status", event.venue_status)
-        if event.time_in_force is not None:
-            check_identifier(venue, "time_in_force", event.time_in_force)
-        if event.fee_asset is not None:
-            check_identifier(venue, "fee_asset", event.fee_asset)
+        if event.account not in known:
+            _checked_id(venue, "account", event.account)  # SSI states it in the payload
+        if event.order_id not in known:
+            _checked_id(venue, "order_id", event.order_id)
+        if event.venue_symbol not in known:
+            _checked_id(venue, "symbol", event.venue_symbol)
+        if event.symbol not in known:
+            _checked_id(venue, "symbol", event.symbol)
+        if event.venue_status not in known:
+            _checked_id(venue, "venue_status", event.venue_status)
+        text = event.order_type
+        if text and text not in known:
+            _checked_id(venue, "order_type", text)
+        optional = event.client_order_id
+        if optional is not None and optional not in known:
+            _checked_id(venue, "client_order_id", optional)
+        optional = event.time_in_force
+        if optional is not None and optional not in known:
+            _checked_id(venue, "time_in_force", optional)
+        optional = event.fee_asset
+        if optional is not None and optional not in known:
+            _checked_id(venue, "fee_asset", optional)
         qty = event.qty
         filled = event.filled_qty
         canceled = event.canceled_qty
-        if qty is not None and qty < 0:
+        if qty is not None and qty < zero:
             raise NormalizationError(venue, "qty", str(qty), "must not be negative")
         if filled is not None:
-            if filled < 0:
+            if filled < zero:
                 raise NormalizationError(venue, "filled_qty", str(filled), "must not be negative")
             if qty is not None and filled > qty:
                 raise NormalizationError(
                     venue, "filled_qty", str(filled), f"exceeds the order quantity {qty}"
                 )
-        if canceled is not None:
-            if canceled < 0:
+        if canceled is not None and canceled:
+            if canceled < zero:
                 raise NormalizationError(
                     venue, "canceled_qty", str(canceled), "must not be negative"
                 )
-            if qty is not None and canceled + (filled or 0) > qty:
+            if qty is not None and canceled + (zero if filled is None else filled) > qty:
                 raise NormalizationError(
                     venue, "canceled_qty", str(canceled),
                     f"filled {filled or 0} + canceled exceeds the order quantity {qty}",
                 )  # fmt: skip
-        for name, amount in (
-            ("quote_qty", event.quote_qty),
-            ("price", event.price),
-            ("avg_fill_price", event.avg_fill_price),
-            ("stop_price", event.stop_price),
-        ):
-            if amount is not None and amount < 0:
-                raise NormalizationError(venue, name, str(amount), "must not be negative")
+        amount = event.price
+        if amount is not None and amount < zero:
+            raise NormalizationError(venue, "price", str(amount), "must not be negative")
+        amount = event.avg_fill_price
+        if amount is not None and amount < zero:
+            raise NormalizationError(venue, "avg_fill_price", str(amount), "must not be negative")
+        amount = event.quote_qty
+        if amount is not None and amount < zero:
+            raise NormalizationError(venue, "quote_qty", str(amount), "must not be negative")
+        amount = event.stop_price
+        if amount is not None and amount < zero:
+            raise NormalizationError(venue, "stop_price", str(amount), "must not be negative")
         fill = event.fill
         if fill is not None:
-            check_identifier(venue, "fill.trade_id", fill.trade_id)
-            if fill.qty <= 0:
+            if fill.trade_id not in known:
+                _checked_id(venue, "fill.trade_id", fill.trade_id)
+            if fill.qty <= zero:
                 raise NormalizationError(venue, "fill.qty", str(fill.qty), "must be > 0")
-            if fill.price < 0:
+            if fill.price < zero:
                 raise NormalizationError(
                     venue, "fill.price", str(fill.price), "must not be negative"
                 )
-            if fill.fee_asset is not None:
-                check_identifier(venue, "fill.fee_asset", fill.fee_asset)
+            optional = fill.fee_asset
+            if optional is not None and optional not in known:
+                _checked_id(venue, "fill.fee_asset", optional)
     return events
 
 
