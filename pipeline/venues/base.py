@@ -81,9 +81,24 @@ def parse_number(wire: str) -> Decimal | str:
     Accepted: an ASCII decimal string of at most `MAX_NUMBER_CHARS` characters whose value
     fits Decimal(38, 18): |value| < 1e20 and at most 18 decimal places once trailing zeros
     are dropped (`1.50000000000000000000` is 1.5; `1e-19` is refused, never stored as 0).
+    The common spelling (digits, an optional sign and point, no exponent, at most 18 places)
+    is checked with string tests alone; anything else takes the full grammar and bounds.
     """
     if len(wire) > MAX_NUMBER_CHARS:
         return f"longer than {MAX_NUMBER_CHARS} characters"
+    if wire.isascii() and _PLAIN_CHARS.issuperset(wire) and wire[-1:].isdigit():
+        point = wire.find(".")
+        digits = len(wire) if point < 0 else point
+        if wire[:1] in "+-":
+            digits -= 1
+        signs = wire.count("-") + wire.count("+")
+        if (
+            0 < digits <= MAX_INTEGER_DIGITS
+            and (point < 0 or len(wire) - point - 1 <= MAX_SCALE)
+            and wire.count(".") <= 1
+            and signs <= (wire[0] in "+-")
+        ):
+            return Decimal(wire)  # no exponent, <= 20 integer digits, <= 18 places
     if _NUMBER.fullmatch(wire) is None:
         if wire.lower().lstrip("+-") in _NON_FINITE:
             return "must be a finite number"
@@ -93,6 +108,9 @@ def parse_number(wire: str) -> Decimal | str:
     except InvalidOperation:  # an exponent beyond what `decimal` can represent at all
         return "does not fit Decimal(38, 18): exponent out of range"
     return bound_decimal(value)
+
+
+_PLAIN_CHARS = frozenset("0123456789.+-")
 
 
 _SCALE = Decimal(1).scaleb(-MAX_SCALE)
@@ -259,16 +277,18 @@ def opt_integer(venue: str, obj: dict[str, Any], name: str, path: str = "") -> i
         result = value
     elif isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit():
         if len(value) > 20:
-            raise NormalizationError(venue, path + name, value, "out of the 64-bit range")
+            raise NormalizationError(venue, path + name, value, "out of the 62-bit range")
         result = int(value)
     else:
         raise NormalizationError(venue, path + name, value, "expected an integer")
-    if not -INT64 <= result < INT64:  # sequences and ids are stored as Int64
-        raise NormalizationError(venue, path + name, value, "out of the 64-bit range")
+    if not -INT64 <= result < INT64:  # sequences are stored as Int64 (with an epoch added)
+        raise NormalizationError(venue, path + name, value, "out of the 62-bit range")
     return result
 
 
-INT64 = 2**63
+INT64 = 4_611_686_018_427_387_903
+"""2**62 - 1: the bound of a stated sequence number. Sequences are stored as Int64 with an
+epoch added; the bound also keeps them in mypyc's unboxed integers on the hot path."""
 
 
 SECONDS_CUTOFF = 100_000_000_000
@@ -469,6 +489,7 @@ _CHECKED_IDS: set[str] = set()
 """Identifiers that passed `check_identifier`: accounts, symbols and labels repeat on every
 report and an order's id on each of its reports, so most checks are one set lookup."""
 _CHECKED_LIMIT = 65_536
+MAX_EVENT_ID_CHARS = 1024
 _ZERO = Decimal(0)
 
 
@@ -560,6 +581,10 @@ def check_events(venue: str, events: list[OrderEvent]) -> list[OrderEvent]:
             optional = fill.fee_asset
             if optional is not None and optional not in known:
                 _checked_id(venue, "fill.fee_asset", optional)
+        if len(event.event_id) > MAX_EVENT_ID_CHARS:  # built from wire values by some venues
+            raise NormalizationError(
+                venue, "event_id", event.event_id, f"longer than {MAX_EVENT_ID_CHARS} characters"
+            )
     return events
 
 

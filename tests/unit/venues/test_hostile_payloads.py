@@ -305,3 +305,34 @@ def test_an_average_price_keeps_18_places_and_refuses_a_tiny_one() -> None:
     with pytest.raises(NormalizationError) as info:
         opt_average("coinone", stated, "tiny", "order.")
     assert info.value.field == "order.tiny"
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(["", "-", "+"]),
+    st.text("0123456789", max_size=24),
+    st.none() | st.text("0123456789", max_size=24),
+    st.none() | st.integers(-40, 40),
+)
+def test_parse_number_accepts_exactly_what_fits_decimal_38_18(
+    sign: str, whole: str, fraction: str | None, exponent: int | None
+) -> None:
+    """The fast path (plain spellings) and the full grammar agree with one reference rule."""
+    from decimal import Context, InvalidOperation
+
+    wire = sign + whole + ("" if fraction is None else "." + fraction)
+    wire += "" if exponent is None else f"e{exponent}"
+    result = parse_number(wire)
+    try:
+        exact = Decimal(wire)
+    except InvalidOperation:
+        assert isinstance(result, str)
+        return
+    wide = Context(prec=200)
+    fits = abs(exact) < LIMIT and exact == exact.quantize(Decimal("1e-18"), context=wide)
+    if len(wire) > 64:
+        assert isinstance(result, str)
+    elif fits:
+        assert result == exact
+    else:
+        assert isinstance(result, str)
