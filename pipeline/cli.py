@@ -202,7 +202,7 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_normalize(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.seams import normalize_lines
 
-    return normalize_lines(sys.stdin, sys.stdout, sys.stderr)
+    return normalize_lines(sys.stdin.buffer, sys.stdout, sys.stderr)  # bytes: see its docstring
 
 
 def cmd_fold(args: argparse.Namespace, settings: Settings) -> int:

@@ -15,6 +15,8 @@ import orjson
 
 from pipeline.errors import EnvelopeError
 
+MAX_ACCOUNT_CHARS = 128
+"""The longest account name accepted; see `account_problem`."""
 VENUES: tuple[str, ...] = ("upbit", "binance", "coinone", "ssi", "futures_gateway")
 ENVELOPE_FIELDS: tuple[str, ...] = ("venue", "account", "channel", "received_at", "payload")
 
@@ -63,6 +65,19 @@ def envelope_key(venue: str, account: str, venue_symbol: str) -> bytes:
     return f"{venue}|{account}|{venue_symbol}".encode()
 
 
+def account_problem(account: str) -> str | None:
+    """Why `account` cannot be used, or `None`: it is printed by the live view and is part of
+    the `venue|account|symbol` key, so it is bounded, printable (no NUL, ESC or other
+    control, no bidi override) and holds no `|`."""
+    if len(account) > MAX_ACCOUNT_CHARS:
+        return f"longer than {MAX_ACCOUNT_CHARS} characters"
+    if not account.isprintable():
+        return "holds a control, format (bidi) or other unprintable character"
+    if "|" in account:
+        return "holds '|', the key separator"
+    return None
+
+
 def envelope_from_dict(obj: Any) -> RawEnvelope:
     """Validate a decoded envelope object; raise `EnvelopeError` naming what is wrong."""
     if not isinstance(obj, dict):
@@ -80,6 +95,9 @@ def envelope_from_dict(obj: Any) -> RawEnvelope:
         raise EnvelopeError(f"envelope field 'venue' must be a non-empty string, got {venue!r}")
     if not isinstance(account, str) or not account:
         raise EnvelopeError(f"envelope field 'account' must be a non-empty string, got {account!r}")
+    problem = account_problem(account)
+    if problem is not None:
+        raise EnvelopeError(f"envelope field 'account' = {account[:64]!r}: {problem}")
     if not isinstance(channel, str):
         raise EnvelopeError(f"envelope field 'channel' must be a string, got {channel!r}")
     if isinstance(received_at, bool) or not isinstance(received_at, int) or received_at < 0:
@@ -109,6 +127,9 @@ def decode_envelope(raw: bytes | str) -> RawEnvelope:
         and venue
         and type(account) is str
         and account
+        and len(account) <= MAX_ACCOUNT_CHARS
+        and account.isprintable()
+        and "|" not in account
         and type(channel) is str
         and type(received_at) is int
         and received_at >= 0

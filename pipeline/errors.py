@@ -63,10 +63,12 @@ class NormalizationError(BadInputError):
         self.venue = venue
         self.field = field
         self.value = value
-        self.problem = problem
         shown = repr(value)
         if len(shown) > 120:
             shown = shown[:117] + "..."
+        if len(problem) > 300:  # a venue's error text quoted in it is outside input too
+            problem = problem[:297] + "..."
+        self.problem = problem
         super().__init__(f"{venue}: field {field!r} = {shown}: {problem}")
 
 

@@ -9,6 +9,7 @@ skipped; the exit code is 1 when any line was rejected, else 0. Blank lines are 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TextIO
 
 import orjson
@@ -31,8 +32,14 @@ def _reject(stderr: TextIO, number: int, reason: str, detail: object) -> None:
     stderr.write(f"line {number}: {reason}: {detail}\n")
 
 
-def normalize_lines(stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
-    """Raw envelopes in, canonical `OrderEvent` JSON lines out (in input order)."""
+def normalize_lines(stdin: Iterable[str | bytes], stdout: TextIO, stderr: TextIO) -> int:
+    """Raw envelopes in, canonical `OrderEvent` JSON lines out (in input order).
+
+    `stdin` may yield bytes (the CLI reads its binary stream): a line that is not valid UTF-8
+    is then rejected on its own instead of stopping the decoder, and the rest is processed.
+    A normalizer bug on one line is reported as `normalizer_error` and skipped, like the
+    stream processor does, so one hostile line never stops the run.
+    """
     rejected = False
     write = stdout.write
     dumps = orjson.dumps
@@ -44,6 +51,10 @@ def normalize_lines(stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
             events = venues.normalizer_for(envelope.venue).normalize(envelope)
         except BadInputError as exc:
             _reject(stderr, number, exc.reason, exc)
+            rejected = True
+            continue
+        except Exception as exc:  # a normalizer bug must not stop the rest of the input
+            _reject(stderr, number, "normalizer_error", f"{type(exc).__name__}: {exc}")
             rejected = True
             continue
         for event in events:

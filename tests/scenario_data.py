@@ -35,6 +35,8 @@ def _channel(venue: str, name: str) -> str | None:
             return "wsapi." + name.removeprefix("binance_wsapi_").split("_")[0]
         if name.startswith("fixture_wsapi_"):
             return "wsapi." + name.removeprefix("fixture_wsapi_").split("_")[0]
+        if name.startswith("docs_wsapi_"):
+            return "wsapi." + name.removeprefix("docs_wsapi_")
         return "userData"
     if venue == "coinone":
         if name.startswith("myorder"):
@@ -51,6 +53,8 @@ def _channel(venue: str, name: str) -> str | None:
     if venue == "ssi":
         if name.startswith("orderBook"):
             return "rest.orderBook"
+        if "orderHistory" in name:
+            return "rest.orderHistory"
         if "auditOrderBook" in name:
             return "rest.auditOrderBook"
         if "stream" in name:
@@ -76,6 +80,9 @@ SKIP = {
     # reuses the seed's order uuid under another market (SGD-XRP): one order in two symbols
     # cannot happen at a venue, and would put one order in two partitions
     "upbit_ws_myOrder_state_trade_SGD-XRP",
+    # the docs' SOR order 2 is BTCUSDT, their OCO's order 2 LTCBNB: one id in two symbols
+    "docs_wsapi_sor.order.place",
+    "derived_executionReport_SOR_TRADE",
 }
 # payloads whose content a normalizer rejects on purpose (documented typos in the seeds)
 REJECTED = {"seed004_wsapi_order.amend.keepPriority_orderList_BTUCSDT"}

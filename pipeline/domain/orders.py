@@ -13,6 +13,11 @@ Rules the fold applies after the transition table (transitions.py) has chosen th
   `canceled_qty` (partial cancels, self-trade reductions) is cumulative too and never
   decreases, so two reports tied in sort order (two SMP `reduce` reports in one millisecond)
   give the same result whichever folds last.
+- Average fill price: while the real fills account for the whole filled quantity it is
+  exactly their VWAP (`sum(qty * price) / sum(qty)`, the same Decimal computation as over
+  `trading.fills`), whatever the venue states (Binance's `Z / z` is off it by Z's rounding to
+  8 places); the venue's own average is taken only while some filled quantity has no fill
+  seen (REST polls of orders whose trades we missed).
 - Fee: the sum of the real fills' fees until a (fresh) report states the cumulative fee; then
   the latest such statement plus the fees of the real fills that take the real filled
   quantity beyond what that statement covered (its cumulative filled quantity). A statement
@@ -32,6 +37,10 @@ Rules the fold applies after the transition table (transitions.py) has chosen th
   raises `qty` to `filled_qty` rather than make `remaining_qty` negative.
 - Orders sized in quote currency (`quote_qty` set, no base `qty` stated, e.g. Upbit
   `ord_type=price`) have `qty = filled_qty` throughout: `remaining_qty` is 0 while open.
+- Quantities come from whatever report states them first: an order whose base size was never
+  stated and that a report ends as canceled/expired with a canceled quantity (a Coinone
+  MYORDER `cancel` of a market buy, seen before or without any other frame) has
+  `qty = filled_qty + canceled_qty` from that report on, not 0.
 - Truth from quantities: `canceled`/`expired` with `filled_qty > 0` and `filled_qty >= qty` is
   `filled` (Upbit market buys end in `cancel` with dust returned); a `filled` label whose
   stated `filled_qty` is short of `qty` is `canceled`; a live order whose fills reach its
@@ -63,6 +72,7 @@ _CANCELED = OrderStatus.CANCELED
 _EXPIRED = OrderStatus.EXPIRED
 _PARTIAL = OrderStatus.PARTIALLY_FILLED
 _NOT_YET_FILLED = frozenset({OrderStatus.OPEN, OrderStatus.UNTRIGGERED})
+_CANCEL_ENDS = frozenset({OrderStatus.CANCELED, OrderStatus.EXPIRED})
 #: How specific a cancel reason is: none < `user` (the default a venue's plain "canceled"
 #: label gives) < any other reason (self-trade prevention, unfilled remainder, exchange).
 _REASON_RANK: dict[str | None, int] = {None: 0, CancelReason.USER: 1}
@@ -297,10 +307,11 @@ def fold_event(
         filled = stated  # "filled" with no quantity: the venue says all of it
 
     avg = p_avg
-    if event.avg_fill_price is not None and fresh:
-        avg = event.avg_fill_price
-    elif fill is not None and real_filled == filled and real_filled > 0:
-        avg = real_notional / real_filled
+    if real_filled > 0 and real_filled >= filled:
+        if fill is not None or avg is None or event.avg_fill_price is not None:
+            avg = real_notional / real_filled  # every fill is known: exactly their VWAP
+    elif event.avg_fill_price is not None and fresh:
+        avg = event.avg_fill_price  # fills we never saw: the venue's cumulative figure
 
     fee = p_fee
     if event.fee is not None and fresh:
@@ -311,6 +322,10 @@ def fold_event(
         fee = real_fee if stated_fee is None else stated_fee + fee_after
     fee_asset = event.fee_asset or (fill.fee_asset if fill is not None else None) or p_fee_asset
 
+    if stated is None and taken is not None and taken in _CANCEL_ENDS:
+        stated_canceled = event.canceled_qty
+        if stated_canceled is not None and stated_canceled > 0:
+            stated = filled + stated_canceled  # the order's size from its first statement
     qty = stated if stated is not None and stated >= filled else filled
     if status in TERMINAL_STATUSES:
         if status is _CANCELED or status is _EXPIRED:

@@ -5,7 +5,9 @@ Every call is a signed POST (`pipeline.ingest.auth.coinone_signed`: `access_toke
 
 1. if a `ws_url` is configured (option `myorder`, default true): open the MYORDER
    WebSocket (the handshake is signed the same way, over `{access_token, nonce,
-   timestamp}`), subscribe to the configured pairs and wait for `SUBSCRIBED`; frames are
+   timestamp}`), subscribe to the configured pairs with an explicit `format` (option
+   `format`: `SHORT`, the default, or `DEFAULT`, the long keys Coinone sends when the request
+   names none; the normalizer reads both) and wait for `SUBSCRIBED`; frames are
    published on channel `MYORDER` keyed by their pair (`tc-qc`, e.g. `BTC-KRW`); control
    frames (`SUBSCRIBED`, `PONG`) name no pair and are not published;
 2. poll at once (the snapshot after every (re)connect), then every `poll_interval`:
@@ -59,6 +61,8 @@ from pipeline.ingest.base import (
     wait_stop,
 )
 from pipeline.ingest.publisher import now_ms
+from pipeline.venues.coinone.mapping import MYORDER_FORMATS
+from pipeline.venues.coinone.stream import DEFAULT_KEYS, SHORT_KEYS, MyOrderKeys
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +114,19 @@ class CoinoneIngestor(RestPoller):
 
     # -- keys and the live set ------------------------------------------------------------
 
+    @property
+    def format(self) -> str:
+        """The MYORDER spelling asked for: `SHORT` unless the `format` option says DEFAULT."""
+        fmt = str(self.config.options.get("format", "SHORT")).upper()
+        return fmt if fmt in MYORDER_FORMATS else "SHORT"
+
     def symbol_of(self, payload: Any) -> str | None:
         if not isinstance(payload, dict):
             return None
-        if isinstance(payload.get("d"), dict):  # MYORDER DATA frame
-            return _pair(payload["d"].get("tc"), payload["d"].get("qc"))
+        data = _myorder_data(payload)
+        if data is not None:  # MYORDER DATA frame, either spelling
+            d, k = data
+            return _pair(d.get(k.tc), d.get(k.qc))
         if isinstance(payload.get("order"), dict):
             order = payload["order"]
         else:
@@ -126,13 +138,21 @@ class CoinoneIngestor(RestPoller):
 
     def observe(self, channel: str, payload: Any) -> None:
         if channel == MYORDER:
-            d = payload.get("d")
-            state = d.get("st") if isinstance(d, dict) else None
+            data = _myorder_data(payload) if isinstance(payload, dict) else None
+            if data is None:
+                return
+            d, k = data
+            state = d.get(k.st)
             if isinstance(state, str):
                 live = state.lower() in WS_WORKING or (
-                    state.lower() == "cancel" and _positive(d.get("rq"))
+                    state.lower() == "cancel" and _positive(d.get(k.rq))
                 )
-                self._seen(d.get("oi"), _pair(d.get("tc"), d.get("qc")), live)
+                pair = _pair(d.get(k.tc), d.get(k.qc))
+                self._seen(d.get(k.oi), pair, live)
+                if state.lower() == "cancel" and not live and d.get(k.t) == "MARKET":
+                    # MYORDER says only `cancel`; the detail says why (CANCELED_NO_ORDER:
+                    # the venue cancelled the unfilled remainder), so fetch it once.
+                    self._ask_detail(d.get(k.oi), pair)
             return
         if channel == ACTIVE_ORDERS:
             for order in payload.get("active_orders") or []:
@@ -148,6 +168,11 @@ class CoinoneIngestor(RestPoller):
             )
             pair = _pair(order.get("target_currency"), order.get("quote_currency"))
             self._seen(order.get("order_id"), pair, live, stated=True)
+
+    def _ask_detail(self, order_id: Any, pair: str | None) -> None:
+        """Have the next poll fetch the final detail of an order that is no longer open."""
+        if isinstance(order_id, str) and order_id and pair is not None:
+            self._stated.setdefault(pair, set()).add(order_id)
 
     def _seen(self, order_id: Any, pair: str | None, live: bool, stated: bool = False) -> None:
         if isinstance(order_id, str) and order_id and pair is not None:
@@ -170,7 +195,11 @@ class CoinoneIngestor(RestPoller):
         async with http.ws_connect(
             self.config.ws_url, headers=headers, heartbeat=self.config.ping_interval
         ) as ws:
-            request: dict[str, Any] = {"request_type": "SUBSCRIBE", "channel": MYORDER}
+            request: dict[str, Any] = {
+                "request_type": "SUBSCRIBE",
+                "channel": MYORDER,
+                "format": self.format,
+            }
             if self.config.symbols:
                 request["topic"] = [pair_of(s) for s in self.config.symbols]
             await ws.send_str(orjson.dumps(request).decode())
@@ -317,3 +346,12 @@ class CoinoneIngestor(RestPoller):
                 break
             to_trade_id = trades[-1]["trade_id"]
         self._trades_from[symbol] = newest
+
+
+def _myorder_data(payload: dict[str, Any]) -> tuple[dict[str, Any], MyOrderKeys] | None:
+    """The order object of a MYORDER DATA frame and the keys of its spelling, else `None`."""
+    if isinstance(payload.get("data"), dict):
+        return payload["data"], DEFAULT_KEYS
+    if isinstance(payload.get("d"), dict):
+        return payload["d"], SHORT_KEYS
+    return None

@@ -389,15 +389,30 @@ def load_ingest_config(path: Path | str, env: Mapping[str, str] | None = None) -
     return parse_ingest_config(data, env, base_dir=path.parent, source=str(path))
 
 
+WIRE_FORMATS: dict[str, tuple[str, str]] = {
+    "upbit": ("DEFAULT", "SIMPLE"),
+    "coinone": ("DEFAULT", "SHORT"),
+}
+"""The two WebSocket spellings of the venues that have two: (default long keys, short keys)."""
+
+
 def simulator_config(
     simulator: Any,
     accounts: Sequence[str] | None = None,
     venues: Sequence[str] | None = None,
+    wire_formats: str = "mixed",
     **tunables: Any,
 ) -> IngestConfig:
     """An `IngestConfig` for a running `pipeline.sim.Simulator` (tests, demos): its endpoints,
     every instrument as a symbol and the keys it generated (handed over in memory). `venues`
-    defaults to the simulated venues that have an ingestor."""
+    defaults to the simulated venues that have an ingestor.
+
+    `wire_formats` picks the WebSocket spelling each Upbit and Coinone account subscribes
+    with (`WIRE_FORMATS`), so a run exercises what the real venues send: `mixed` (the
+    default) alternates the venue's default long-key format and its short one account by
+    account, so every run sees both; `default` or `short` asks every account for one."""
+    if wire_formats not in ("mixed", "default", "short"):
+        raise ConfigError("wire_formats", wire_formats, "expected mixed, default or short")
     from pipeline.ingest.service import INGESTORS
 
     wanted = tuple(INGESTORS) if venues is None else tuple(venues)
@@ -408,9 +423,16 @@ def simulator_config(
         symbols = tuple(simulator.exchanges[venue].instruments)
         ws_url = endpoints.get("ws") or endpoints.get("ws_api") or endpoints.get("stream")
         base_url = endpoints.get("rest") or simulator.base_url(venue)
-        for credential in simulator.credentials(venue):
+        for index, credential in enumerate(simulator.credentials(venue)):
             if accounts is not None and credential.account not in accounts:
                 continue
+            account_tunables = dict(tunables)
+            if venue in WIRE_FORMATS:
+                short = wire_formats == "short" or (wire_formats == "mixed" and index % 2 == 1)
+                account_tunables["options"] = {
+                    **tunables.get("options", {}),
+                    "format": WIRE_FORMATS[venue][1 if short else 0],
+                }
             entries.append(
                 AccountConfig(
                     venue=venue,
@@ -424,7 +446,7 @@ def simulator_config(
                         getattr(credential, "private_key", None) or None,
                         SIMULATOR_PIN if venue == "ssi" else None,
                     ),
-                    **tunables,
+                    **account_tunables,
                 )
             )
     return IngestConfig(tuple(entries), source="simulator")

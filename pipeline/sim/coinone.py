@@ -20,8 +20,12 @@ verified), `/v2.1/order/detail`, `/v2.1/order/active_orders`,
 WebSocket `/v1/private` (MYORDER): the handshake carries the same two headers over a payload
 `{access_token, nonce, timestamp}`; a failure closes with code 4280. Send
 `{"request_type": "SUBSCRIBE", "channel": "MYORDER", "topic": [{"quote_currency",
-"target_currency"}]}` (no topic: every pair); answered `{"r": "SUBSCRIBED", "c": "MYORDER"}`,
-then DATA frames. `{"request_type": "PING"}` is answered `{"r": "PONG"}`.
+"target_currency"}], "format": "SHORT"}` (no topic: every pair); answered
+`{"r": "SUBSCRIBED", "c": "MYORDER"}`, then DATA frames. Like the venue, a request without
+`"format": "SHORT"` gets the DEFAULT format: the same frames with long keys
+(`{"response_type": "SUBSCRIBED", "channel": "MYORDER"}`, `{response_type, channel, data:
+{order_id, executed_qty, ...}}`; `wire.long_keys`). `{"request_type": "PING"}` is answered
+`{"r": "PONG"}` (`{"response_type": "PONG"}` on a DEFAULT subscription).
 """
 
 from __future__ import annotations
@@ -90,6 +94,7 @@ def rejection_error(exc: EngineRejection) -> CoinoneError:
 class MyOrderSubscription:
     account: str
     pairs: frozenset[str] | None  # venue symbols (BTC-KRW); None: every pair
+    short: bool = False  # `"format": "SHORT"` asked for; else the DEFAULT (long) keys
 
 
 class CoinoneServer(VenueServer):
@@ -371,7 +376,9 @@ class CoinoneServer(VenueServer):
             request = None
         kind = request.get("request_type") if isinstance(request, dict) else None
         if kind == "PING":
-            channel.send('{"r":"PONG"}', "reply")
+            subscribed = self._subscriptions.get(channel)
+            short = subscribed is None or subscribed.short
+            channel.send('{"r":"PONG"}' if short else '{"response_type":"PONG"}', "reply")
             return
         if kind != "SUBSCRIBE" or request.get("channel") != "MYORDER":  # type: ignore[union-attr]
             channel.send(_ws_error("Unknown request"), "reply")
@@ -386,10 +393,16 @@ class CoinoneServer(VenueServer):
             except (TypeError, KeyError):
                 channel.send(_ws_error("Invalid topic"), "reply")
                 return
+        short = request.get("format") == "SHORT"  # type: ignore[union-attr]
         self._subscriptions[channel] = MyOrderSubscription(
-            credential.account, None if pairs is None else frozenset(pairs)
+            credential.account, None if pairs is None else frozenset(pairs), short
         )
-        channel.send('{"r":"SUBSCRIBED","c":"MYORDER"}', "reply")
+        channel.send(
+            '{"r":"SUBSCRIBED","c":"MYORDER"}'
+            if short
+            else '{"response_type":"SUBSCRIBED","channel":"MYORDER"}',
+            "reply",
+        )
 
     def on_events(self, events: Sequence[EngineEvent]) -> None:
         if not self._subscriptions:
@@ -405,8 +418,9 @@ class CoinoneServer(VenueServer):
                 if frames is None:
                     frames = wire.myorder_frames(event)
                 for frame in frames:
-                    channel.send(orjson.dumps(frame).decode())
-                    self.record(event.account, "MYORDER", frame)
+                    sent = frame if subscription.short else wire.long_keys(frame)
+                    channel.send(orjson.dumps(sent).decode())
+                    self.record(event.account, "MYORDER", sent)
 
 
 def _ws_error(message: str) -> str:

@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from pipeline.sim.engine import EndReason, EngineEvent, EventKind, Order, OrderType, Side, Status
+from pipeline.venues.coinone.mapping import MYORDER_FIELDS
 
 ZERO = Decimal(0)
 
@@ -205,6 +206,19 @@ def _frame(order: Order, state: str, when: int, **extra: Any) -> dict[str, Any]:
     }
     data.update(extra)
     return {"r": "DATA", "c": "MYORDER", "d": data}
+
+
+_LONG_KEY = {short: long for long, short in MYORDER_FIELDS}
+
+
+def long_keys(frame: dict[str, Any]) -> dict[str, Any]:
+    """A SHORT-format frame respelled in the DEFAULT format (Coinone's long keys)."""
+    return {
+        _LONG_KEY.get(key, key): (
+            {_LONG_KEY.get(k, k): v for k, v in value.items()} if key == "d" else value
+        )
+        for key, value in frame.items()
+    }
 
 
 def myorder_frames(event: EngineEvent) -> list[dict[str, Any]]:

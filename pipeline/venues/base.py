@@ -9,7 +9,8 @@ bad field the same way. (The Upbit and Binance hot paths look already-converted 
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Context, Decimal, InvalidOperation
 from math import copysign
 from typing import Any, Protocol
 
@@ -57,25 +58,132 @@ def opt_text(venue: str, obj: dict[str, Any], name: str, path: str = "") -> str 
     return str(value)
 
 
+MAX_NUMBER_CHARS = 64
+"""The longest wire number read: Decimal(38, 18) needs 38 digits, a sign, a point and an
+exponent; anything longer is refused before it is parsed (a 1 MB digit string costs time)."""
+MAX_INTEGER_DIGITS = 20
+"""Decimal(38, 18), the store's type for money and quantities: 20 digits before the point..."""
+MAX_SCALE = 18
+"""...and 18 after it. A value beyond either would fail the store's insert (a poison row), and
+a huge exponent (`1e999999999`) exhausts memory when formatted, so both are dead letters."""
+MAX_INTEGER = 10**MAX_INTEGER_DIGITS
+MAX_MILLIS = 10_413_792_000_000
+"""2300-01-01T00:00:00Z in epoch ms: past the end of ClickHouse DateTime64(3) (2299-12-31)."""
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""A decimal number spelled in ASCII: no NaN/Infinity, no whitespace or `_`, no other
+digits (`Decimal` alone accepts Arabic-Indic digits and `1_000`)."""
+_NON_FINITE = frozenset({"nan", "snan", "inf", "infinity"})
+
+
+def parse_number(wire: str) -> Decimal | str:
+    """The exact `Decimal` of a wire number, or the reason it is refused.
+
+    Accepted: an ASCII decimal string of at most `MAX_NUMBER_CHARS` characters whose value
+    fits Decimal(38, 18): |value| < 1e20 and at most 18 decimal places once trailing zeros
+    are dropped (`1.50000000000000000000` is 1.5; `1e-19` is refused, never stored as 0).
+    The common spelling (digits, an optional sign and point, no exponent, at most 18 places)
+    is checked with string tests alone; anything else takes the full grammar and bounds.
+    """
+    if len(wire) > MAX_NUMBER_CHARS:
+        return f"longer than {MAX_NUMBER_CHARS} characters"
+    if wire.isascii() and _PLAIN_CHARS.issuperset(wire) and wire[-1:].isdigit():
+        point = wire.find(".")
+        digits = len(wire) if point < 0 else point
+        if wire[:1] in "+-":
+            digits -= 1
+        signs = wire.count("-") + wire.count("+")
+        if (
+            0 < digits <= MAX_INTEGER_DIGITS
+            and (point < 0 or len(wire) - point - 1 <= MAX_SCALE)
+            and wire.count(".") <= 1
+            and signs <= (wire[0] in "+-")
+        ):
+            return Decimal(wire)  # no exponent, <= 20 integer digits, <= 18 places
+    if _NUMBER.fullmatch(wire) is None:
+        if wire.lower().lstrip("+-") in _NON_FINITE:
+            return "must be a finite number"
+        return "expected a decimal number"
+    try:
+        value = Decimal(wire)
+    except InvalidOperation:  # an exponent beyond what `decimal` can represent at all
+        return "does not fit Decimal(38, 18): exponent out of range"
+    return bound_decimal(value)
+
+
+_PLAIN_CHARS = frozenset("0123456789.+-")
+
+
+_SCALE = Decimal(1).scaleb(-MAX_SCALE)
+_ROUNDING = Context(prec=MAX_INTEGER_DIGITS + MAX_SCALE + 2)
+
+
+def opt_average(venue: str, obj: dict[str, Any], name: str, path: str = "") -> Decimal | None:
+    """An optional average price: like `opt_decimal`, but a quotient's tail beyond 18 decimal
+    places is rounded off (a venue may state 3002.620689655172413793103448), as long as the
+    value's first digit is within them; `1e-999999` is still refused, never stored as 0."""
+    value = obj.get(name)
+    if value is None or value == "":
+        return None
+    wire = repr(value) if isinstance(value, float) else value
+    if isinstance(wire, str) and len(wire) <= MAX_NUMBER_CHARS and _NUMBER.fullmatch(wire):
+        try:
+            exact = Decimal(wire)
+        except InvalidOperation:
+            exact = None
+        if exact is not None and exact and -MAX_SCALE <= exact.adjusted() < MAX_INTEGER_DIGITS:
+            exponent = exact.as_tuple().exponent
+            if isinstance(exponent, int) and exponent < -MAX_SCALE:
+                return exact.quantize(_SCALE, context=_ROUNDING)
+    return to_decimal(venue, path + name, value)
+
+
+def bound_decimal(result: Decimal) -> Decimal | str:
+    """`result` if it fits Decimal(38, 18) (trailing zeros beyond 18 places dropped), else
+    the reason it does not. Plain tuple arithmetic: a context operation would round."""
+    if not result.is_finite():
+        return "must be a finite number"
+    sign, digits, exponent = result.as_tuple()
+    if not isinstance(exponent, int):
+        return "must be a finite number"
+    if not result:
+        return _ZERO if exponent > 0 or exponent < -MAX_SCALE else result  # 0E+999999999
+    if result.adjusted() >= MAX_INTEGER_DIGITS:
+        return "does not fit Decimal(38, 18): more than 20 digits before the point"
+    if exponent < -MAX_SCALE:
+        end = len(digits)
+        while digits[end - 1] == 0:  # a non-zero number has a non-zero digit
+            end -= 1
+        exponent += len(digits) - end
+        if exponent < -MAX_SCALE:
+            return "does not fit Decimal(38, 18): more than 18 decimal places"
+        result = Decimal((sign, digits[:end], exponent))
+    return result
+
+
+_ZERO = Decimal(0)
+
+
 def to_decimal(venue: str, name: str, value: Any) -> Decimal:
-    """Convert a wire number (decimal string, int, or JSON double) to an exact Decimal.
+    """Convert a wire number (decimal string, int, or JSON double) to an exact Decimal that
+    fits the store's Decimal(38, 18) (see `parse_number`).
 
     JSON doubles (Upbit WebSocket) go through `repr`, which yields the shortest string that
     round-trips, so 0.1 becomes Decimal('0.1') rather than its binary expansion.
     """
     if isinstance(value, bool):
         raise NormalizationError(venue, name, value, "expected a decimal number")
-    try:
-        if isinstance(value, str | int):
-            result = Decimal(value)
-        elif isinstance(value, float):
-            result = Decimal(repr(value))
-        else:
-            raise NormalizationError(venue, name, value, "expected a decimal number")
-    except InvalidOperation as exc:
-        raise NormalizationError(venue, name, value, "expected a decimal number") from exc
-    if not result.is_finite():
-        raise NormalizationError(venue, name, value, "must be a finite number")
+    if isinstance(value, str):
+        result = parse_number(value)
+    elif isinstance(value, int):
+        if -MAX_INTEGER < value < MAX_INTEGER:
+            return Decimal(value)
+        result = "does not fit Decimal(38, 18): more than 20 digits before the point"
+    elif isinstance(value, float):
+        result = parse_number(repr(value))
+    else:
+        raise NormalizationError(venue, name, value, "expected a decimal number")
+    if isinstance(result, str):
+        raise NormalizationError(venue, name, value, result)
     return result
 
 
@@ -103,7 +211,7 @@ def to_millis(venue: str, name: str, value: Any) -> int:
         raise NormalizationError(venue, name, value, "expected epoch milliseconds")
     if isinstance(value, int):
         result = value
-    elif (isinstance(value, str) and value.isascii() and value.isdigit()) or (
+    elif (isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 20) or (
         isinstance(value, float) and value.is_integer()
     ):
         result = int(value)
@@ -111,6 +219,8 @@ def to_millis(venue: str, name: str, value: Any) -> int:
         raise NormalizationError(venue, name, value, "expected epoch milliseconds")
     if result < 0:
         raise NormalizationError(venue, name, value, "must not be negative")
+    if result >= MAX_MILLIS:
+        raise NormalizationError(venue, name, value, "after the year 2299: out of range")
     return result
 
 
@@ -164,10 +274,21 @@ def opt_integer(venue: str, obj: dict[str, Any], name: str, path: str = "") -> i
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit():
-        return int(value)
-    raise NormalizationError(venue, path + name, value, "expected an integer")
+        result = value
+    elif isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit():
+        if len(value) > 20:
+            raise NormalizationError(venue, path + name, value, "out of the 62-bit range")
+        result = int(value)
+    else:
+        raise NormalizationError(venue, path + name, value, "expected an integer")
+    if not -INT64 <= result < INT64:  # sequences are stored as Int64 (with an epoch added)
+        raise NormalizationError(venue, path + name, value, "out of the 62-bit range")
+    return result
+
+
+INT64 = 4_611_686_018_427_387_903
+"""2**62 - 1: the bound of a stated sequence number. Sequences are stored as Int64 with an
+epoch added; the bound also keeps them in mypyc's unboxed integers on the hot path."""
 
 
 SECONDS_CUTOFF = 100_000_000_000
@@ -257,17 +378,14 @@ def wire_decimal(value: Any) -> Decimal | None:
             found = _convert(DECIMAL_OF_DOUBLE, value, repr(value))
         return found
     if kind is int:
-        return Decimal(value)
+        return Decimal(value) if -MAX_INTEGER < value < MAX_INTEGER else None
     return None
 
 
 def _convert(cache: dict[Any, Decimal], key: Any, wire: str) -> Decimal | None:
-    """Convert a cache miss; remember it when it is a finite number."""
-    try:
-        result = Decimal(wire)
-    except InvalidOperation:
-        return None
-    if not result.is_finite():
+    """Convert a cache miss; remember it when it is a number that fits (`parse_number`)."""
+    result = parse_number(wire)
+    if isinstance(result, str):
         return None
     if len(cache) >= DECIMAL_CACHE_LIMIT:
         cache.clear()
@@ -341,11 +459,133 @@ def fast_opt_text(venue: str, obj: dict[str, Any], name: str, path: str = "") ->
 
 
 def fast_millis(venue: str, obj: dict[str, Any], name: str, path: str = "") -> int:
-    """`millis` with a fast path for a non-negative JSON integer."""
+    """`millis` with a fast path for a JSON integer in range."""
     value = obj.get(name)
-    if type(value) is int and value >= 0:
+    if type(value) is int and 0 <= value < MAX_MILLIS:
         return value
     return millis(venue, obj, name, path)
+
+
+MAX_ID_CHARS = 128
+"""The longest identifier accepted (accounts, symbols, order, trade and client ids). Venues
+use at most 64 (a UUID is 36); a 4 MB id is an attack on the live view and the store."""
+
+
+def check_identifier(venue: str, name: str, value: str) -> None:
+    """Refuse an identifier that is too long, holds a `|` (the raw-topic key separator) or a
+    character that is not printable: NUL, ESC and other controls, line separators, bidi
+    overrides (Unicode format characters), which would be printed raw by the live view."""
+    if len(value) > MAX_ID_CHARS:
+        raise NormalizationError(venue, name, value, f"longer than {MAX_ID_CHARS} characters")
+    if not value.isprintable():
+        raise NormalizationError(
+            venue, name, value, "holds a control, format (bidi) or other unprintable character"
+        )
+    if "|" in value:
+        raise NormalizationError(venue, name, value, "holds '|', the key separator")
+
+
+_CHECKED_IDS: set[str] = set()
+"""Identifiers that passed `check_identifier`: accounts, symbols and labels repeat on every
+report and an order's id on each of its reports, so most checks are one set lookup."""
+_CHECKED_LIMIT = 65_536
+MAX_EVENT_ID_CHARS = 1024
+_ZERO = Decimal(0)
+
+
+def _checked_id(venue: str, name: str, value: str) -> None:
+    """`check_identifier` for a value not seen before; remembered once it passes."""
+    check_identifier(venue, name, value)
+    if len(_CHECKED_IDS) >= _CHECKED_LIMIT:
+        _CHECKED_IDS.clear()
+    _CHECKED_IDS.add(value)
+
+
+def check_events(venue: str, events: list[OrderEvent]) -> list[OrderEvent]:
+    """`events` once every identifier and quantity in them is one the books can hold.
+
+    The last step of every normalizer: whatever the wire spelling, an event leaves the edge
+    with printable bounded ids and consistent quantities (none negative; filled, and filled
+    plus canceled, within the order's quantity when it is stated), or not at all. Written
+    out field by field with a set of ids already checked: it runs for every event.
+    """
+    known = _CHECKED_IDS
+    zero = _ZERO
+    for event in events:
+        if event.account not in known:
+            _checked_id(venue, "account", event.account)  # SSI states it in the payload
+        if event.order_id not in known:
+            _checked_id(venue, "order_id", event.order_id)
+        if event.venue_symbol not in known:
+            _checked_id(venue, "symbol", event.venue_symbol)
+        if event.symbol not in known:
+            _checked_id(venue, "symbol", event.symbol)
+        if event.venue_status not in known:
+            _checked_id(venue, "venue_status", event.venue_status)
+        text = event.order_type
+        if text and text not in known:
+            _checked_id(venue, "order_type", text)
+        optional = event.client_order_id
+        if optional is not None and optional not in known:
+            _checked_id(venue, "client_order_id", optional)
+        optional = event.time_in_force
+        if optional is not None and optional not in known:
+            _checked_id(venue, "time_in_force", optional)
+        optional = event.fee_asset
+        if optional is not None and optional not in known:
+            _checked_id(venue, "fee_asset", optional)
+        qty = event.qty
+        filled = event.filled_qty
+        canceled = event.canceled_qty
+        if qty is not None and qty < zero:
+            raise NormalizationError(venue, "qty", str(qty), "must not be negative")
+        if filled is not None:
+            if filled < zero:
+                raise NormalizationError(venue, "filled_qty", str(filled), "must not be negative")
+            if qty is not None and filled > qty:
+                raise NormalizationError(
+                    venue, "filled_qty", str(filled), f"exceeds the order quantity {qty}"
+                )
+        if canceled is not None and canceled:
+            if canceled < zero:
+                raise NormalizationError(
+                    venue, "canceled_qty", str(canceled), "must not be negative"
+                )
+            if qty is not None and canceled + (zero if filled is None else filled) > qty:
+                raise NormalizationError(
+                    venue, "canceled_qty", str(canceled),
+                    f"filled {filled or 0} + canceled exceeds the order quantity {qty}",
+                )  # fmt: skip
+        amount = event.price
+        if amount is not None and amount < zero:
+            raise NormalizationError(venue, "price", str(amount), "must not be negative")
+        amount = event.avg_fill_price
+        if amount is not None and amount < zero:
+            raise NormalizationError(venue, "avg_fill_price", str(amount), "must not be negative")
+        amount = event.quote_qty
+        if amount is not None and amount < zero:
+            raise NormalizationError(venue, "quote_qty", str(amount), "must not be negative")
+        amount = event.stop_price
+        if amount is not None and amount < zero:
+            raise NormalizationError(venue, "stop_price", str(amount), "must not be negative")
+        fill = event.fill
+        if fill is not None:
+            if fill.trade_id not in known:
+                _checked_id(venue, "fill.trade_id", fill.trade_id)
+            if fill.qty <= zero:
+                raise NormalizationError(venue, "fill.qty", str(fill.qty), "must be > 0")
+            if fill.price < zero:
+                raise NormalizationError(
+                    venue, "fill.price", str(fill.price), "must not be negative"
+                )
+            optional = fill.fee_asset
+            if optional is not None and optional not in known:
+                _checked_id(venue, "fill.fee_asset", optional)
+        if len(event.event_id) > MAX_EVENT_ID_CHARS:  # built from wire values by some venues
+            raise NormalizationError(
+                venue, "event_id", event.event_id, f"longer than {MAX_EVENT_ID_CHARS} characters"
+            )
+    return events
 
 
 def trade_report(

@@ -27,6 +27,25 @@ CHANNEL_ORDER_AMEND = "wsapi.order.amend.keepPriority"
 CHANNEL_OPEN_ORDERS_STATUS = "wsapi.openOrders.status"
 CHANNEL_OPEN_ORDERS_CANCEL_ALL = "wsapi.openOrders.cancelAll"
 CHANNEL_MY_TRADES = "wsapi.myTrades"
+CHANNEL_ORDER_LIST_PLACE = "wsapi.orderList.place"
+"""Order lists (OCO / OTO / OTOCO / OPO / OPOCO; `wsapi.orderList.place.<kind>` for each) and
+`orderList.cancel`: the reply's `orderReports` are the legs' states, as on `order.cancel`."""
+CHANNEL_ORDER_LIST_PLACE_OCO = "wsapi.orderList.place.oco"
+CHANNEL_ORDER_LIST_PLACE_OTO = "wsapi.orderList.place.oto"
+CHANNEL_ORDER_LIST_PLACE_OTOCO = "wsapi.orderList.place.otoco"
+CHANNEL_ORDER_LIST_PLACE_OPO = "wsapi.orderList.place.opo"
+CHANNEL_ORDER_LIST_PLACE_OPOCO = "wsapi.orderList.place.opoco"
+CHANNEL_ORDER_LIST_CANCEL = "wsapi.orderList.cancel"
+CHANNEL_ORDER_LIST_STATUS = "wsapi.orderList.status"
+"""`orderList.status` names the legs (`orders`) but states none of their quantities: nothing."""
+CHANNEL_SOR_ORDER_PLACE = "wsapi.sor.order.place"
+"""Smart-order-routing orders: an array of order replies whose `fills` carry `tradeId` -1 and
+an `allocId` (the fill id is then `alloc:<allocId>`, as on the user stream's `a`)."""
+CHANNEL_MY_ALLOCATIONS = "wsapi.myAllocations"
+"""SOR allocations of an account (`myAllocations`): fill-bearing events like `myTrades`."""
+CHANNEL_MY_PREVENTED_MATCHES = "wsapi.myPreventedMatches"
+"""Self-trade prevention records: validated, no event (the prevented quantity of each order
+reaches the books on its own executionReport, `A` / `EXPIRED_IN_MATCH`)."""
 CHANNELS: tuple[str, ...] = (
     CHANNEL_USER_DATA,
     CHANNEL_ORDER_PLACE,
@@ -38,6 +57,17 @@ CHANNELS: tuple[str, ...] = (
     CHANNEL_OPEN_ORDERS_STATUS,
     CHANNEL_OPEN_ORDERS_CANCEL_ALL,
     CHANNEL_MY_TRADES,
+    CHANNEL_ORDER_LIST_PLACE,
+    CHANNEL_ORDER_LIST_PLACE_OCO,
+    CHANNEL_ORDER_LIST_PLACE_OTO,
+    CHANNEL_ORDER_LIST_PLACE_OTOCO,
+    CHANNEL_ORDER_LIST_PLACE_OPO,
+    CHANNEL_ORDER_LIST_PLACE_OPOCO,
+    CHANNEL_ORDER_LIST_CANCEL,
+    CHANNEL_ORDER_LIST_STATUS,
+    CHANNEL_SOR_ORDER_PLACE,
+    CHANNEL_MY_ALLOCATIONS,
+    CHANNEL_MY_PREVENTED_MATCHES,
 )
 
 STATUS_MAP: dict[str, OrderStatus] = {
@@ -196,3 +226,11 @@ def settle(
     if status in TERMINAL_STATUSES:
         return qty, qty - filled
     return qty, prevented or ZERO
+
+
+def allocation_trade_id(trade_id: str, allocation: object) -> str:
+    """The fill id of a trade: the venue's trade id, or `alloc:<id>` for an SOR allocation
+    (`tradeId`/`t` -1 with an allocation id), so the reply and the stream name it alike."""
+    if trade_id == "-1" and type(allocation) is int and allocation >= 0:
+        return f"alloc:{allocation}"
+    return trade_id

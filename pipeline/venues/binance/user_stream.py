@@ -7,6 +7,9 @@ subscription `{"subscriptionId", "event"}`, the bare listenKey event, the combin
 Decisions worth knowing downstream:
 - on `x=CANCELED`, `c` is the *cancel request's* id and `C` the order's original client id;
   the event carries the original (falling back to `c` when `C` is empty, as in old fixtures);
+- cosmetic fields (`c` the client order id, `o` the order type) may be empty or absent: the
+  books need ids, quantities, prices and times, which are read strictly, and a fill is never
+  refused over a label (issue 14 item 4); a wrong-typed one is still a dead letter;
 - event time is `E`; `sequence` is the execution id `I` when present (unique and increasing
   per symbol), to break ties between reports stamped with the same millisecond;
 - `fee` on the event is left unset: Binance states commissions per trade only (`n`, `N`),
@@ -30,6 +33,8 @@ from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 from pipeline.venues.base import (
     DECIMAL_OF_STRING,
+    INT64,
+    MAX_MILLIS,
     choice,
     expect_object,
     fast_decimal,
@@ -51,6 +56,7 @@ from pipeline.venues.binance.mapping import (
     SYMBOL_CACHE,
     VENUE,
     ZERO,
+    allocation_trade_id,
     cancel_reason_of,
     order_type_of,
     settle,
@@ -113,13 +119,13 @@ def execution_report(ev: dict[str, Any], envelope: RawEnvelope, path: str) -> Or
     if side is None:
         side = choice(VENUE, ev, "S", SIDE_MAP, path)
     type_label = ev.get("o")
-    if type(type_label) is not str or not type_label:
-        type_label = fast_text(VENUE, ev, "o", path)
+    if type(type_label) is not str:  # cosmetic for the books: absent or empty is "not stated"
+        type_label = fast_opt_text(VENUE, ev, "o", path) or ""
     tif_label = ev.get("f")
     if type(tif_label) is not str or not tif_label:
         tif_label = fast_opt_text(VENUE, ev, "f", path)
     event_time = ev.get("E")
-    if type(event_time) is not int or event_time < 0:
+    if type(event_time) is not int or not 0 <= event_time < MAX_MILLIS:
         event_time = fast_millis(VENUE, ev, "E", path)
     value = ev.get("z")
     filled = strings.get(value) if type(value) is str else None
@@ -149,8 +155,10 @@ def execution_report(ev: dict[str, Any], envelope: RawEnvelope, path: str) -> Or
             status = OrderStatus.UNTRIGGERED
 
     client_order_id = ev.get("c")
-    if type(client_order_id) is not str or not client_order_id:
-        client_order_id = fast_text(VENUE, ev, "c", path)
+    if type(client_order_id) is str:
+        client_order_id = client_order_id or None  # cosmetic: an empty `c` loses no fill
+    else:
+        client_order_id = fast_opt_text(VENUE, ev, "c", path)
     if execution == "CANCELED":
         client_order_id = fast_opt_text(VENUE, ev, "C", path) or client_order_id
 
@@ -167,7 +175,7 @@ def execution_report(ev: dict[str, Any], envelope: RawEnvelope, path: str) -> Or
     if execution == "TRADE":
         fill = _fill(ev, envelope, path, order_id, symbol, venue_symbol, side, event_time)
     execution_id = ev.get("I")
-    if type(execution_id) is not int:
+    if type(execution_id) is not int or not -INT64 <= execution_id < INT64:
         execution_id = opt_integer(VENUE, ev, "I", path)
     trade_ref = fill.trade_id if fill is not None else ""
     exec_ref = "" if execution_id is None else execution_id
@@ -236,7 +244,9 @@ def _fill(
     trade_id = ev.get("t")
     trade_id = str(trade_id) if type(trade_id) is int else fast_text(VENUE, ev, "t", path)
     if trade_id == "-1":
-        raise NormalizationError(VENUE, path + "t", ev["t"], "a TRADE report needs a trade id")
+        trade_id = allocation_trade_id(trade_id, ev.get("a"))  # an SOR allocation
+        if trade_id == "-1":
+            raise NormalizationError(VENUE, path + "t", ev["t"], "a TRADE report needs a trade id")
     value = ev.get("l")
     qty = strings.get(value) if type(value) is str else None
     if qty is None:
@@ -259,7 +269,7 @@ def _fill(
     maker = ev.get("m")
     liquidity = _MAKER[maker if type(maker) is bool else opt_flag(VENUE, ev, "m", path)]
     trade_time = ev.get("T")
-    if type(trade_time) is not int or trade_time < 0:
+    if type(trade_time) is not int or not 0 <= trade_time < MAX_MILLIS:
         trade_time = opt_millis(VENUE, ev, "T", path)
     return Fill(  # positional, like OrderEvent above
         VENUE,

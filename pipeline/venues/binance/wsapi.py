@@ -21,6 +21,7 @@ from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 from pipeline.venues.base import (
     choice,
+    expect_list,
     expect_object,
     fast_decimal,
     fast_millis,
@@ -37,6 +38,7 @@ from pipeline.venues.binance.mapping import (
     STATUS_MAP,
     STOP_TYPES,
     VENUE,
+    allocation_trade_id,
     cancel_reason_of,
     order_type_of,
     settle,
@@ -152,6 +154,70 @@ def trade_event(obj: dict[str, Any], envelope: RawEnvelope, path: str) -> OrderE
     return trade_report(fill, event_id, "TRADE", envelope.received_at, is_snapshot=True)
 
 
+def order_list_reply(payload: Any, envelope: RawEnvelope) -> list[OrderEvent]:
+    """`orderList.place[.oco|.oto|.otoco|.opo|.opoco]`: the legs' `orderReports`."""
+    return _order_list(payload, envelope, cancel=False)
+
+
+def order_list_cancel_reply(payload: Any, envelope: RawEnvelope) -> list[OrderEvent]:
+    """`orderList.cancel`: the canceled legs' `orderReports`."""
+    return _order_list(payload, envelope, cancel=True)
+
+
+def _order_list(payload: Any, envelope: RawEnvelope, cancel: bool) -> list[OrderEvent]:
+    """An order list reply: its legs' reports, or nothing when it names the legs only
+    (`orderList.status`: `orders` with ids, no quantities; the legs' states come from
+    the user stream and `order.status`)."""
+    result = _result(payload)
+    if result is None:
+        return []
+    result = expect_object(VENUE, result, "result")
+    opt_integer(VENUE, result, "orderListId", "result.")
+    if "orderReports" not in result:
+        expect_list(VENUE, field(VENUE, result, "orders", "result."), "result.orders")
+        return []
+    return order_reports(result, envelope, "result.", cancel)
+
+
+def sor_order_reply(payload: Any, envelope: RawEnvelope) -> list[OrderEvent]:
+    """`sor.order.place`: an array of order replies; fills are SOR allocations."""
+    return _each(payload, envelope, cancel=False)
+
+
+def my_allocations_reply(payload: Any, envelope: RawEnvelope) -> list[OrderEvent]:
+    """`myAllocations`: one fill-only snapshot event per SOR allocation, id `alloc:<id>`."""
+    result = _result(payload)
+    if result is None:
+        return []
+    if not isinstance(result, list):
+        raise NormalizationError(VENUE, "result", result, "expected an array")
+    events = []
+    for i, item in enumerate(result):
+        path = f"result[{i}]."
+        obj = expect_object(VENUE, item, path[:-1])
+        allocation = opt_integer(VENUE, obj, "allocationId", path)
+        if allocation is None or allocation < 0:
+            raise NormalizationError(VENUE, path + "allocationId", allocation, "expected an id")
+        events.append(trade_event({**obj, "id": f"alloc:{allocation}"}, envelope, path))
+    return events
+
+
+def prevented_matches_reply(payload: Any, envelope: RawEnvelope) -> list[OrderEvent]:
+    """`myPreventedMatches`: validated, no event. Each record names a taker and a maker order
+    and the quantity prevention removed from the maker; both orders' own executionReports
+    (`A`, `EXPIRED_IN_MATCH`) already carry that to the books, so nothing is added twice."""
+    result = _result(payload)
+    if result is None:
+        return []
+    for i, item in enumerate(expect_list(VENUE, result, "result")):
+        path = f"result[{i}]."
+        obj = expect_object(VENUE, item, path[:-1])
+        fast_text(VENUE, obj, "symbol", path)
+        fast_decimal(VENUE, obj, "makerPreventedQuantity", path)
+        fast_millis(VENUE, obj, "transactTime", path)
+    return []
+
+
 def cancel_replace_reply(payload: Any, envelope: RawEnvelope) -> list[OrderEvent]:
     """`order.cancelReplace`: the halves that succeeded, also inside a 409 partial failure."""
     obj = expect_object(VENUE, payload, "payload")
@@ -216,7 +282,7 @@ def report(
     venue_symbol = fast_text(VENUE, obj, "symbol", path)
     symbol = to_symbol(venue_symbol, path + "symbol")
     side = choice(VENUE, obj, "side", SIDE_MAP, path)
-    type_label = fast_text(VENUE, obj, "type", path)
+    type_label = fast_opt_text(VENUE, obj, "type", path) or ""  # cosmetic: "" = not stated
     tif_label = fast_opt_text(VENUE, obj, "timeInForce", path)
     if event_time is None:
         event_time = _event_time(obj, path)
@@ -238,7 +304,7 @@ def report(
         if not working:
             status = OrderStatus.UNTRIGGERED
 
-    client_order_id = fast_text(VENUE, obj, "clientOrderId", path)
+    client_order_id = fast_opt_text(VENUE, obj, "clientOrderId", path)  # cosmetic
     if cancel:  # `clientOrderId` is the cancel request's id; the order's is the original
         client_order_id = fast_opt_text(VENUE, obj, "origClientOrderId", path) or client_order_id
 
@@ -302,7 +368,7 @@ def _fill(item: dict[str, Any], path: str, common: dict[str, Any]) -> Fill:
         symbol=common["symbol"],
         venue_symbol=common["venue_symbol"],
         order_id=common["order_id"],
-        trade_id=fast_text(VENUE, item, "tradeId", path),
+        trade_id=allocation_trade_id(fast_text(VENUE, item, "tradeId", path), item.get("allocId")),
         side=common["side"],
         price=fast_decimal(VENUE, item, "price", path),
         qty=qty,

@@ -23,7 +23,9 @@ CHANNEL_ORDER_CANCEL = "rest.order_cancel"
 publishes it on `rest.order_cancel:<TARGET>-<QUOTE>` (the pair it sent), e.g.
 `rest.order_cancel:BTC-KRW`; `quote_currency`/`target_currency` in the payload win if present."""
 CHANNEL_MYORDER = "MYORDER"
-"""A private WebSocket frame of the `MYORDER` channel, short keys: `{r, c, d: {...}}`."""
+"""A private WebSocket frame of the `MYORDER` channel, in either of its two spellings: the
+DEFAULT format (long keys, `{response_type, channel, data: {...}}`, what the venue sends unless
+the subscription asks otherwise) or the SHORT one (`{r, c, d: {...}}`, `"format": "SHORT"`)."""
 CHANNELS: tuple[str, ...] = (
     CHANNEL_ORDER_DETAIL,
     CHANNEL_ACTIVE_ORDERS,
@@ -31,6 +33,37 @@ CHANNELS: tuple[str, ...] = (
     CHANNEL_ORDER_CANCEL,
     CHANNEL_MYORDER,
 )
+
+MYORDER_FIELDS: tuple[tuple[str, str], ...] = (
+    ("response_type", "r"),
+    ("channel", "c"),
+    ("data", "d"),
+    ("quote_currency", "qc"),
+    ("target_currency", "tc"),
+    ("order_id", "oi"),
+    ("type", "t"),
+    ("status", "st"),
+    ("side", "s"),
+    ("order_price", "op"),
+    ("order_qty", "oq"),
+    ("order_amount", "oa"),
+    ("trade_id", "ti"),
+    ("is_maker", "im"),
+    ("executed_price", "ep"),
+    ("executed_qty", "eq"),
+    ("executed_fee", "ef"),
+    ("remain_qty", "rq"),
+    ("remain_amount", "ra"),
+    ("user_order_id", "ui"),
+    ("executed_timestamp", "et"),
+    ("order_timestamp", "ot"),
+    ("timestamp", "ts"),
+)
+"""MYORDER's one field table, two spellings: (DEFAULT long key, SHORT key), as Coinone's
+"내 주문 변동 (MYORDER)" reference lists them (docs.coinone.co.kr/reference/
+private-websocket-1-myorder). The short keys double as the attribute names of `MyOrderKeys`."""
+MYORDER_FORMATS: tuple[str, ...] = ("DEFAULT", "SHORT")
+"""The subscription's `format`: absent or anything but SHORT gives the DEFAULT (long) keys."""
 
 STATUS_MAP: dict[str, OrderStatus] = {
     "LIVE": OrderStatus.OPEN,  # partially_filled once executed_qty > 0

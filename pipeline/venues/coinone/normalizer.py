@@ -14,7 +14,7 @@ from typing import Any
 from pipeline.domain.events import OrderEvent
 from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
-from pipeline.venues.base import expect_list, expect_object, field
+from pipeline.venues.base import check_events, expect_list, expect_object, field
 from pipeline.venues.coinone.mapping import (
     CHANNEL_ACTIVE_ORDERS,
     CHANNEL_COMPLETED_ORDERS,
@@ -35,9 +35,13 @@ class CoinoneNormalizer:
     venue = VENUE
 
     def normalize(self, envelope: RawEnvelope) -> list[OrderEvent]:
-        kind, _, suffix = envelope.channel.partition(":")
+        """The events of `envelope`, their identifiers and quantities checked at the edge."""
+        return check_events(VENUE, self.translate(envelope))
+
+    def translate(self, envelope: RawEnvelope) -> list[OrderEvent]:
+        kind, sep, suffix = envelope.channel.partition(":")
         handler = _HANDLERS.get(kind)
-        if handler is None or (suffix and kind != CHANNEL_ORDER_CANCEL):
+        if handler is None or (sep and (kind != CHANNEL_ORDER_CANCEL or not suffix)):
             raise NormalizationError(
                 VENUE,
                 "channel",
@@ -48,8 +52,8 @@ class CoinoneNormalizer:
 
 
 def _myorder(envelope: RawEnvelope, _suffix: str) -> list[OrderEvent]:
-    data = frame_data(expect_object(VENUE, envelope.payload, "payload"))
-    return [] if data is None else [myorder_event(data, envelope)]
+    found = frame_data(expect_object(VENUE, envelope.payload, "payload"))
+    return [] if found is None else [myorder_event(found[0], envelope, found[1])]
 
 
 def _order_detail(envelope: RawEnvelope, _suffix: str) -> list[OrderEvent]:

@@ -30,6 +30,7 @@ from pipeline.domain.events import CancelReason, Fill, OrderEvent, OrderStatus
 from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 from pipeline.venues.base import (
+    check_events,
     choice,
     expect_list,
     expect_object,
@@ -40,6 +41,7 @@ from pipeline.venues.base import (
     fast_text,
     field,
     id_number,
+    opt_average,
     trade_report,
 )
 from pipeline.venues.futures_gateway.mapping import (
@@ -68,6 +70,10 @@ class FuturesGatewayNormalizer:
     venue = VENUE
 
     def normalize(self, envelope: RawEnvelope) -> list[OrderEvent]:
+        """The events of `envelope`, their identifiers and quantities checked at the edge."""
+        return check_events(VENUE, self.translate(envelope))
+
+    def translate(self, envelope: RawEnvelope) -> list[OrderEvent]:
         channel = envelope.channel
         if channel == CHANNEL_ORDER_STATUS:
             data = expect_object(VENUE, field(VENUE, _reply(envelope), "data"), "data")
@@ -154,7 +160,7 @@ def order_event(o: dict[str, Any], envelope: RawEnvelope, path: str) -> OrderEve
         elif status is OrderStatus.CANCELED:
             reason = CancelReason.USER
     fee = fast_opt_decimal(VENUE, o, "fee", path)
-    avg = fast_opt_decimal(VENUE, o, "average_price", path)
+    avg = opt_average(VENUE, o, "average_price", path)
     return OrderEvent(
         event_id=f"{VENUE}:{order_id}:{label}:{id_number(executed)}:{updated_at}",
         venue=VENUE,

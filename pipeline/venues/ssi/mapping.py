@@ -20,10 +20,19 @@ CHANNEL_ORDER_BOOK = "rest.orderBook"
 """Reply of `GET api/v2/Trading/orderBook`: `{message, status, data: {account, orders}}`."""
 CHANNEL_AUDIT_ORDER_BOOK = "rest.auditOrderBook"
 """Reply of `GET api/v2/Trading/auditOrderBook`: as orderBook, items add `lastErrorEvent`."""
+CHANNEL_ORDER_HISTORY = "rest.orderHistory"
+"""Reply of `GET api/v2/Trading/orderHistory` (past days' orders, `startDate`/`endDate`):
+`{message, status, data: {account, orderHistories}}`, items shaped as orderBook items (the
+fields of SSI's SDK contract `OrderHistoryResponse.OrderHistoryItem`)."""
 CHANNEL_STREAM = "stream"
 """One SignalR `Broadcast` message: `{type, data}` with type orderEvent, orderMatchEvent,
 orderError or clientPortfolioEvent (`data` may arrive as a JSON string)."""
-CHANNELS: tuple[str, ...] = (CHANNEL_ORDER_BOOK, CHANNEL_AUDIT_ORDER_BOOK, CHANNEL_STREAM)
+CHANNELS: tuple[str, ...] = (
+    CHANNEL_ORDER_BOOK,
+    CHANNEL_AUDIT_ORDER_BOOK,
+    CHANNEL_ORDER_HISTORY,
+    CHANNEL_STREAM,
+)
 
 STATUS_MAP: dict[str, OrderStatus] = {
     "WA": OrderStatus.OPEN,  # waiting approval (accepted by the broker, cancellable)

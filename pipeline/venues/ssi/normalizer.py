@@ -20,6 +20,7 @@ from pipeline.domain.events import OrderEvent
 from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 from pipeline.venues.base import (
+    check_events,
     expect_list,
     expect_object,
     fast_opt_text,
@@ -29,6 +30,7 @@ from pipeline.venues.base import (
 from pipeline.venues.ssi.mapping import (
     CHANNEL_AUDIT_ORDER_BOOK,
     CHANNEL_ORDER_BOOK,
+    CHANNEL_ORDER_HISTORY,
     CHANNEL_STREAM,
     CHANNELS,
     VENUE,
@@ -45,11 +47,17 @@ class SsiNormalizer:
     venue = VENUE
 
     def normalize(self, envelope: RawEnvelope) -> list[OrderEvent]:
+        """The events of `envelope`, their identifiers and quantities checked at the edge."""
+        return check_events(VENUE, self.translate(envelope))
+
+    def translate(self, envelope: RawEnvelope) -> list[OrderEvent]:
         channel = envelope.channel
         if channel == CHANNEL_STREAM:
             return _stream(envelope)
         if channel in (CHANNEL_ORDER_BOOK, CHANNEL_AUDIT_ORDER_BOOK):
-            return _order_book(envelope)
+            return _order_book(envelope, "orders")
+        if channel == CHANNEL_ORDER_HISTORY:
+            return _order_book(envelope, "orderHistories")
         raise NormalizationError(
             VENUE, "channel", channel, f"unknown channel; expected one of {', '.join(CHANNELS)}"
         )
@@ -81,7 +89,9 @@ def _stream(envelope: RawEnvelope) -> list[OrderEvent]:
     )  # fmt: skip
 
 
-def _order_book(envelope: RawEnvelope) -> list[OrderEvent]:
+def _order_book(envelope: RawEnvelope, name: str) -> list[OrderEvent]:
+    """An order book (`orders`) or order history (`orderHistories`) reply: one snapshot event
+    per order, fills implied from its cumulative quantities."""
     reply = expect_object(VENUE, envelope.payload, "payload")
     status = reply.get("status")
     if status is not None and status not in (200, "200"):
@@ -90,12 +100,12 @@ def _order_book(envelope: RawEnvelope) -> list[OrderEvent]:
         )
     data = expect_object(VENUE, field(VENUE, reply, "data"), "data")
     account = fast_opt_text(VENUE, data, "account", "data.") or envelope.account
-    orders: list[Any] = expect_list(VENUE, field(VENUE, data, "orders", "data."), "data.orders")
+    orders: list[Any] = expect_list(VENUE, field(VENUE, data, name, "data."), f"data.{name}")
     return [
         order_event(
-            expect_object(VENUE, item, f"data.orders[{i}]"),
+            expect_object(VENUE, item, f"data.{name}[{i}]"),
             envelope,
-            f"data.orders[{i}].",
+            f"data.{name}[{i}].",
             account,
             None,
         )

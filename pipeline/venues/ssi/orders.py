@@ -33,6 +33,7 @@ from pipeline.venues.base import (
     fast_text,
     field,
     id_number,
+    opt_average,
     opt_integer,
     opt_millis,
     trade_report,
@@ -94,7 +95,7 @@ def order_event(
         )
     else:
         event_id = f"ssi:event:{order_id}:{sequence}"
-    avg = fast_opt_decimal(VENUE, o, "avgPrice", path)
+    avg = opt_average(VENUE, o, "avgPrice", path)
     price = fast_opt_decimal(VENUE, o, "price", path)
     stop = fast_opt_decimal(VENUE, o, "stopPrice", path)
     return OrderEvent(

@@ -29,7 +29,7 @@ STATUS_MAP: dict[str, OrderStatus] = {
     "trade": OrderStatus.PARTIALLY_FILLED,  # FILLED when the trade leaves nothing remaining
     "done": OrderStatus.FILLED,
     "cancel": OrderStatus.CANCELED,  # FILLED for a `price` market buy that executed (dust)
-    "prevented": OrderStatus.CANCELED,  # cancel_reason self_trade_prevention
+    "prevented": OrderStatus.CANCELED,  # SMP: live while volume remains, else canceled (SMP)
 }
 """Upbit `state` -> canonical status, before the refinements documented in the schema."""
 

@@ -17,7 +17,7 @@ from typing import Any
 from pipeline.domain.events import OrderEvent
 from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
-from pipeline.venues.base import expect_object
+from pipeline.venues.base import check_events, expect_object
 from pipeline.venues.upbit.mapping import (
     CHANNEL_MY_ORDER,
     CHANNEL_REST_ORDER,
@@ -38,6 +38,10 @@ class UpbitNormalizer:
     venue = VENUE
 
     def normalize(self, envelope: RawEnvelope) -> list[OrderEvent]:
+        """The events of `envelope`, their identifiers and quantities checked at the edge."""
+        return check_events(VENUE, self.translate(envelope))
+
+    def translate(self, envelope: RawEnvelope) -> list[OrderEvent]:
         channel = envelope.channel
         payload = envelope.payload
         if channel == CHANNEL_MY_ORDER:

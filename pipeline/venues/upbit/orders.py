@@ -25,6 +25,7 @@ from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 from pipeline.venues.base import (
     DECIMAL_OF_DOUBLE,
+    MAX_MILLIS,
     choice,
     fast_decimal,
     fast_millis,
@@ -32,6 +33,7 @@ from pipeline.venues.base import (
     fast_opt_text,
     fast_text,
     id_number,
+    opt_average,
     opt_flag,
     opt_integer,
     opt_millis,
@@ -51,6 +53,7 @@ from pipeline.venues.upbit.mapping import (
 )
 
 ZERO = Decimal(0)
+MAX_TRADES = 2**40  # trades of one order; `trades_count * 10` is an Int64 sequence
 _UNFILLED_REMAINDER_TYPES = frozenset({"price", "market", "best"})
 _LIQUIDITY = {True: Liquidity.MAKER, False: Liquidity.TAKER, None: Liquidity.UNKNOWN}
 _BUY = Side.BUY
@@ -101,8 +104,12 @@ def order_event(
             VENUE, path + k.executed_volume, obj[k.executed_volume], "must not be negative"
         )
     trades_count = obj.get(k.trades_count)
-    if type(trades_count) is not int:
+    if type(trades_count) is not int or not 0 <= trades_count < MAX_TRADES:
         trades_count = opt_integer(VENUE, obj, k.trades_count, path)
+        if trades_count is not None and not 0 <= trades_count < MAX_TRADES:
+            raise NormalizationError(
+                VENUE, path + k.trades_count, trades_count, "out of range (0 to 2**40)"
+            )
     value = obj.get(k.prevented_volume)
     prevented = doubles.get(value) if type(value) is float else None
     if prevented is None:
@@ -112,14 +119,18 @@ def order_event(
         event_time = envelope.received_at
     else:
         stamp = obj.get(k.timestamp)
-        if type(stamp) is int and stamp >= 0:
+        if type(stamp) is int and 0 <= stamp < MAX_MILLIS:
             event_time = stamp
         else:
             event_time = fast_millis(VENUE, obj, k.timestamp, path)
     terminal = state in TERMINAL_STATES
 
-    if state == "prevented" and obj.get(k.smp_type) == "reduce":
-        # SMP `reduce` shrinks the order; it stays live while volume remains [V].
+    if state == "prevented":
+        # Upbit's SMP guide (global-docs.upbit.com/docs/smp): `prevented` means self-match
+        # prevention cancelled part of the order (volume or amount), whatever the smp_type;
+        # an order whose whole remainder is cancelled is sent as `cancel`. So `prevented`
+        # leaves the order live while volume remains (reduce, and the prevented part of a
+        # cancel_maker / cancel_taker order), and ends it only when nothing remains.
         remaining = fast_opt_decimal(VENUE, obj, k.remaining_volume, path)
         if remaining is not None and remaining > 0:
             terminal = False
@@ -201,7 +212,7 @@ def order_event(
         value = obj.get(k.avg_price)
         avg = doubles.get(value) if type(value) is float else None
         if avg is None:
-            avg = fast_opt_decimal(VENUE, obj, k.avg_price, path)
+            avg = opt_average(VENUE, obj, k.avg_price, path)
         if not avg:
             funds = fast_opt_decimal(VENUE, obj, k.executed_funds, path)
             avg = funds / executed if funds else None
@@ -329,7 +340,7 @@ def _fill(
     maker = obj.get(k.is_maker)
     liquidity = _LIQUIDITY[maker if type(maker) is bool else opt_flag(VENUE, obj, k.is_maker, path)]
     trade_time = obj.get(k.trade_timestamp)
-    if type(trade_time) is not int or trade_time < 0:
+    if type(trade_time) is not int or not 0 <= trade_time < MAX_MILLIS:
         trade_time = opt_millis(VENUE, obj, k.trade_timestamp, path)
     return Fill(  # positional, like OrderEvent above
         VENUE,
@@ -366,15 +377,15 @@ def rest_trade_events(
 ) -> list[OrderEvent]:
     """The `trades[]` of a `GET /v1/order` reply -> one fill-bearing event per trade.
 
-    A listed trade states no fee, maker flag or millisecond time, so its `Fill` has
+    A documented trade item states no maker flag or millisecond time, so its `Fill` has
     `trade_id` = the trade's `uuid` (the `trade_uuid` of the WebSocket `trade` frame, so the
     two deduplicate), `liquidity` unknown, `trade_time` = its `created_at` (ISO, seconds) and
-    a share of the order's cumulative `paid_fee` proportional to its `funds` (rounded down to
-    the places `paid_fee` is written with; the last trade takes the remainder), so the fills'
-    fees sum to `paid_fee`. The events state no cumulative quantity (the order event beside
-    them does, `fee` included) and are stamped `received_at` with no sequence: they sort
-    before the order event of the same reply and after every earlier WebSocket report, so a
-    trade also heard live keeps the live report's fill (its exact `trade_fee`).
+    the fee the trade states for itself when it states one (`TRADE_FEE_FIELDS`), else a share
+    of what the order's cumulative `paid_fee` leaves, proportional to its `funds` (`_fees`), so
+    the fills' fees sum to `paid_fee`. The events state no cumulative quantity (the order
+    event beside them does, `fee` included) and are stamped `received_at` with no sequence:
+    they sort before the order event of the same reply and after every earlier WebSocket
+    report, so a trade also heard live keeps the live report's fill (its exact `trade_fee`).
     """
     trades = obj.get("trades")
     if trades is None:
@@ -382,6 +393,7 @@ def rest_trade_events(
     if not isinstance(trades, list):
         raise NormalizationError(VENUE, path + "trades", trades, "expected a JSON array")
     parsed: list[tuple[str, Decimal, Decimal, Decimal, int]] = []
+    stated: list[Decimal | None] = []
     for index, item in enumerate(trades):
         where = f"{path}trades[{index}]."
         if not isinstance(item, dict):
@@ -395,19 +407,10 @@ def rest_trade_events(
         parsed.append(
             (trade_id, price, qty, price * qty if funds is None else funds, _iso_ms(item, where))
         )
+        stated.append(_trade_fee(item, where))
     if not parsed:
         return []
-    paid = order.fee or ZERO
-    total = sum((p[3] for p in parsed), ZERO)
-    exponent = paid.as_tuple().exponent
-    quantum = (
-        Decimal(1).scaleb(exponent) if isinstance(exponent, int) and exponent < 0 else Decimal(1)
-    )
-    fees: list[Decimal] = []
-    for _, _, _, funds, _ in parsed[:-1]:
-        share = (paid * funds / total).quantize(quantum, rounding=ROUND_DOWN) if total else ZERO
-        fees.append(share)
-    fees.append(paid - sum(fees, ZERO))
+    fees = _fees(order.fee or ZERO, [p[3] for p in parsed], stated)
     quote = order.fee_asset
     trades_count = obj.get("trades_count")
     events = []
@@ -449,6 +452,45 @@ def rest_trade_events(
             )
         )
     return events
+
+
+TRADE_FEE_FIELDS: tuple[str, ...] = ("fee", "trade_fee")
+"""Per-trade fee amounts a `trades[]` item may state. Upbit's documented `GET /v1/order`
+lists none (market, uuid, price, volume, funds, side, created_at), but some API versions and
+exchanges with Upbit's API state one; the WebSocket `trade` frame's is `trade_fee`."""
+
+
+def _trade_fee(item: dict[str, Any], path: str) -> Decimal | None:
+    """The fee a trade item states for itself, or `None`."""
+    for name in TRADE_FEE_FIELDS:
+        fee = fast_opt_decimal(VENUE, item, name, path)
+        if fee is not None:
+            return fee
+    return None
+
+
+def _fees(paid: Decimal, funds: list[Decimal], stated: list[Decimal | None]) -> list[Decimal]:
+    """Each trade's fee: the venue's own where it states one; the rest of the order's
+    cumulative `paid` shared among the others pro rata to their funds, rounded down to the
+    places `paid` is written with, the last of them taking the remainder (so the fills' fees
+    sum to `paid`). Only trades that state nothing get a computed share."""
+    if all(fee is not None for fee in stated):
+        return [fee for fee in stated if fee is not None]
+    left = paid - sum((fee for fee in stated if fee is not None), ZERO)
+    unknown = [i for i, fee in enumerate(stated) if fee is None]
+    total = sum((funds[i] for i in unknown), ZERO)
+    exponent = paid.as_tuple().exponent
+    quantum = (
+        Decimal(1).scaleb(exponent) if isinstance(exponent, int) and exponent < 0 else Decimal(1)
+    )
+    fees: list[Decimal] = [ZERO if fee is None else fee for fee in stated]
+    shared = ZERO
+    for i in unknown[:-1]:
+        share = (left * funds[i] / total).quantize(quantum, rounding=ROUND_DOWN) if total else ZERO
+        fees[i] = share
+        shared += share
+    fees[unknown[-1]] = left - shared
+    return fees
 
 
 def _iso_ms(item: dict[str, Any], path: str) -> int:

@@ -124,8 +124,10 @@ async def test_coinone_polls_and_myorder_rebuild_the_truth_across_a_disconnect(
     for record in records:
         envelope = record.envelope
         payload = envelope.payload
+        data = payload.get("d") or payload.get("data") or {}  # SHORT or DEFAULT spelling
         pair = (
-            f"{payload['d']['tc']}-{payload['d']['qc']}"
+            f"{data.get('tc', data.get('target_currency'))}-"
+            f"{data.get('qc', data.get('quote_currency'))}"
             if envelope.channel == "MYORDER"
             else "{target_currency}-{quote_currency}".format(**first_order(payload))
         )
@@ -135,6 +137,12 @@ async def test_coinone_polls_and_myorder_rebuild_the_truth_across_a_disconnect(
     assert {c for _, c, _ in got} == {
         "MYORDER", "rest.active_orders", "rest.completed_orders", "rest.order_detail"
     }  # fmt: skip
+    spellings = {
+        "DEFAULT" if "data" in r.envelope.payload else "SHORT"
+        for r in records
+        if r.envelope.channel == "MYORDER"
+    }
+    assert spellings == {"DEFAULT", "SHORT"}  # the accounts alternate the two formats
     myorder = Counter({k: n for k, n in emitted.items() if k[1] == "MYORDER"})
     assert Counter({k: n for k, n in got.items() if k[1] == "MYORDER"}) == myorder
     polled = sum(n for k, n in emitted.items() if k[1] == "rest.active_orders")

@@ -44,7 +44,10 @@ class CoinoneClient:
             self.received.append((channel, body))
         return response.status, body
 
-    async def myorder(self, topic: list[dict[str, str]] | None = None) -> Stream:
+    async def myorder(
+        self, topic: list[dict[str, str]] | None = None, fmt: str | None = "SHORT"
+    ) -> Stream:
+        """Subscribe to MYORDER; `fmt` None sends no format (the venue's DEFAULT long keys)."""
         body = orjson.dumps({"access_token": self.credential.key, "nonce": str(uuid.uuid4()),
                              "timestamp": 0})  # fmt: skip
         headers = coinone_headers(self.credential.secret, body)
@@ -53,6 +56,8 @@ class CoinoneClient:
         request: dict[str, Any] = {"request_type": "SUBSCRIBE", "channel": "MYORDER"}
         if topic is not None:
             request["topic"] = topic
+        if fmt is not None:
+            request["format"] = fmt
         await ws.send_str(orjson.dumps(request).decode())
         return stream
 

@@ -155,12 +155,17 @@ async def test_market_buy_by_amount_and_stop_limit(
     assert (detail["order"]["status"], detail["order"]["is_triggered"]) == ("NOT_TRIGGERED", False)
 
 
+@pytest.mark.parametrize("fmt", ["SHORT", None])
 async def test_myorder_frames_follow_the_order_and_normalize(
-    sim: Simulator, http: aiohttp.ClientSession
+    sim: Simulator, http: aiohttp.ClientSession, fmt: str | None
 ) -> None:
+    """Both spellings: SHORT when asked for, the DEFAULT long keys when the request names no
+    format (as the venue does); the normalizer reads both to the same events."""
     alice = client(sim, http)
-    stream = await alice.myorder([{"quote_currency": "KRW", "target_currency": "BTC"}])
-    assert await stream.drain() == [{"r": "SUBSCRIBED", "c": "MYORDER"}]
+    stream = await alice.myorder([{"quote_currency": "KRW", "target_currency": "BTC"}], fmt)
+    r, c, d, oi, st = ("r", "c", "d", "oi", "st") if fmt else (
+        "response_type", "channel", "data", "order_id", "status")  # fmt: skip
+    assert await stream.drain() == [{r: "SUBSCRIBED", c: "MYORDER"}]
     sell = {**BTC, "side": "SELL", "type": "LIMIT", "price": "140010000", "qty": "0.001"}
     _, placed = await alice.post("/v2.1/order", {**sell, "post_only": True})
     await alice.post(
@@ -180,7 +185,7 @@ async def test_myorder_frames_follow_the_order_and_normalize(
     await alice.post("/v2.1/order", {**BTC, "side": "BUY", "type": "LIMIT",
                      "price": "150000000", "qty": "0.001", "post_only": True})  # fmt: skip
     frames = await stream.drain()
-    states = [(f["d"]["oi"] == placed["order_id"], f["d"]["st"]) for f in frames]
+    states = [(f[d][oi] == placed["order_id"], f[d][st]) for f in frames]
     assert states[:2] == [(True, "wait"), (True, "trade")]
     assert [s for _, s in states[2:]] == ["wait", "cancel_post_only"]
     events = [e for f in frames for e in normalize("alice", "MYORDER", f)]

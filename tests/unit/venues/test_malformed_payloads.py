@@ -51,6 +51,8 @@ def _upbit_channel(name: str) -> str:
 
 
 def _binance_channel(name: str) -> str:
+    if name.startswith("docs_wsapi_"):
+        return "wsapi." + name.removeprefix("docs_wsapi_").removesuffix(".json")
     for method in (
         "order.amend.keepPriority",
         "order.cancelReplace",
@@ -80,6 +82,8 @@ def _coinone_channel(name: str) -> str:
 
 
 def _ssi_channel(name: str) -> str:
+    if "orderHistory" in name:
+        return "rest.orderHistory"
     if "auditOrderBook" in name:
         return "rest.auditOrderBook"
     if "orderBook" in name:

@@ -390,7 +390,7 @@ def _match(**changes: Any) -> Any:
         ("rest.orderBook", {"status": 200, "data": {"account": "1"}}, "data.orders"),
         ("rest.orderBook", {"status": 200, "data": {"orders": [3]}}, "data.orders[0]"),
         ("rest.orderBook", {"status": 200, "data": {"orders": [{}]}}, "data.orders[0].orderID"),
-        ("rest.orderHistory", {}, "channel"),
+        ("rest.orderHistories", {}, "channel"),
     ],
 )
 def test_malformed_payload_raises_naming_field(channel: str, payload: Any, field: str) -> None:
@@ -441,3 +441,21 @@ def test_match_with_negative_notify_id_raises_naming_it() -> None:
     with pytest.raises(NormalizationError) as info:
         run("stream", _match(notifyID=-1))
     assert info.value.field == "data.notifyID"
+
+
+def test_order_history_reply_gives_the_events_of_the_same_orders_in_the_book() -> None:
+    """Issue 14 item 7: past days' orders (`orderHistory`) read like the day's order book."""
+    import json
+    from pathlib import Path
+
+    from pipeline.envelope import RawEnvelope
+    from pipeline.venues import normalizer_for
+
+    here = Path(__file__).parents[2] / "resources" / "venues" / "ssi"
+    history = json.loads((here / "derived_orderHistory_response.json").read_text())
+    book = json.loads((here / "orderBook_response.json").read_text())
+    ssi = normalizer_for("ssi")
+    got = ssi.normalize(RawEnvelope("ssi", "main", "rest.orderHistory", 1, history))
+    want = ssi.normalize(RawEnvelope("ssi", "main", "rest.orderBook", 1, book))
+    assert len(got) == len(history["data"]["orderHistories"]) >= 2
+    assert got == want

@@ -640,6 +640,8 @@ def test_status_map_row_yields_canonical_status(
     payload["state"] = state
     if state != "trade":
         payload.update(volume=0.01, trade_uuid=None, trade_fee=None)
+    if state == "prevented":  # ends the order only when nothing remains (Upbit's SMP guide)
+        payload.update(remaining_volume=0.0)
     got = one(CHANNEL_MY_ORDER, payload)
     assert STATUS_MAP[state] is status
     assert (got.status, got.venue_status, got.cancel_reason) == (status, state, reason)
