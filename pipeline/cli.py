@@ -190,11 +190,11 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.local.stack import run_query
+    from pipeline.local.query import run_query
     from pipeline.tables import render
 
     sql = args.query if args.query != "-" else sys.stdin.read()
-    result = run_query(settings, sql)
+    result = run_query(settings, sql, write=args.write)
     sys.stdout.write(render(result, args.format))
     return 0
 
@@ -258,7 +258,18 @@ def make_parser() -> argparse.ArgumentParser:
     add("topics", cmd_topics, "create the pipeline's Kafka topics (idempotent) and list them")
     sql = add("sql", cmd_sql, "query the store and print the result (works during `run`)")
     sql.add_argument("query", help="the SQL, or - to read it from stdin")
-    sql.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    sql.add_argument(
+        "--format",
+        choices=["table", "csv", "json", "jsonl"],
+        default="table",
+        help="json: one document {meta, data, rows}; jsonl: one object per row",
+    )
+    sql.add_argument(
+        "--write",
+        action="store_true",
+        help="allow statements that change the store (default: read-only, readonly=1); "
+        "refused while a run owns the embedded store",
+    )
     sim = sub.add_parser(
         "sim",
         help="run the exchange simulator (the venues' protocols on loopback)",
