@@ -16,6 +16,7 @@ from pathlib import Path
 
 import clickhouse_connect
 import pytest
+from clickhouse_connect.driver.exceptions import DatabaseError
 from test_analyst_sql import clickhouse_panels, cookbook_queries, grafana_sql
 
 from pipeline.local.chserver import ClickHouseEndpoint, new_token
@@ -183,7 +184,7 @@ def test_nothing_outside_the_store_is_reachable_and_nothing_is_written(
     template: str,
 ) -> None:  # fmt: skip
     sql = template.format(path=secret_file, dir=secret_file.parent, tag=os.getpid())
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(DatabaseError) as refused:
         client.query(sql)  # type: ignore[attr-defined]
     assert "SECRET-CANARY" not in str(refused.value)
     status, body, _ = _http(
