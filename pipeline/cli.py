@@ -298,6 +298,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             stream=sys.stderr,
         )
+        if settings.log_level != "DEBUG":  # aiokafka's INFO is a line per join and rebalance
+            logging.getLogger("aiokafka").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
         return int(args.handler(args, settings))
     except ConfigError as exc:
         print(f"pipeline: configuration error: {exc}", file=sys.stderr)

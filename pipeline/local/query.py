@@ -40,18 +40,24 @@ def endpoint_client(url: str, token: str, database: str = "trading", timeout: fl
         raise StoreError(f"the store endpoint at {url} did not answer: {_first_line(exc)}") from exc
 
 
-def endpoint_query(url: str, token: str, sql: str, database: str = "trading") -> QueryResult:
+def endpoint_query(
+    url: str, token: str, sql: str, database: str = "trading",
+    parameters: dict[str, Any] | None = None,
+) -> QueryResult:  # fmt: skip
     """Run `sql` through the ClickHouse HTTP interface at `url`."""
     client = endpoint_client(url, token, database)
     try:
-        return _result(client.query(sql))
+        return _result(client.query(sql, parameters=parameters))
     except Exception as exc:
         raise StoreError(f"ClickHouse query failed: {_first_line(exc)}") from exc
     finally:
         client.close()
 
 
-def state_query(state: StackState, sql: str, database: str = "trading") -> QueryResult:
+def state_query(
+    state: StackState, sql: str, database: str = "trading",
+    parameters: dict[str, Any] | None = None,
+) -> QueryResult:  # fmt: skip
     """Run `sql` through the endpoint a running stack published in its state file."""
     from pipeline.local.chserver import read_token
 
@@ -64,7 +70,7 @@ def state_query(state: StackState, sql: str, database: str = "trading") -> Query
             f"cannot read the store token {state.query_token_file}: {exc.strerror} "
             "(only the user who runs the pipeline may query it)"
         ) from exc
-    return endpoint_query(state.query_url, token, sql, database)
+    return endpoint_query(state.query_url, token, sql, database, parameters)
 
 
 def owner_state(settings: Settings) -> StackState | None:
@@ -83,11 +89,14 @@ def owner_state(settings: Settings) -> StackState | None:
     return None
 
 
-def run_query(settings: Settings, sql: str, write: bool = False) -> QueryResult:
-    """Run `sql` against the configured store (see the module docstring for the paths)."""
+def run_query(
+    settings: Settings, sql: str, write: bool = False, parameters: dict[str, Any] | None = None
+) -> QueryResult:
+    """Run `sql` against the configured store (see the module docstring for the paths);
+    `parameters` fill `{name:Type}` placeholders."""
     target = settings.store
     if not target.is_embedded:
-        return _server_query(target, sql, write)
+        return _server_query(target, sql, write, parameters)
     state = owner_state(settings)
     if state is not None:
         if write:
@@ -95,7 +104,7 @@ def run_query(settings: Settings, sql: str, write: bool = False) -> QueryResult:
                 f"the store is owned by pipeline pid {state.pid}, which serves it read-only; "
                 "stop it to write, or drop --write"
             )
-        return state_query(state, sql, target.database)
+        return state_query(state, sql, target.database, parameters)
     if target.path is not None and not target.path.exists():
         # do not create an empty store as a side effect of a query (and never take the
         # directory from a `pipeline run` that is about to start)
@@ -103,7 +112,9 @@ def run_query(settings: Settings, sql: str, write: bool = False) -> QueryResult:
             f"no store at {target.path}: start `pipeline run` (or `pipeline migrate`) first"
         )
     try:
-        return open_store(target).query(sql) if write else _self_served_query(target, sql)
+        if write:
+            return open_store(target).query(sql, parameters)
+        return _self_served_query(target, sql, parameters)
     except StoreError as exc:
         if "lock" in str(exc).lower():
             raise StoreError(
@@ -113,7 +124,9 @@ def run_query(settings: Settings, sql: str, write: bool = False) -> QueryResult:
         raise
 
 
-def _self_served_query(target: ClickHouseTarget, sql: str) -> QueryResult:
+def _self_served_query(
+    target: ClickHouseTarget, sql: str, parameters: dict[str, Any] | None
+) -> QueryResult:
     """Serve the idle store's endpoint to ourselves for one read-only query."""
     import secrets
 
@@ -123,12 +136,14 @@ def _self_served_query(target: ClickHouseTarget, sql: str) -> QueryResult:
     token = secrets.token_urlsafe(32)
     endpoint = ClickHouseEndpoint(target.path, token, database=target.database).start()
     try:
-        return endpoint_query(endpoint.url, token, sql, target.database)
+        return endpoint_query(endpoint.url, token, sql, target.database, parameters)
     finally:
         endpoint.stop()
 
 
-def _server_query(target: ClickHouseTarget, sql: str, write: bool) -> QueryResult:
+def _server_query(
+    target: ClickHouseTarget, sql: str, write: bool, parameters: dict[str, Any] | None
+) -> QueryResult:
     import clickhouse_connect
 
     try:
@@ -143,7 +158,7 @@ def _server_query(target: ClickHouseTarget, sql: str, write: bool) -> QueryResul
             f"cannot open ClickHouse at {target.masked_url}: {_first_line(exc)}"
         ) from exc
     try:
-        return _result(client.query(sql))
+        return _result(client.query(sql, parameters=parameters))
     except Exception as exc:
         raise StoreError(f"ClickHouse query failed: {_first_line(exc)}") from exc
     finally:
