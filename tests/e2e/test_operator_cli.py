@@ -101,15 +101,17 @@ def test_sink_worker_beside_broker_serves_the_store_and_keeps_the_broker_entry(
         assert running.stdout == idle.stdout  # one formatting path, typed values
         refused = _cli(stack, "sql", "--write", "CREATE DATABASE scratch_running")
         assert refused.returncode == 1
-        assert "read-only" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+        assert "read-only" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
         cli_stderr = _cli(stack, "sql", "SELECT file('/etc/hostname')").stderr
         assert "refused" in cli_stderr
     finally:
         worker.send_signal(signal.SIGTERM)
-        out, err = worker.communicate(timeout=60)
+        _out, err = worker.communicate(timeout=60)
     assert worker.returncode == 0, err
     state = _state(stack)  # the broker's file is still there, without the store's entries
-    assert state["broker"] == broker and state.get("query_url") is None
+    assert state["broker"] == broker
+    assert state.get("query_url") is None
     assert _cli(stack, "topics").returncode == 0
     after = _cli(stack, "sql", "--format", "json", SUMMARY_SQL)
     assert after.stdout == idle.stdout
@@ -117,27 +119,31 @@ def test_sink_worker_beside_broker_serves_the_store_and_keeps_the_broker_entry(
     assert [m["name"] for m in document["meta"]] == [
         "venue", "orders", "filled", "zero", "nothing", "first"]  # fmt: skip
     row = document["data"][0]
-    assert isinstance(row["orders"], int) and row["orders"] > 0
+    assert isinstance(row["orders"], int)
+    assert row["orders"] > 0
     assert isinstance(row["filled"], str)  # exact decimal text
-    assert row["zero"] == "0" and row["nothing"] is None
+    assert row["zero"] == "0"
+    assert row["nothing"] is None
     assert document["rows"] == len(document["data"]) > 0
 
 
 def test_sql_is_read_only_unless_write(stack: Path) -> None:
     refused = _cli(stack, "sql", "CREATE DATABASE scratch_default")
     assert refused.returncode == 1
-    assert "refused" in refused.stderr and "Traceback" not in refused.stderr
+    assert "refused" in refused.stderr
+    assert "Traceback" not in refused.stderr
     created = _cli(stack, "sql", "--write", "CREATE DATABASE IF NOT EXISTS scratch_written")
     assert created.returncode == 0, created.stderr
-    names = _cli(stack, "sql", "--format", "csv",
-                 "SELECT name FROM system.databases WHERE name LIKE 'scratch%' ORDER BY name")  # fmt: skip
+    sql = "SELECT name FROM system.databases WHERE name LIKE 'scratch%' ORDER BY name"
+    names = _cli(stack, "sql", "--format", "csv", sql)
     assert names.stdout.splitlines() == ["name", "scratch_written"]
 
 
 def test_empty_results_keep_their_header_in_every_format(stack: Path) -> None:
     sql = "SELECT venue, qty FROM trading.orders FINAL WHERE 0"
     table = _cli(stack, "sql", sql).stdout.splitlines()
-    assert table[0].split(" | ") == ["venue", "qty"] and table[-1] == "(0 rows)"
+    assert table[0].split(" | ") == ["venue", "qty"]
+    assert table[-1] == "(0 rows)"
     assert _cli(stack, "sql", "--format", "csv", sql).stdout == "venue,qty\n"
     document = orjson.loads(_cli(stack, "sql", "--format", "json", sql).stdout)
     assert document == {"meta": [{"name": "venue", "type": "LowCardinality(String)"},
@@ -165,8 +171,8 @@ async def _commands_published(bootstrap: str) -> int:
 
 
 def test_cancel_dry_run_lists_per_account_and_sends_nothing(stack: Path) -> None:
-    open_binance = _cli(stack, "sql", "--format", "csv",
-                        "SELECT account, order_id FROM trading.open_orders WHERE venue = 'binance'")  # fmt: skip
+    sql = "SELECT account, order_id FROM trading.open_orders WHERE venue = 'binance'"
+    open_binance = _cli(stack, "sql", "--format", "csv", sql)
     expected = open_binance.stdout.splitlines()[1:]
     assert expected, "the scenario leaves binance orders open"
     keys = stack.parent / "keys.json"
@@ -178,13 +184,16 @@ def test_cancel_dry_run_lists_per_account_and_sends_nothing(stack: Path) -> None
     assert f"{len(expected)} open order(s)" in dry.stdout
     for line in expected:
         account, order_id = line.split(",")
-        assert f"  {account}: " in dry.stdout and f" {order_id} " in dry.stdout
+        assert f"  {account}: " in dry.stdout
+        assert f" {order_id} " in dry.stdout
     assert "no command sent" in dry.stdout
     unconfirmed = _cli(stack, "cancel", "--venue", "binance", env=env)
     assert unconfirmed.returncode == 1
-    assert "--yes" in unconfirmed.stderr and len(unconfirmed.stderr.strip().splitlines()) == 1
+    assert "--yes" in unconfirmed.stderr
+    assert len(unconfirmed.stderr.strip().splitlines()) == 1
     account_wide = _cli(stack, "cancel", "--venue", "binance", "--account", "desk-1", env=env)
-    assert account_wide.returncode == 1 and "--yes" in account_wide.stderr
+    assert account_wide.returncode == 1
+    assert "--yes" in account_wide.stderr
     assert asyncio.run(_commands_published(_state(stack)["broker"])) == before
     sent = _cli(stack, "cancel", "--venue", "binance", "--yes", "--no-wait", env=env)
     assert sent.returncode == 0, sent.stderr
