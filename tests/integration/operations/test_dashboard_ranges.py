@@ -37,7 +37,7 @@ def anchored(populated: Store) -> Iterator[tuple[Store, datetime]]:
         f"INSERT INTO {db}.command_results SELECT * REPLACE ('range-probe' AS command_id, "
         f"{at} AS finished_at) FROM {db}.command_results FINAL LIMIT 1"
     )
-    yield populated, newest + timedelta(minutes=1)
+    return populated, newest + timedelta(minutes=1)
 
 
 def _timed_panels() -> list[tuple[str, str]]:
