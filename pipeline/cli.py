@@ -216,6 +216,9 @@ def make_parser() -> argparse.ArgumentParser:
         prog="pipeline",
         description="Event-sourced pipeline for exchange orders and trades.",
     )
+    from pipeline import __version__
+
+    parser.add_argument("--version", action="version", version=f"pipeline {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, handler: Callable[..., int], help_text: str) -> argparse.ArgumentParser:

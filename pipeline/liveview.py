@@ -112,6 +112,8 @@ def render(
     """The view's lines for the roles of one run (see `pipeline.roles.Roles`); the counters
     above the store's lines are this run's (they start at zero in every run)."""
     lines = [time.strftime("%H:%M:%S")]
+    # where everything is stays on screen after the first redraw
+    lines += list(getattr(roles.ctx, "endpoints", None) or ()) if hasattr(roles, "ctx") else []
     ingest = roles.ingest_stats
     if ingest is not None:
         per_venue = {name: s.received for name, s in ingest.venues.items()}
@@ -123,10 +125,14 @@ def render(
         )
     if roles.process is not None:
         p = roles.process.stats
-        lag = ingest.total("published") - p.records if ingest is not None else None
+        # the group's lag (committed offsets vs high watermarks), every worker's work counted
+        lag = getattr(roles, "process_lag", None)
+        ingest_letters = ingest.total("dead_letters") if ingest is not None else 0
         lines.append(
             f"processed {p.records} raw ({p.normalized} events, {p.duplicates} duplicates, "
-            f"{p.late} late, {p.dead_letters} dead letters)"
+            f"{p.late} late, {p.dead_letters + ingest_letters} dead letters"
+            + (f" of which {ingest_letters} at ingest" if ingest_letters else "")
+            + f"); reorder buffer {p.reorder_depth}"
             + (f"; lag {max(lag, 0)}" if lag is not None else "")
         )
     if roles.sink is not None:

@@ -96,23 +96,19 @@ def run_pipeline(
             keys = create_local_keys(settings.data_dir)
             stack.command_keys = str(keys.resolve())
         stack.publish_state()
-        print(
+        endpoints = [
             f"broker: {stack.bootstrap}" + (" (embedded Tansu)" if stack.broker else ""),
-            file=out,
-            flush=True,
-        )
-        print(
             f"store: {settings.store.masked_url} (migrations applied: {len(applied)})",
-            file=out,
-            flush=True,
-        )
+        ]
         if stack.query_server is not None:
-            print(
+            endpoints.append(
                 f"store: ClickHouse HTTP endpoint {stack.query_server.url}, read-only "
-                f"(password: {stack.query_token_file}; or use `pipeline sql`)",
-                file=out,
-                flush=True,
+                f"(password: {stack.query_token_file}; or use `pipeline sql`)"
             )
+        if metrics is not None:
+            endpoints.append(f"metrics: {metrics.url}")
+        for line in endpoints:
+            print(line, file=out, flush=True)
         print(
             "running; Ctrl-C to stop" + (f" (or after {duration:g}s)" if duration else ""),
             file=out,
@@ -123,7 +119,7 @@ def run_pipeline(
             sim_rate=sim_rate, sim_seed=sim_seed, sim_faults=sim_faults,
             ingest_config=ingest_config,
             cancel_config=cancel_config, command_keys=keys,
-            metrics=metrics.metrics if metrics else None,
+            metrics=metrics.metrics if metrics else None, endpoints=tuple(endpoints),
         )  # fmt: skip
         names = main_job_roles(ingest_config, cancel_config, sim=sim)
         roles = asyncio.run(_run(ctx, names, duration))
