@@ -199,6 +199,24 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.reports import status
+
+    shown = status(settings)
+    print("\n".join(shown.lines))
+    return 0 if shown.running else 1
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.reports import parse_since, report
+    from pipeline.tables import render
+
+    since = parse_since(args.since) if args.since else None
+    result = report(settings, args.kind, venue=args.venue, account=args.account, since=since)
+    sys.stdout.write(render(result, args.format))
+    return 0
+
+
 def cmd_normalize(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.seams import normalize_lines
 
@@ -273,6 +291,15 @@ def make_parser() -> argparse.ArgumentParser:
         help="allow statements that change the store (default: read-only, readonly=1); "
         "refused while a run owns the embedded store",
     )
+    add("status", cmd_status, "who runs, the groups' lag, last event, open orders and positions "
+        "per venue, dead letters in the last hour (exit code 1: no pipeline running)")  # fmt: skip
+    rep = add("report", cmd_report, "orders, fills or positions as a table or CSV (works "
+              "during `run` and after it)")  # fmt: skip
+    rep.add_argument("kind", choices=["orders", "fills", "positions"])
+    rep.add_argument("--venue", help="one venue")
+    rep.add_argument("--account", help="one account")
+    rep.add_argument("--since", metavar="WHEN", help="a duration back (30m, 6h, 7d) or an ISO time")
+    rep.add_argument("--format", choices=["table", "csv", "json", "jsonl"], default="table")
     sim = sub.add_parser(
         "sim",
         help="run the exchange simulator (the venues' protocols on loopback)",

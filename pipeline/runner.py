@@ -95,6 +95,8 @@ def run_pipeline(
 
             keys = create_local_keys(settings.data_dir)
             stack.command_keys = str(keys.resolve())
+        names = main_job_roles(ingest_config, cancel_config, sim=sim)
+        stack.roles = names
         stack.publish_state()
         endpoints = [
             f"broker: {stack.bootstrap}" + (" (embedded Tansu)" if stack.broker else ""),
@@ -121,7 +123,6 @@ def run_pipeline(
             cancel_config=cancel_config, command_keys=keys,
             metrics=metrics.metrics if metrics else None, endpoints=tuple(endpoints),
         )  # fmt: skip
-        names = main_job_roles(ingest_config, cancel_config, sim=sim)
         roles = asyncio.run(_run(ctx, names, duration))
         summary = roles.truth_summary()
         if summary:

@@ -43,6 +43,7 @@ class EmbeddedStack:
     query_token_file: str | None = None
     bootstrap: str = ""
     command_keys: str | None = None
+    roles: tuple[str, ...] = ()
     _state_written: bool = field(default=False, repr=False)
 
     def start(self) -> EmbeddedStack:
@@ -112,6 +113,7 @@ class EmbeddedStack:
                 query_url=self.query_server.url if self.query_server else None,
                 query_token_file=self.query_token_file if self.query_server else None,
                 command_keys=self.command_keys,
+                roles=list(self.roles) or None,
             ),
         )
         self._state_written = True

@@ -33,6 +33,7 @@ class StackState:
     store_pid: int | None = None  # the store's owner when it is not `pid` (a sink worker
     # beside `pipeline broker`: the broker's entries stay, the worker adds the store's)
     starting: bool = False  # written first: the owner is still opening broker and store
+    roles: list[str] | None = None  # the roles `pid` runs (pipeline run)
 
 
 def state_path(data_dir: Path) -> Path:

@@ -105,6 +105,11 @@ def test_sink_worker_beside_broker_serves_the_store_and_keeps_the_broker_entry(
         assert len(refused.stderr.strip().splitlines()) == 1
         cli_stderr = _cli(stack, "sql", "SELECT file('/etc/hostname')").stderr
         assert "refused" in cli_stderr
+        report_running = _cli(stack, "report", "positions", "--format", "csv")
+        assert report_running.returncode == 0, report_running.stderr
+        status_running = _cli(stack, "status")
+        assert status_running.returncode == 0, status_running.stderr
+        assert f"owned by pid {worker.pid}" in status_running.stdout
     finally:
         worker.send_signal(signal.SIGTERM)
         _out, err = worker.communicate(timeout=60)
@@ -115,6 +120,7 @@ def test_sink_worker_beside_broker_serves_the_store_and_keeps_the_broker_entry(
     assert _cli(stack, "topics").returncode == 0
     after = _cli(stack, "sql", "--format", "json", SUMMARY_SQL)
     assert after.stdout == idle.stdout
+    assert _cli(stack, "report", "positions", "--format", "csv").stdout == report_running.stdout
     document = orjson.loads(idle.stdout)
     assert [m["name"] for m in document["meta"]] == [
         "venue", "orders", "filled", "zero", "nothing", "first"]  # fmt: skip
@@ -218,3 +224,40 @@ def test_cancel_with_the_broker_unreachable_fails_in_one_line(tmp_path: Path) ->
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "127.0.0.1:1 did not answer" in lines[0]
+
+
+def test_report_filters_and_matches_the_tables(stack: Path) -> None:
+    def csv_rows(*args: str) -> list[str]:
+        result = _cli(stack, *args)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()
+
+    count = "SELECT count() FROM trading.orders FINAL WHERE venue = 'binance'"
+    want = int(csv_rows("sql", "--format", "csv", count)[-1])
+    orders = csv_rows("report", "orders", "--venue", "binance", "--format", "csv")
+    assert orders[0].startswith("venue,account,symbol,order_id,side")
+    assert len(orders) - 1 == want > 0
+    assert all(line.startswith("binance,") for line in orders[1:])
+    fills = csv_rows("report", "fills", "--format", "csv")
+    since = fills[len(fills) // 2].split(",")[-1].replace(" ", "T")
+    later = csv_rows("report", "fills", "--since", since, "--format", "csv")
+    assert 1 < len(later) < len(fills)
+    assert all(line.split(",")[-1] >= since.replace("T", " ") for line in later[1:])
+    table = _cli(stack, "report", "positions", "--account", "nobody").stdout.splitlines()
+    assert table[0].startswith("venue") and table[-1] == "(0 rows)"
+    bad = _cli(stack, "report", "fills", "--since", "yesterday-ish")
+    assert bad.returncode == 2 and "--since" in bad.stderr
+
+
+def test_status_shows_the_broker_lag_and_the_store_per_venue(stack: Path) -> None:
+    shown = _cli(stack, "status")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith("pipeline pid ") and "broker only" in lines[0]
+    assert any(line.startswith("lag (records not yet committed by the group): process ")
+               for line in lines)  # fmt: skip
+    venues = [line.split()[0] for line in lines if line.startswith(("binance ", "upbit "))]
+    assert venues == ["binance", "upbit"]  # one line per venue, in order
+    assert "open orders" in shown.stdout
+    idle = _cli(stack.parent / "nothing-here", "status")
+    assert idle.returncode == 1 and "no pipeline running" in idle.stdout
