@@ -244,20 +244,24 @@ def test_report_filters_and_matches_the_tables(stack: Path) -> None:
     assert 1 < len(later) < len(fills)
     assert all(line.split(",")[-1] >= since.replace("T", " ") for line in later[1:])
     table = _cli(stack, "report", "positions", "--account", "nobody").stdout.splitlines()
-    assert table[0].startswith("venue") and table[-1] == "(0 rows)"
+    assert table[0].startswith("venue")
+    assert table[-1] == "(0 rows)"
     bad = _cli(stack, "report", "fills", "--since", "yesterday-ish")
-    assert bad.returncode == 2 and "--since" in bad.stderr
+    assert bad.returncode == 2
+    assert "--since" in bad.stderr
 
 
 def test_status_shows_the_broker_lag_and_the_store_per_venue(stack: Path) -> None:
     shown = _cli(stack, "status")
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
-    assert lines[0].startswith("pipeline pid ") and "broker only" in lines[0]
+    assert lines[0].startswith("pipeline pid ")
+    assert "broker only" in lines[0]
     assert any(line.startswith("lag (records not yet committed by the group): process ")
                for line in lines)  # fmt: skip
     venues = [line.split()[0] for line in lines if line.startswith(("binance ", "upbit "))]
     assert venues == ["binance", "upbit"]  # one line per venue, in order
     assert "open orders" in shown.stdout
     idle = _cli(stack.parent / "nothing-here", "status")
-    assert idle.returncode == 1 and "no pipeline running" in idle.stdout
+    assert idle.returncode == 1
+    assert "no pipeline running" in idle.stdout
