@@ -265,7 +265,7 @@ def _serve_store(settings: Settings, store: Store, out: TextIO) -> ClickHouseEnd
         StackState(
             pid=os.getpid(),
             started_at=int(time.time() * 1000),
-            store_path=str(settings.store.path),
+            store_path=str(settings.store.path.resolve()),
             query_url=server.url,
             query_token_file=str(token_file),
         ),

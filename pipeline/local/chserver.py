@@ -343,7 +343,7 @@ def new_token(data_dir: Path) -> tuple[str, Path]:
     """A fresh token for this run's endpoint, in a file only the owner's user can read."""
     token = secrets.token_urlsafe(32)
     path = write_secret_file(data_dir / TOKEN_FILE_NAME, token + "\n")
-    return token, path
+    return token, path.resolve()  # other commands may run from another directory
 
 
 def read_token(path: str | Path) -> str:

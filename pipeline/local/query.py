@@ -16,6 +16,7 @@ Every path decodes ClickHouse's Native format with clickhouse-connect, so values
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -83,7 +84,8 @@ def owner_state(settings: Settings) -> StackState | None:
         state is not None
         and state.pid != os.getpid()
         and state.query_url
-        and state.store_path == str(target.path)
+        and target.path is not None
+        and Path(state.store_path or "").resolve() == target.path.resolve()
     ):
         return state
     return None

@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pipeline.config import ENV_KAFKA, Settings
 from pipeline.errors import ConfigError
@@ -89,7 +90,7 @@ class EmbeddedStack:
             StackState(
                 pid=os.getpid(),
                 started_at=int(time.time() * 1000),
-                store_path=str(store_target.path)
+                store_path=str(Path(store_target.path).resolve())
                 if self.own_store and store_target.is_embedded
                 else None,
                 starting=True,
@@ -107,7 +108,7 @@ class EmbeddedStack:
                 started_at=int(time.time() * 1000),
                 broker=self.broker.bootstrap if self.broker else None,
                 broker_pid=self.broker.pid if self.broker else None,
-                store_path=str(store_target.path)
+                store_path=str(Path(store_target.path).resolve())
                 if self.own_store and store_target.is_embedded
                 else None,
                 query_url=self.query_server.url if self.query_server else None,
