@@ -83,6 +83,11 @@ def store_picture(store: Store, baseline: StoreCounts | None = None) -> list[str
             f"SELECT venue, account, sumMap(fees) FROM {db}.positions FINAL GROUP BY venue, account"
         ).rows
         fees = {(venue, account): paid for venue, account, paid in fee_rows}
+        latency = store.query(
+            "SELECT count(), quantileExact(0.5)(ms), quantileExact(0.99)(ms) FROM (SELECT "
+            "dateDiff('millisecond', received_at, written_at) AS ms "
+            f"FROM {db}.order_events WHERE written_at >= now64(3) - INTERVAL 60 SECOND)"
+        ).rows[0]
     except StoreError as exc:
         return [f"store: {exc}"]
     lines = []
@@ -90,6 +95,11 @@ def store_picture(store: Store, baseline: StoreCounts | None = None) -> list[str
         lines.append(
             f"this run: {now.orders - baseline.orders} new orders, "
             f"{now.fills - baseline.fills} new fills in the store"
+        )
+    if latency[0]:
+        lines.append(
+            f"latency raw -> row (last 60 s, {latency[0]} events): p50 {int(latency[1])} ms, "
+            f"p99 {int(latency[2])} ms"
         )
     lines.append(
         "store, all runs: open orders "
