@@ -302,17 +302,20 @@ def _make_handler(endpoint: ClickHouseEndpoint) -> type[BaseHTTPRequestHandler]:
             summary = {"read_rows": "0", "read_bytes": "0", "written_rows": "0",
                        "written_bytes": "0", "total_rows_to_read": "0", "result_rows": "0",
                        "result_bytes": str(len(result)), "elapsed_ns": str(elapsed_ns)}  # fmt: skip
-            self._send(
-                200,
-                result,
-                {
-                    "Content-Type": _CONTENT_TYPES.get(fmt, "text/plain; charset=UTF-8"),
-                    "X-ClickHouse-Format": fmt,
-                    "X-ClickHouse-Timezone": "UTC",
-                    "X-ClickHouse-Query-Id": query_id,
-                    "X-ClickHouse-Summary": orjson.dumps(summary).decode(),
-                },
-            )
+            headers = {
+                "Content-Type": _CONTENT_TYPES.get(fmt, "text/plain; charset=UTF-8"),
+                "X-ClickHouse-Format": fmt,
+                "X-ClickHouse-Timezone": "UTC",
+                "X-ClickHouse-Query-Id": query_id,
+                "X-ClickHouse-Summary": orjson.dumps(summary).decode(),
+            }
+            accepted = (self.headers.get("Accept-Encoding") or "").lower()
+            if params.get("enable_http_compression") == "1" and "gzip" in accepted:
+                import gzip
+
+                result = gzip.compress(result, compresslevel=3)
+                headers["Content-Encoding"] = "gzip"
+            self._send(200, result, headers)
 
         def _error(self, status: int, code: int, message: str) -> None:
             text = message if message.startswith("Code: ") else f"Code: {code}. {message}"

@@ -128,6 +128,22 @@ def test_plain_http_get_post_ping_and_formats(
     assert (status, body) == (200, b"1\n")  # TabSeparated by default
 
 
+def test_http_compression_when_asked(endpoint: ClickHouseEndpoint) -> None:
+    import gzip
+
+    query = {"query": "SELECT number FROM numbers(1000)", "enable_http_compression": "1"}
+    status, body, headers = _http(
+        endpoint, query, headers={**_basic(TOKEN), "Accept-Encoding": "gzip"}
+    )
+    assert (status, headers.get("Content-Encoding")) == (200, "gzip")
+    assert gzip.decompress(body).split() == [str(n).encode() for n in range(1000)]
+    plain = _http(
+        endpoint, {"query": "SELECT 1"}, headers={**_basic(TOKEN), "Accept-Encoding": "gzip"}
+    )
+    assert plain[1] == b"1\n"
+    assert "Content-Encoding" not in plain[2]
+
+
 @pytest.mark.parametrize(
     "headers",
     [{}, _basic("wrong"), {"X-ClickHouse-Key": "wrong"}, {"Authorization": "Bearer wrong"}],
