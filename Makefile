@@ -35,12 +35,17 @@ $(COMPILED): $(STAMP) $(NATIVE)
 	  touch $(COMPILED); \
 	fi
 
+# promtool checks and unit-tests the Prometheus alert rules (tests/unit/operations).
+PROMTOOL := $(BIN)/promtool
+$(PROMTOOL):
+	infra/prometheus/get-promtool.sh $(PROMTOOL)
+
 venv: $(COMPILED) ## create .venv, install the project with its extras, compile the hot path
 
 run: $(COMPILED) ## run the pipeline on the embedded stack (ARGS="--duration 30" to bound it)
 	$(BIN)/pipeline run $(ARGS)
 
-test: $(COMPILED) ## run the whole test suite (compiled hot path), and the domain as plain Python
+test: $(COMPILED) $(PROMTOOL) ## run the whole test suite (compiled hot path), and the domain as plain Python
 	$(BIN)/python -m pytest -q $(ARGS)
 	PIPELINE_PURE_PYTHON=1 $(BIN)/python -m pytest -q tests/unit/domain tests/unit/venues
 

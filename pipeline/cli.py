@@ -190,11 +190,29 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.local.stack import run_query
+    from pipeline.local.query import run_query
     from pipeline.tables import render
 
     sql = args.query if args.query != "-" else sys.stdin.read()
-    result = run_query(settings, sql)
+    result = run_query(settings, sql, write=args.write)
+    sys.stdout.write(render(result, args.format))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.reports import status
+
+    shown = status(settings)
+    print("\n".join(shown.lines))
+    return 0 if shown.running else 1
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.reports import parse_since, report
+    from pipeline.tables import render
+
+    since = parse_since(args.since) if args.since else None
+    result = report(settings, args.kind, venue=args.venue, account=args.account, since=since)
     sys.stdout.write(render(result, args.format))
     return 0
 
@@ -216,6 +234,9 @@ def make_parser() -> argparse.ArgumentParser:
         prog="pipeline",
         description="Event-sourced pipeline for exchange orders and trades.",
     )
+    from pipeline import __version__
+
+    parser.add_argument("--version", action="version", version=f"pipeline {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, handler: Callable[..., int], help_text: str) -> argparse.ArgumentParser:
@@ -258,7 +279,27 @@ def make_parser() -> argparse.ArgumentParser:
     add("topics", cmd_topics, "create the pipeline's Kafka topics (idempotent) and list them")
     sql = add("sql", cmd_sql, "query the store and print the result (works during `run`)")
     sql.add_argument("query", help="the SQL, or - to read it from stdin")
-    sql.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    sql.add_argument(
+        "--format",
+        choices=["table", "csv", "json", "jsonl"],
+        default="table",
+        help="json: one document {meta, data, rows}; jsonl: one object per row",
+    )
+    sql.add_argument(
+        "--write",
+        action="store_true",
+        help="allow statements that change the store (default: read-only, readonly=1); "
+        "refused while a run owns the embedded store",
+    )
+    add("status", cmd_status, "who runs, the groups' lag, last event, open orders and positions "
+        "per venue, dead letters in the last hour (exit code 1: no pipeline running)")  # fmt: skip
+    rep = add("report", cmd_report, "orders, fills or positions as a table or CSV (works "
+              "during `run` and after it)")  # fmt: skip
+    rep.add_argument("kind", choices=["orders", "fills", "positions"])
+    rep.add_argument("--venue", help="one venue")
+    rep.add_argument("--account", help="one account")
+    rep.add_argument("--since", metavar="WHEN", help="a duration back (30m, 6h, 7d) or an ISO time")
+    rep.add_argument("--format", choices=["table", "csv", "json", "jsonl"], default="table")
     sim = sub.add_parser(
         "sim",
         help="run the exchange simulator (the venues' protocols on loopback)",
@@ -287,6 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             stream=sys.stderr,
         )
+        if settings.log_level != "DEBUG":  # aiokafka's INFO is a line per join and rebalance
+            logging.getLogger("aiokafka").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
         return int(args.handler(args, settings))
     except ConfigError as exc:
         print(f"pipeline: configuration error: {exc}", file=sys.stderr)
@@ -296,6 +339,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `pipeline report fills | head`: the reader has what it wanted
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

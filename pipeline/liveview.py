@@ -83,6 +83,11 @@ def store_picture(store: Store, baseline: StoreCounts | None = None) -> list[str
             f"SELECT venue, account, sumMap(fees) FROM {db}.positions FINAL GROUP BY venue, account"
         ).rows
         fees = {(venue, account): paid for venue, account, paid in fee_rows}
+        latency = store.query(
+            "SELECT count(), quantileExact(0.5)(ms), quantileExact(0.99)(ms) FROM (SELECT "
+            "dateDiff('millisecond', received_at, written_at) AS ms "
+            f"FROM {db}.order_events WHERE written_at >= now64(3) - INTERVAL 60 SECOND)"
+        ).rows[0]
     except StoreError as exc:
         return [f"store: {exc}"]
     lines = []
@@ -90,6 +95,11 @@ def store_picture(store: Store, baseline: StoreCounts | None = None) -> list[str
         lines.append(
             f"this run: {now.orders - baseline.orders} new orders, "
             f"{now.fills - baseline.fills} new fills in the store"
+        )
+    if latency[0]:
+        lines.append(
+            f"latency raw -> row (last 60 s, {latency[0]} events): p50 {int(latency[1])} ms, "
+            f"p99 {int(latency[2])} ms"
         )
     lines.append(
         "store, all runs: open orders "
@@ -112,6 +122,8 @@ def render(
     """The view's lines for the roles of one run (see `pipeline.roles.Roles`); the counters
     above the store's lines are this run's (they start at zero in every run)."""
     lines = [time.strftime("%H:%M:%S")]
+    # where everything is stays on screen after the first redraw
+    lines += list(getattr(roles.ctx, "endpoints", None) or ()) if hasattr(roles, "ctx") else []
     ingest = roles.ingest_stats
     if ingest is not None:
         per_venue = {name: s.received for name, s in ingest.venues.items()}
@@ -123,10 +135,14 @@ def render(
         )
     if roles.process is not None:
         p = roles.process.stats
-        lag = ingest.total("published") - p.records if ingest is not None else None
+        # the group's lag (committed offsets vs high watermarks), every worker's work counted
+        lag = getattr(roles, "process_lag", None)
+        ingest_letters = ingest.total("dead_letters") if ingest is not None else 0
         lines.append(
             f"processed {p.records} raw ({p.normalized} events, {p.duplicates} duplicates, "
-            f"{p.late} late, {p.dead_letters} dead letters)"
+            f"{p.late} late, {p.dead_letters + ingest_letters} dead letters"
+            + (f" of which {ingest_letters} at ingest" if ingest_letters else "")
+            + f"); reorder buffer {p.reorder_depth}"
             + (f"; lag {max(lag, 0)}" if lag is not None else "")
         )
     if roles.sink is not None:

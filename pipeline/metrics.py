@@ -25,7 +25,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import (
+    GC_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import start_http_server
 from prometheus_client.registry import Collector
@@ -125,6 +132,18 @@ SINK_COUNTERS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Dead-letter reasons of the processor (pipeline.errors and streams/processor.py): their
+#: series exist from the start, at 0, so `increase()` and alerts see the first one.
+DEAD_LETTER_REASONS = (
+    "bad_envelope", "bad_payload", "unknown_venue", "bad_input", "schema_violation",
+    "normalizer_error", "illegal_event", "fold_error",
+)  # fmt: skip
+COMMAND_STATUSES = ("completed", "partially_completed", "failed", "timed_out", "rejected")
+ORDER_OUTCOMES = (
+    "canceled", "partially_canceled", "replaced", "already_terminal", "not_found", "failed",
+)  # fmt: skip
+
+
 def known_venue(value: Any) -> str:
     """A venue label: the venue if it is one of ours, else `other` (bounded cardinality)."""
     return value if isinstance(value, str) and value in VENUES else "other"
@@ -176,8 +195,10 @@ class RoleStatsCollector(Collector):
         venues: Mapping[str, Any] = dict(getattr(ingest, "venues", {}) or {})
         for field_name, (name, text) in INGEST_COUNTERS.items():
             family = CounterMetricFamily(name, text, labels=["venue"])
-            for venue, stats in sorted(venues.items()):
-                family.add_metric([venue], getattr(stats, field_name))
+            if ingest is not None:  # every venue from the start, at 0 until it counts
+                for venue in sorted(set(VENUES) | set(venues)):
+                    stats = venues.get(venue)
+                    family.add_metric([venue], getattr(stats, field_name) if stats else 0)
             yield family
         queue = GaugeMetricFamily(
             "pipeline_ingest_queue_messages", "Raw messages waiting to be produced to Kafka."
@@ -202,6 +223,10 @@ class PipelineMetrics:
         self.registry = registry
         self.roles = RoleStatsCollector()
         registry.register(self.roles)
+        # process_* (CPU, memory, open files, start time) and python_info / python_gc_*
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        registry.register(GC_COLLECTOR)
         self.process_batch_records = Histogram(
             "pipeline_process_batch_records",
             "Raw records per processed batch.",
@@ -240,6 +265,10 @@ class PipelineMetrics:
             registry=registry,
         )
         self.cancel = CancelMetrics(registry)
+        for venue in VENUES:  # every labelled series exists from the start
+            self.end_to_end_seconds.labels(venue)
+            for reason in DEAD_LETTER_REASONS:
+                self.dead_letters.labels(venue, reason)
 
     def watch(self, roles: Any) -> None:
         """Export the stats of `roles` (a `Roles`: ingest_stats, process, sink)."""
@@ -297,6 +326,12 @@ class CancelMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        for venue in VENUES:
+            self.seconds.labels(venue)
+            for status in COMMAND_STATUSES:
+                self.results.labels(venue, status)
+            for outcome in ORDER_OUTCOMES:
+                self.orders.labels(venue, outcome)
 
     def observe_result(self, result: Mapping[str, Any]) -> None:
         """A result published on commands.results; only final ones are counted."""
@@ -350,12 +385,15 @@ class MetricsServer:
 def serve_metrics(port: int, addr: str | None = None) -> MetricsServer | None:
     """A fresh registry with the pipeline's metrics, served on `port` (0: None, no metrics).
 
+    The address is `addr`, else PIPELINE_METRICS_ADDR, else 127.0.0.1: loopback unless the
+    operator opens it (infra/ sets 0.0.0.0 for Prometheus to scrape the containers).
+
     A port already in use is logged and the process runs on without an endpoint: a second
     process on one host needs its own PIPELINE_METRICS_PORT, and must not fail for lack of it.
     """
     if port == 0:
         return None
-    addr = addr if addr is not None else os.environ.get(ENV_METRICS_ADDR, "0.0.0.0")
+    addr = addr if addr is not None else os.environ.get(ENV_METRICS_ADDR, "127.0.0.1")
     metrics = PipelineMetrics(CollectorRegistry())
     try:
         server, _thread = start_http_server(port, addr=addr, registry=metrics.registry)

@@ -59,6 +59,7 @@ class RunContext:
     cancel_config: Any = None  # a CancelConfig; None with a simulator: cancel on it
     command_keys: Path | None = None  # the local operator's key file (embedded runs)
     metrics: Any = None  # a PipelineMetrics (pipeline/metrics.py) when /metrics is served
+    endpoints: tuple[str, ...] = ()  # broker, store, endpoint, metrics: the live view's header
 
 
 @dataclass
@@ -79,6 +80,9 @@ class Roles:
     restarts: dict[str, int] = field(default_factory=dict)  # role -> restarts after broker errors
     last_error: dict[str, str] = field(default_factory=dict)  # role -> the last such error
     _runs: dict[str, int] = field(default_factory=dict)  # role -> times its worker was run
+    lag_probe: Any = None  # a GroupLag (pipeline/grouplag.py), while the roles run
+    process_lag: int | None = None  # the process group's lag on raw.*, at the last look
+    sink_lag: int | None = None  # the sink group's lag on the output topics
 
     def runs(self) -> list[tuple[str, RoleRun]]:
         """(name, run(stop)) for every role of this run, the simulator first."""
@@ -329,9 +333,8 @@ class Roles:
         )  # fmt: skip
 
     def status_line(self) -> str:
+        """The run's closing summary: the pipeline on one line, then one line per venue."""
         parts = []
-        if self.ingest_stats is not None:
-            parts.append(f"ingest: {self.ingest_stats.summary()}")
         if self.process is not None:
             p = self.process.stats
             parts.append(
@@ -344,7 +347,15 @@ class Roles:
         if self.restarts:
             done = ", ".join(f"{name} {n}" for name, n in sorted(self.restarts.items()))
             parts.append(f"restarts after broker errors: {done}")
-        return "; ".join(parts)
+        lines = ["; ".join(parts)] if parts else []
+        if self.ingest_stats is not None:
+            for name, v in sorted(self.ingest_stats.venues.items()):
+                lines.append(
+                    f"  ingest {name}: published {v.published}, reconnects {v.reconnects}, "
+                    f"snapshots {v.snapshots}, dead letters {v.dead_letters}, produce retries "
+                    f"{v.produce_retries}"
+                )
+        return "\n".join(lines)
 
     async def report(self, stop: asyncio.Event) -> None:
         """The live view every `status_every` seconds (redrawn in place on a terminal)."""
@@ -361,9 +372,40 @@ class Roles:
                 await asyncio.wait_for(stop.wait(), timeout=self.ctx.status_every)
             if stop.is_set():
                 return
+            await self.measure_lag()
             lines = await asyncio.to_thread(render, self, rates, self.ctx.store, baseline)
             text = "\n".join(lines)
             print((CLEAR + text) if tty else text, file=self.ctx.out, flush=True)
+
+    async def measure_lag(self) -> None:
+        """The process and sink groups' lag, from their committed offsets against the fetch
+        high watermarks (every member's work counts, not only this process's)."""
+        from pipeline.kafka import RAW_TOPICS
+
+        if self.lag_probe is None:
+            from pipeline.grouplag import GroupLag
+
+            self.lag_probe = GroupLag(self.ctx.bootstrap)
+        if self.process is not None:
+            self.process_lag = await self.lag_probe.lag(self.process.group_id, RAW_TOPICS)
+        if self.sink is not None:
+            self.sink_lag = await self.lag_probe.lag(self.sink.group_id, self.sink.topics)
+
+    async def close(self) -> None:
+        if self.lag_probe is not None:
+            await self.lag_probe.close()
+            self.lag_probe = None
+
+    def _caught_up(self, published: int | None) -> bool:
+        """Nothing left for the groups (or, when the broker did not say, for this process)."""
+        assert self.process is not None
+        if self.process.stats.reorder_depth:
+            return False  # events held for reordering are not in the outputs yet
+        if self.process_lag is not None and (self.sink is None or self.sink_lag is not None):
+            return self.process_lag == 0 and not self.sink_lag
+        return (published is None or self.process.stats.records >= published) and (
+            self.sink is None or self.sink.stats.records >= self.process.stats.messages_out
+        )
 
     async def drain(self, timeout: float = 60.0) -> None:
         """Stop the venue flow and wait until everything it produced reached the store."""
@@ -378,11 +420,11 @@ class Roles:
         stable_since, last = time.monotonic(), None
         while time.monotonic() < deadline:
             published = self.ingest_stats.total("published") if self.ingest_stats else None
+            await self.measure_lag()
             snapshot = (published, self.process.stats.records, self.process.stats.messages_out,
-                        self.sink.stats.records if self.sink else None)  # fmt: skip
-            caught_up = (published is None or self.process.stats.records >= published) and (
-                self.sink is None or self.sink.stats.records >= self.process.stats.messages_out
-            )
+                        self.sink.stats.records if self.sink else None, self.process_lag,
+                        self.sink_lag)  # fmt: skip
+            caught_up = self._caught_up(published)
             if snapshot != last:
                 stable_since, last = time.monotonic(), snapshot
             elif caught_up and time.monotonic() - stable_since >= 2.0:
@@ -482,6 +524,7 @@ async def run_roles(
             if not task.done():
                 task.cancel()
         waiter.cancel()
+        await roles.close()
     line = roles.status_line()
     if line:
         print(line, file=ctx.out, flush=True)

@@ -19,11 +19,11 @@ from typing import Any, TextIO
 from pipeline.config import Settings
 from pipeline.errors import ConfigError
 from pipeline.kafka import ensure_topics
+from pipeline.local.chserver import ClickHouseEndpoint, new_token
 from pipeline.local.stack import EmbeddedStack
-from pipeline.local.statefile import StackState, clear_state, write_state
+from pipeline.local.statefile import StackState, claim_store, release_store, store_owner
 from pipeline.roles import Roles, RunContext, run_roles
 from pipeline.sink.migrations import migrate
-from pipeline.sink.queryserver import QueryServer
 from pipeline.sink.store import Store
 
 log = logging.getLogger(__name__)
@@ -95,23 +95,22 @@ def run_pipeline(
 
             keys = create_local_keys(settings.data_dir)
             stack.command_keys = str(keys.resolve())
+        names = main_job_roles(ingest_config, cancel_config, sim=sim)
+        stack.roles = names
         stack.publish_state()
-        print(
+        endpoints = [
             f"broker: {stack.bootstrap}" + (" (embedded Tansu)" if stack.broker else ""),
-            file=out,
-            flush=True,
-        )
-        print(
             f"store: {settings.store.masked_url} (migrations applied: {len(applied)})",
-            file=out,
-            flush=True,
-        )
+        ]
         if stack.query_server is not None:
-            print(
-                f"store query endpoint: {stack.query_server.url} (use `pipeline sql`)",
-                file=out,
-                flush=True,
+            endpoints.append(
+                f"store: ClickHouse HTTP endpoint {stack.query_server.url}, read-only "
+                f"(password: {stack.query_token_file}; or use `pipeline sql`)"
             )
+        if metrics is not None:
+            endpoints.append(f"metrics: {metrics.url}")
+        for line in endpoints:
+            print(line, file=out, flush=True)
         print(
             "running; Ctrl-C to stop" + (f" (or after {duration:g}s)" if duration else ""),
             file=out,
@@ -122,9 +121,8 @@ def run_pipeline(
             sim_rate=sim_rate, sim_seed=sim_seed, sim_faults=sim_faults,
             ingest_config=ingest_config,
             cancel_config=cancel_config, command_keys=keys,
-            metrics=metrics.metrics if metrics else None,
+            metrics=metrics.metrics if metrics else None, endpoints=tuple(endpoints),
         )  # fmt: skip
-        names = main_job_roles(ingest_config, cancel_config, sim=sim)
         roles = asyncio.run(_run(ctx, names, duration))
         summary = roles.truth_summary()
         if summary:
@@ -218,11 +216,12 @@ def run_worker(
     store = None
     if "sink" in roles:
         state = read_state(settings.data_dir)
-        if settings.store.is_embedded and state is not None and state.store_path:
+        owner = store_owner(state) if state is not None else None
+        if settings.store.is_embedded and owner is not None:
             raise ConfigError(
                 "PIPELINE_CLICKHOUSE_URL",
                 settings.store.masked_url,
-                f"the embedded store is owned by pipeline pid {state.pid}, whose sink already "
+                f"the embedded store is owned by pipeline pid {owner}, whose sink already "
                 "writes it; run only `--role process` workers beside it",
             )
         store = open_store(settings.store)
@@ -246,25 +245,31 @@ def run_worker(
         signal.signal(signal.SIGTERM, previous)
         if query_server is not None:
             query_server.stop()
-            clear_state(settings.data_dir, os.getpid())
+            release_store(settings.data_dir, os.getpid())
         if metrics is not None:
             metrics.stop()
     print("stopped", file=out, flush=True)
     return 0
 
 
-def _serve_store(settings: Settings, store: Store, out: TextIO) -> QueryServer:
-    """The sink owns the embedded store: let `pipeline sql` reach it while it runs."""
-    server = QueryServer(store)
-    server.start()
-    write_state(
+def _serve_store(settings: Settings, store: Store, out: TextIO) -> ClickHouseEndpoint:
+    """The sink owns the embedded store: serve its ClickHouse endpoint while it runs, and say
+    so in the state file without taking a running `pipeline broker`'s entries away."""
+    assert settings.store.path is not None
+    token, token_file = new_token(settings.data_dir)
+    server = ClickHouseEndpoint(
+        settings.store.path, token, lock=store.lock, database=settings.store.database
+    ).start()
+    claim_store(
         settings.data_dir,
         StackState(
             pid=os.getpid(),
             started_at=int(time.time() * 1000),
-            store_path=str(settings.store.path),
+            store_path=str(settings.store.path.resolve()),
             query_url=server.url,
+            query_token_file=str(token_file),
         ),
     )
-    print(f"store query endpoint: {server.url} (use `pipeline sql`)", file=out, flush=True)
+    print(f"store: ClickHouse HTTP endpoint {server.url} (password: {token_file})",
+          file=out, flush=True)  # fmt: skip
     return server

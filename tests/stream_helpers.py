@@ -189,35 +189,11 @@ def assert_same_rows(got: list[tuple[Any, ...]], want: list[tuple[Any, ...]], wh
     raise AssertionError("\n".join(lines))
 
 
-_TIME_COLUMNS = frozenset({"created_at", "updated_at", "trade_time", "received_at", "event_time"})
-_DECIMAL_COLUMNS = frozenset(
-    {"qty", "price", "stop_price", "quote_qty", "filled_qty", "remaining_qty", "canceled_qty",
-     "avg_fill_price", "fee", "avg_price", "realized_pnl", "fill_price", "fill_qty"}
-)  # fmt: skip
-
-
-def _from_json(column: str, value: Any) -> Any:
-    """A value as the query endpoint sends it (JSON, decimals and times as text) -> typed."""
-    if value is None:
-        return None
-    if column in _TIME_COLUMNS:
-        from datetime import UTC, datetime
-
-        return round(datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp() * 1000)
-    if column in _DECIMAL_COLUMNS:
-        return Decimal(value)
-    if column == "fees":
-        return {k: Decimal(v) for k, v in value.items()}
-    return value
-
-
-def remote_rows(url: str, database: str, table: str, columns: tuple[str, ...]) -> list:
-    """Rows of a table owned by another process, through its query endpoint."""
-    from pipeline.sink.queryserver import remote_query
+def remote_rows(state: Any, database: str, table: str, columns: tuple[str, ...]) -> list:
+    """Rows of a table owned by another process, through its ClickHouse endpoint (`state`:
+    the owner's StackState)."""
+    from pipeline.local.query import state_query
 
     where = " WHERE qty > 0" if table == "fills" else ""
     sql = f"SELECT {', '.join(columns)} FROM {database}.{table} FINAL{where}"
-    result = remote_query(url, sql)
-    return canon_rows(
-        [_from_json(c, v) for c, v in zip(columns, row, strict=True)] for row in result.rows
-    )
+    return canon_rows(state_query(state, sql, database).rows)

@@ -134,13 +134,13 @@ def create_local_keys(data_dir: Path) -> Path:
     """
     import secrets
 
-    path = data_dir / LOCAL_KEYS_FILE
-    data_dir.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        json.dump({local_operator(): secrets.token_hex(32)}, handle)
-    path.chmod(0o600)
-    return path
+    from pipeline.local.secretfile import write_secret_file
+
+    # a new 0600 file renamed over the old one: never readable by others, not even for the
+    # moment an older, wider copy would be truncated and rewritten in place
+    return write_secret_file(
+        data_dir / LOCAL_KEYS_FILE, json.dumps({local_operator(): secrets.token_hex(32)})
+    )
 
 
 def simulator_cancel_config(

@@ -117,4 +117,4 @@ async def run_ingestors(
                 sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
-        log.info("ingest stopped: %s", stats.summary())
+        log.debug("ingest stopped: %s", stats.summary())  # the run prints it, once

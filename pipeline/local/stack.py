@@ -13,11 +13,13 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pipeline.config import ENV_KAFKA, Settings
-from pipeline.errors import ConfigError, StoreError
+from pipeline.errors import ConfigError
 from pipeline.kafka import wait_for_broker
 from pipeline.local.broker import TansuBroker
+from pipeline.local.chserver import ClickHouseEndpoint, new_token
 from pipeline.local.statefile import (
     StackState,
     await_ready,
@@ -25,8 +27,7 @@ from pipeline.local.statefile import (
     read_state,
     write_state,
 )
-from pipeline.sink.queryserver import QueryServer, remote_query
-from pipeline.sink.store import QueryResult, Store, open_store
+from pipeline.sink.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,11 @@ class EmbeddedStack:
     own_store: bool = True
     broker: TansuBroker | None = None
     store: Store | None = None
-    query_server: QueryServer | None = None
+    query_server: ClickHouseEndpoint | None = None
+    query_token_file: str | None = None
     bootstrap: str = ""
     command_keys: str | None = None
+    roles: tuple[str, ...] = ()
     _state_written: bool = field(default=False, repr=False)
 
     def start(self) -> EmbeddedStack:
@@ -67,8 +70,13 @@ class EmbeddedStack:
             if self.own_store:
                 self.store = open_store(settings.store)
                 if settings.store.is_embedded:
-                    self.query_server = QueryServer(self.store)
-                    self.query_server.start()
+                    assert settings.store.path is not None
+                    token, token_file = new_token(settings.data_dir)
+                    self.query_token_file = str(token_file)
+                    self.query_server = ClickHouseEndpoint(
+                        settings.store.path, token, lock=self.store.lock,
+                        database=settings.store.database,
+                    ).start()  # fmt: skip
         except BaseException:
             self.stop()
             raise
@@ -82,7 +90,7 @@ class EmbeddedStack:
             StackState(
                 pid=os.getpid(),
                 started_at=int(time.time() * 1000),
-                store_path=str(store_target.path)
+                store_path=str(Path(store_target.path).resolve())
                 if self.own_store and store_target.is_embedded
                 else None,
                 starting=True,
@@ -100,11 +108,13 @@ class EmbeddedStack:
                 started_at=int(time.time() * 1000),
                 broker=self.broker.bootstrap if self.broker else None,
                 broker_pid=self.broker.pid if self.broker else None,
-                store_path=str(store_target.path)
+                store_path=str(Path(store_target.path).resolve())
                 if self.own_store and store_target.is_embedded
                 else None,
                 query_url=self.query_server.url if self.query_server else None,
+                query_token_file=self.query_token_file if self.query_server else None,
                 command_keys=self.command_keys,
+                roles=list(self.roles) or None,
             ),
         )
         self._state_written = True
@@ -135,33 +145,3 @@ def resolve_bootstrap(settings: Settings) -> str:
             "or set it to host:port",
         )
     return state.broker
-
-
-def run_query(settings: Settings, sql: str) -> QueryResult:
-    """Run `sql` against the store, through its owner when another process holds it."""
-    target = settings.store
-    if target.is_embedded:
-        state = await_ready(settings.data_dir)
-        if (
-            state is not None
-            and state.pid != os.getpid()
-            and state.query_url
-            and state.store_path == str(target.path)
-        ):
-            return remote_query(state.query_url, sql)
-        if target.path is not None and not target.path.exists():
-            # do not create an empty store as a side effect of a query (and never take the
-            # directory from a `pipeline run` that is about to start)
-            raise StoreError(
-                f"no store at {target.path}: start `pipeline run` (or `pipeline migrate`) first"
-            )
-    store = open_store(target)
-    try:
-        return store.query(sql)
-    except StoreError as exc:
-        if target.is_embedded and "lock" in str(exc).lower():
-            raise StoreError(
-                f"the store at {target.path} is held by another process that offers no "
-                "query endpoint; stop it or query through it"
-            ) from exc
-        raise

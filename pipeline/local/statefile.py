@@ -27,9 +27,13 @@ class StackState:
     broker: str | None = None  # host:port of the embedded broker, if this process runs one
     broker_pid: int | None = None
     store_path: str | None = None  # chDB directory owned by `pid`, if any
-    query_url: str | None = None  # http://127.0.0.1:port of the owner's query endpoint
+    query_url: str | None = None  # http://127.0.0.1:port: the owner's ClickHouse endpoint
+    query_token_file: str | None = None  # the endpoint's token (mode 0600)
     command_keys: str | None = None  # the local operator's command key file (embedded runs)
+    store_pid: int | None = None  # the store's owner when it is not `pid` (a sink worker
+    # beside `pipeline broker`: the broker's entries stay, the worker adds the store's)
     starting: bool = False  # written first: the owner is still opening broker and store
+    roles: list[str] | None = None  # the roles `pid` runs (pipeline run)
 
 
 def state_path(data_dir: Path) -> Path:
@@ -83,6 +87,36 @@ def await_ready(data_dir: Path, timeout: float = 60.0) -> StackState | None:
         time.sleep(0.2)
         state = read_state(data_dir)
     return state
+
+
+def store_owner(state: StackState) -> int | None:
+    """The live process that owns the store `state` names, or None."""
+    if not state.store_path:
+        return None
+    owner = state.store_pid or state.pid
+    return owner if pid_alive(owner) else None
+
+
+def claim_store(data_dir: Path, store: StackState) -> None:
+    """Publish this process as the store's owner, keeping a running broker's entries."""
+    running = read_state(data_dir)
+    if running is None or running.pid == store.pid:
+        write_state(data_dir, store)
+        return
+    running.store_path, running.query_url = store.store_path, store.query_url
+    running.query_token_file, running.store_pid = store.query_token_file, store.pid
+    write_state(data_dir, running)
+
+
+def release_store(data_dir: Path, pid: int) -> None:
+    """Undo `claim_store`: drop the store's entries (or the whole file if it is ours)."""
+    running = read_state(data_dir)
+    if running is not None and running.store_pid == pid and running.pid != pid:
+        running.store_path = running.query_url = running.query_token_file = None
+        running.store_pid = None
+        write_state(data_dir, running)
+        return
+    clear_state(data_dir, pid)
 
 
 def clear_state(data_dir: Path, pid: int) -> None:

@@ -266,14 +266,15 @@ def compare(
             result.problems.append(f"order {key}: missing from the pipeline")
             continue
         wrong = [
-            f"{name} {expected[name]!s} != {_get(actual, name)!s}"
+            f"{name}: expected {expected[name]!s}, stored {_get(actual, name)!s}"
             for name in _EXACT_ORDER_FIELDS
             if (name != "cancel_reason" or expected["status"] in ("canceled", "expired"))
             and not _same(expected[name], _get(actual, name))
         ]
         if not _same(expected["avg_fill_price"], _get(actual, "avg_fill_price"), tolerance):
             wrong.append(
-                f"avg_fill_price {expected['avg_fill_price']} != {_get(actual, 'avg_fill_price')}"
+                f"avg_fill_price: expected {expected['avg_fill_price']}, "
+                f"stored {_get(actual, 'avg_fill_price')}"
             )
         if wrong:
             result.problems.append(f"order {key}: " + "; ".join(wrong))
@@ -287,18 +288,18 @@ def compare(
             result.problems.append(f"position {key}: missing from the pipeline")
             continue
         wrong = [
-            f"{name} {expected[name]!s} != {_get(actual, name)!s}"
+            f"{name}: expected {expected[name]!s}, stored {_get(actual, name)!s}"
             for name in _EXACT_POSITION_FIELDS
             if not _same(expected[name], _get(actual, name))
         ]
         wrong += [
-            f"{name} {expected[name]!s} != {_get(actual, name)!s}"
+            f"{name}: expected {expected[name]!s}, stored {_get(actual, name)!s}"
             for name in _APPROX_POSITION_FIELDS
             if not _same(expected[name], _get(actual, name), tolerance)
         ]
         fees = {k: _dec(v) for k, v in (_get(actual, "fees") or {}).items() if _dec(v)}
         if fees != expected["fees"]:
-            wrong.append(f"fees {expected['fees']} != {fees}")
+            wrong.append(f"fees: expected {expected['fees']}, stored {fees}")
         if wrong:
             result.problems.append(f"position {key}: " + "; ".join(wrong))
         else:

@@ -21,6 +21,7 @@ from pipeline.errors import StoreError
 class QueryResult:
     columns: list[str]
     rows: list[tuple[Any, ...]]
+    types: list[str] | None = None  # ClickHouse type names, when known
 
 
 class Store:
@@ -80,7 +81,11 @@ class Store:
                 raise
             except Exception as exc:
                 raise StoreError(f"ClickHouse query failed: {_first_line(exc)}") from exc
-            return QueryResult(list(result.column_names), list(result.result_rows))
+            return QueryResult(
+                list(result.column_names),
+                list(result.result_rows),
+                [t.name for t in result.column_types],
+            )
 
     def insert(
         self,
@@ -110,6 +115,11 @@ class Store:
                 raise StoreError(
                     f"ClickHouse insert into {self.database}.{table} failed: {_first_line(exc)}"
                 ) from exc
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while this store runs a statement (the embedded endpoint takes turns)."""
+        return self._lock
 
     def close(self) -> None:
         with self._lock:

@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -72,6 +73,10 @@ class Replayer:
         self.writer = TableWriter(store)
         self.processing = processing or ProcessingSettings()
         self.processors: dict[tuple[str, int], PartitionProcessor] = {}
+        # everything fed per topic-partition: the end-of-input flush releases events of any
+        # earlier record, so its token must change with any of them (issue 15: two files
+        # differing only before a shared last line collided and lost the second's events)
+        self.fed: dict[tuple[str, int], Any] = {}
         self.report = ReplayReport()
         self.gc = GcPolicy()
         self.gc.start()
@@ -87,8 +92,10 @@ class Replayer:
         batch = processor.process(records, int(time.time() * 1000))
         self.report.add(batch)
         digest = hashlib.blake2b(digest_size=8)  # other data at the same offsets: other token
+        fed = self.fed.setdefault(key, hashlib.blake2b(digest_size=16))
         for record in records:
             digest.update(record.value or b"")
+            fed.update((record.value or b"") + b"\n")
         self._write(
             batch, f"{source}:{records[0].offset}-{records[-1].offset}:{digest.hexdigest()}"
         )
@@ -98,11 +105,9 @@ class Replayer:
         """Release the events still held by the reorder buffers and write them."""
         for (topic, partition), processor in self.processors.items():
             batch = ProcessedBatch(events=processor.flush())
-            tail = processor.last_record
-            digest = hashlib.blake2b((tail.value or b"") if tail else b"", digest_size=8)
-            self._write(
-                batch, f"{topic}:{partition}:flush@{processor.next_offset}:{digest.hexdigest()}"
-            )
+            fed = self.fed.get((topic, partition))
+            digest = fed.hexdigest() if fed is not None else "empty"
+            self._write(batch, f"{topic}:{partition}:flush@{processor.next_offset}:{digest}")
 
     def _write(self, batch: ProcessedBatch, source: str) -> None:
         per_table: dict[str, list[dict]] = defaultdict(list)

@@ -51,7 +51,7 @@ def _open_order(tmp_path: Path, venue: str) -> dict:
     deadline = time.monotonic() + 60
     result = None
     while time.monotonic() < deadline:
-        result = _cli(tmp_path, "sql", "--format", "json", sql)
+        result = _cli(tmp_path, "sql", "--format", "jsonl", sql)
         if result.returncode == 0 and result.stdout.strip():
             return orjson.loads(result.stdout.splitlines()[0])
         time.sleep(1)

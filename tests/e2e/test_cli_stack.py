@@ -191,7 +191,7 @@ async def test_run_turns_raw_records_into_rows_that_sql_shows(tmp_path: Path) ->
             time.sleep(1)
         assert int(shown.splitlines()[-1]) >= 5, shown
         letters = subprocess.run(
-            [*PIPELINE, "sql", "--data-dir", str(tmp_path / "data"), "--format", "json",
+            [*PIPELINE, "sql", "--data-dir", str(tmp_path / "data"), "--format", "jsonl",
              "SELECT reason FROM trading.dead_letters"],
             cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60,
         )  # fmt: skip

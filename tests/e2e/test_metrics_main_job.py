@@ -55,7 +55,7 @@ def test_run_serves_metrics_that_move_while_events_flow(tmp_path: Path) -> None:
                 scrapes.append(sample)
             if cancel is None and sample.get("pipeline_sink_rows_written_total", 0) > 0:
                 cancel = subprocess.run(
-                    [*PIPELINE, "cancel", "--venue", "binance", "--data-dir", str(data)],
+                    [*PIPELINE, "cancel", "--venue", "binance", "--yes", "--data-dir", str(data)],
                     cwd=tmp_path, env=env, capture_output=True, text=True, timeout=40,
                 )  # fmt: skip
             time.sleep(1.0)
@@ -64,7 +64,7 @@ def test_run_serves_metrics_that_move_while_events_flow(tmp_path: Path) -> None:
         if run.poll() is None:
             run.kill()
     assert run.returncode == 0, err[-3000:]
-    assert f"metrics: http://localhost:{port}/metrics" in out
+    assert f"metrics: http://127.0.0.1:{port}/metrics" in out  # loopback by default
     assert len(scrapes) >= 3, out[-2000:]
     last = scrapes[-1]
     for name in (

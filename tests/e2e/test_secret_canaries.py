@@ -110,7 +110,7 @@ def test_no_secret_reaches_logs_metrics_tables_or_files_at_debug(tmp_path: Path)
                 pass
             if cancel is None and _rows_written(outputs):
                 cancel = subprocess.run(
-                    [*PIPELINE, "cancel", "--venue", "binance", "--symbol", "BTCUSDT",
+                    [*PIPELINE, "cancel", "--venue", "binance", "--symbol", "BTCUSDT", "--yes",
                      "--data-dir", str(data), "--log-level", "DEBUG", "--timeout", "20"],
                     cwd=tmp_path, env=env, capture_output=True, timeout=60,
                 )  # fmt: skip

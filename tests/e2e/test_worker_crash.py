@@ -32,8 +32,8 @@ from stream_helpers import (
 from pipeline.envelope import envelope_key
 from pipeline.kafka import RAW_TOPICS, ensure_topics
 from pipeline.local.broker import TansuBroker
-from pipeline.local.statefile import read_state
-from pipeline.sink.queryserver import remote_query
+from pipeline.local.query import state_query
+from pipeline.local.statefile import StackState, read_state
 
 COPIES = 40  # accounts replaying the recorded flow: a few thousand raw records
 
@@ -83,12 +83,12 @@ async def _committed(bootstrap: str, group: str) -> int:
         await consumer.stop()
 
 
-def _query_url(tmp_path: Path, pid: int, timeout: float = 60) -> str:
+def _store_state(tmp_path: Path, pid: int, timeout: float = 60) -> StackState:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = read_state(tmp_path / "data")  # the killed worker's stale file is ignored
         if state is not None and state.pid == pid and state.query_url:
-            return state.query_url
+            return state
         time.sleep(0.2)
     raise AssertionError("the restarted worker never published its query endpoint")
 
@@ -121,11 +121,11 @@ async def test_worker_killed_mid_stream_and_restarted_loses_and_duplicates_nothi
     await produce(bootstrap, flow[half:] + poison)
     restarted = _worker(tmp_path, bootstrap)
     try:
-        url = await asyncio.to_thread(_query_url, tmp_path, restarted.pid)
+        state = await asyncio.to_thread(_store_state, tmp_path, restarted.pid)
         deadline = time.monotonic() + 150
         while time.monotonic() < deadline:
-            counts = remote_query(
-                url,
+            counts = state_query(
+                state,
                 "SELECT (SELECT count() FROM trading.orders FINAL), "
                 "(SELECT count() FROM trading.order_events FINAL), "
                 "(SELECT count() FROM trading.dead_letters FINAL)",
@@ -135,10 +135,10 @@ async def test_worker_killed_mid_stream_and_restarted_loses_and_duplicates_nothi
             await asyncio.sleep(1)
         await asyncio.sleep(2)  # let positions and fills of the last batch land too
         for table in ("orders", "positions", "fills", "order_events"):
-            got = remote_rows(url, "trading", table, COLUMNS[table])
+            got = remote_rows(state, "trading", table, COLUMNS[table])
             want = expected["events"] if table == "order_events" else expected[table]
             assert_same_rows(got, want, table)
-        reasons = remote_query(url, "SELECT reason FROM trading.dead_letters FINAL").rows
+        reasons = state_query(state, "SELECT reason FROM trading.dead_letters FINAL").rows
         assert sorted(r for (r,) in reasons) == sorted(r for _, _, r in POISON)
     finally:
         restarted.send_signal(signal.SIGTERM)

@@ -5,76 +5,57 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from scenario_data import POISON, scenario_envelopes
-from stream_helpers import TEST_PROCESSING
 
-from pipeline.config import ClickHouseTarget
-from pipeline.sink.migrations import migrate
-from pipeline.sink.store import Store, open_store
-from pipeline.streams.replay import replay_file
+from pipeline.sink.store import Store
 
 ROOT = Path(__file__).resolve().parents[3]
 COOKBOOK = ROOT / "docs" / "sql-cookbook.md"
 DASHBOARDS = ROOT / "infra" / "grafana" / "dashboards"
-TIME_RANGE = (
-    "toDateTime64('2000-01-01 00:00:00', 3, 'UTC')",
-    "toDateTime64('2100-01-01 00:00:00', 3, 'UTC')",
-)
-
-
-@pytest.fixture(scope="module")
-def populated(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    store = open_store(
-        ClickHouseTarget(scheme="chdb", path=chdb_path, database=f"t_{uuid.uuid4().hex[:12]}")
-    )
-    migrate(store)
-    path = tmp_path_factory.mktemp("raw") / "raw.jsonl"
-    with path.open("wb") as handle:
-        for _key, envelope in scenario_envelopes():
-            handle.write(envelope.encode() + b"\n")
-        for _key, value, _reason in POISON:
-            handle.write(value + b"\n")
-    replay_file(path, store, TEST_PROCESSING)
-    now = datetime(2025, 1, 1, tzinfo=UTC)
-    store.insert(
-        "cancel_commands",
-        [["c-1", "binance", "desk-1", "ETH/USDC", None, None, "ops", now, now, 1, None]],
-        ["command_id", "venue", "account", "symbol", "order_id", "qty", "issued_by",
-         "issued_at", "received_at", "accepted", "reject_reason"],
-    )  # fmt: skip
-    store.insert(
-        "command_results",
-        [["c-1", "binance", "desk-1", "completed", 1, None, "[]", 2, 2, now, now, 3]],
-        ["command_id", "venue", "account", "status", "final", "reason", "outcomes",
-         "orders_targeted", "orders_canceled", "started_at", "finished_at", "version"],
-    )  # fmt: skip
-    yield store
-    store.command(f"DROP DATABASE IF EXISTS {store.database}")
+WIDE_RANGE = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
 
 
 def _in_database(sql: str, store: Store) -> str:
     return re.sub(r"\btrading\.", f"{store.database}.", sql)
 
 
-def grafana_sql(sql: str, store: Store) -> str:
-    """A panel's SQL with the ClickHouse plugin's macros replaced by literal SQL."""
+def expand_macros(sql: str, start: datetime, end: datetime, interval_s: int = 3600) -> str:
+    """A panel's SQL with the Grafana ClickHouse plugin's macros expanded as the plugin does
+    for the time range [start, end] (grafana-clickhouse-datasource, `macros.go`)."""
+    from_s, to_s = int(start.timestamp()), int(end.timestamp())
+    macros = {
+        "timeFilter": lambda c: f"{c} >= toDateTime({from_s}) AND {c} <= toDateTime({to_s})",
+        "timeFilter_ms": lambda c: (
+            f"{c} >= fromUnixTimestamp64Milli({from_s * 1000}) AND "
+            f"{c} <= fromUnixTimestamp64Milli({to_s * 1000})"
+        ),
+        "dateFilter": lambda c: (
+            f"{c} >= toDate('{start.date().isoformat()}') AND "
+            f"{c} <= toDate('{end.date().isoformat()}')"
+        ),
+        "timeInterval": lambda c: (
+            f"toStartOfInterval(toDateTime({c}), INTERVAL {interval_s} second)"
+        ),
+    }
     sql = re.sub(
-        r"\$__timeFilter\(([^)]+)\)",
-        lambda m: f"({m[1]} >= {TIME_RANGE[0]} AND {m[1]} <= {TIME_RANGE[1]})",
+        r"\$__(timeFilter_ms|timeFilter|dateFilter|timeInterval)\(([^)]+)\)",
+        lambda m: "(" + macros[m[1]](m[2].strip()) + ")",
         sql,
     )
-    sql = re.sub(
-        r"\$__timeInterval\(([^)]+)\)", lambda m: f"toStartOfInterval({m[1]}, INTERVAL 1 hour)", sql
+    sql = sql.replace("$__fromTime", f"toDateTime({from_s})").replace(
+        "$__toTime", f"toDateTime({to_s})"
     )
-    assert "$" not in sql, f"an unsubstituted macro in {sql}"
-    return _in_database(sql, store)
+    assert "$" not in sql, f"an unexpanded macro in {sql}"
+    return sql
+
+
+def grafana_sql(sql: str, store: Store) -> str:
+    """A panel's SQL with the macros expanded for a range that holds every row."""
+    return _in_database(expand_macros(sql, *WIDE_RANGE), store)
 
 
 def cookbook_queries() -> list[str]:

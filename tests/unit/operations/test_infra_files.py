@@ -218,3 +218,17 @@ def test_prometheus_panels_use_only_metrics_the_pipeline_exports() -> None:
                     assert metric in names, f"{panel['title']}: {metric} is not exported"
                     used += 1
     assert used >= 20
+
+
+def test_every_exported_family_is_on_a_dashboard() -> None:
+    """Issue 16: a family no dashboard shows is either put on one or dropped."""
+    registry = CollectorRegistry()
+    PipelineMetrics(registry)
+    exported = {f.name for f in registry.collect() if f.name.startswith("pipeline_")}
+    shown: set[str] = set()
+    for dashboard in _dashboards():
+        for panel in dashboard["panels"]:
+            for target in panel["targets"]:
+                for metric in re.findall(r"\b(pipeline_\w+)", target.get("expr", "")):
+                    shown.add(re.sub(r"_(total|bucket|sum|count)$", "", metric))
+    assert sorted(exported - shown) == []

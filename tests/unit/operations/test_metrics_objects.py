@@ -26,6 +26,8 @@ def test_names_follow_the_prometheus_conventions() -> None:
     registry = CollectorRegistry()
     PipelineMetrics(registry)
     for family in registry.collect():
+        if family.name.startswith(("process_", "python_")):
+            continue  # the standard process and platform collectors
         assert family.name.startswith("pipeline_"), family.name
         if family.type == "histogram":
             assert family.name.endswith(("_seconds", "_records", "_rows")), family.name
@@ -136,3 +138,47 @@ async def test_rest_pollers_count_requests_and_rate_limit_waits_for_the_metrics(
     assert samples[("pipeline_ingest_rate_limit_waits_total", (("venue", "coinone"),))] == 2
     waited = samples[("pipeline_ingest_rate_limit_wait_seconds_total", (("venue", "coinone"),))]
     assert waited == coinone.rate_limit_wait_seconds
+
+
+def test_process_and_platform_collectors_are_registered() -> None:
+    samples = _samples(PipelineMetrics(CollectorRegistry()).registry)
+    names = {name for name, _labels in samples}
+    assert {"process_resident_memory_bytes", "process_cpu_seconds_total",
+            "process_open_fds", "python_info"} <= names  # fmt: skip
+    assert any(name.startswith("python_gc_") for name in names)
+
+
+def test_labelled_series_exist_at_zero_before_the_first_observation() -> None:
+    metrics = PipelineMetrics(CollectorRegistry())
+    metrics.watch(SimpleNamespace(ingest_stats=IngestStats(), process=None, sink=None))
+    samples = _samples(metrics.registry)
+    for venue in ("upbit", "binance", "coinone", "ssi", "futures_gateway"):
+        key = ("pipeline_process_dead_letters_total", (("reason", "bad_payload"), ("venue", venue)))
+        assert samples[key] == 0
+        assert samples[("pipeline_ingest_dead_letters_total", (("venue", venue),))] == 0
+        assert samples[("pipeline_ingest_reconnects_total", (("venue", venue),))] == 0
+        failed = (("status", "failed"), ("venue", venue))
+        assert samples[("pipeline_cancel_commands_total", failed)] == 0
+        latency = ("pipeline_end_to_end_latency_seconds_count", (("venue", venue),))
+        assert samples[latency] == 0
+
+
+def test_metrics_bind_to_loopback_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.metrics import ENV_METRICS_ADDR, serve_metrics
+
+    monkeypatch.delenv(ENV_METRICS_ADDR, raising=False)
+    server = serve_metrics(0) or serve_metrics(_free_port())
+    assert server is not None
+    try:
+        assert server.addr == "127.0.0.1"
+        assert server._server.server_address[0] == "127.0.0.1"
+    finally:
+        server.stop()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

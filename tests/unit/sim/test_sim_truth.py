@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -107,7 +108,9 @@ def test_compare_reports_each_difference_and_a_summary() -> None:
     assert not result.ok
     assert result.summary() == "orders 0/2 match, positions 1/2 match"
     text = "\n".join(result.problems)
-    assert "filled_qty" in text
+    assert re.search(r"filled_qty: expected [0-9.]+, stored 0\.3\b", text), text
+    assert "qty: expected" in text
+    assert ", stored 9" in text
     assert "missing from the pipeline" in text
     assert "not in the truth" in text
     assert "position" in text
