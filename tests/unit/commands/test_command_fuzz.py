@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from test_cancel_executor import KEY, NOW, cmd, setup
 
 from pipeline.commands.auth import sign_command
+from pipeline.commands.model import FIELDS as COMMAND_FIELDS
 from pipeline.commands.model import MAX_ID_CHARS
 
 HOSTILE_TEXT = st.one_of(
@@ -30,20 +31,7 @@ NUMBERS = st.one_of(
 VALUES = st.one_of(
     st.none(), st.booleans(), HOSTILE_TEXT, NUMBERS, st.lists(st.integers(), max_size=3)
 )
-FIELDS = st.sampled_from(
-    [
-        "command_id",
-        "venue",
-        "account",
-        "symbol",
-        "order_id",
-        "qty",
-        "issued_by",
-        "issued_at",
-        "signature",
-        "extra",
-    ]
-)
+FIELDS = st.sampled_from([*sorted(COMMAND_FIELDS), "extra"])  # every field, one unknown
 COMMANDS = st.one_of(
     st.dictionaries(FIELDS, VALUES, max_size=9),
     # a valid shape with one field made hostile, signed or not
