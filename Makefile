@@ -12,7 +12,7 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help venv run test lint format clean bench soak
+.PHONY: help venv run test lint format clean bench bench-parts soak
 
 help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -58,7 +58,16 @@ format: $(COMPILED) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(COMPILED) ## run the benchmarks and print the figures for BENCHMARKS.md
+# Quix Streams, a peer of the bench, is an optional extra: installed on first `make bench`.
+BENCH_STAMP := $(VENV)/.bench-extra
+$(BENCH_STAMP): $(STAMP)
+	PIPELINE_PURE_PYTHON=1 $(BIN)/python -m pip install --quiet -e '.[embedded,dev,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(COMPILED) $(BENCH_STAMP) ## `pipeline bench`: peers and pipeline side by side (ARGS="--events 200000")
+	$(BIN)/pipeline bench $(ARGS)
+
+bench-parts: $(COMPILED) ## the in-process figures (fold, processor, e2e) and recovery: benchmarks/run.py
 	$(BIN)/python benchmarks/run.py $(ARGS)
 
 soak: $(COMPILED) ## the main job for 10 min at a high load with venue faults and broker pauses

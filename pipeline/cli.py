@@ -229,6 +229,13 @@ def cmd_fold(args: argparse.Namespace, settings: Settings) -> int:
     return fold_lines(sys.stdin, sys.stdout, sys.stderr)
 
 
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.bench.cli import options_from
+    from pipeline.bench.run import run_bench
+
+    return run_bench(options_from(args), sys.stdout)
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pipeline",
@@ -315,6 +322,14 @@ def make_parser() -> argparse.ArgumentParser:
     cancel_cli.add_arguments(cancel)
     add("normalize", cmd_normalize, "raw envelopes (JSON lines, stdin) -> canonical events")
     add("fold", cmd_fold, "canonical events (JSON lines, stdin) -> final orders and positions")
+    help_text = "benchmark the pipeline beside its peers on the embedded stack (bench-results.json)"
+    bench = sub.add_parser("bench", help=help_text, description=help_text)
+    from pipeline.bench import cli as bench_cli
+
+    bench_cli.add_arguments(bench)
+    bench.set_defaults(
+        handler=cmd_bench, **dict.fromkeys(f for f in _COMMON_FLAGS if f != "partitions")
+    )
     return parser
 
 

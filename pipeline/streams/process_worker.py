@@ -83,6 +83,8 @@ class ProcessStats:
     revoke_checkpoints_skipped: int = 0  # revoked with the checkpoint on record still current
     recovery_seconds: float = 0.0  # the last recovery's duration
     reorder_depth: int = 0
+    first_batch_at: float = 0.0  # wall time (s) the first batch of records arrived
+    last_batch_at: float = 0.0  # wall time (s) the last batch's offsets were committed
     assigned: set[TopicPartition] = field(default_factory=set)
     lag: dict[tuple[str, int], int] = field(default_factory=dict)  # fetch high watermark - position
 
@@ -246,6 +248,8 @@ class ProcessWorker:
         consumer = self._consumer
         assert consumer is not None
         now_wall = time.monotonic()
+        if fetched and not self.stats.first_batch_at:
+            self.stats.first_batch_at = time.time()
         letters: list = []
         records_in = 0
         now_ms = int(time.time() * 1000)
@@ -291,6 +295,7 @@ class ProcessWorker:
                 self._crash_point("checkpoint")
         if commits:
             await consumer.commit(commits)
+            self.stats.last_batch_at = time.time()
             self._crash_point("commit")
             self._gc.after_batch()
             self.stats.batches += 1
