@@ -7,6 +7,7 @@
      │    ├── EnvelopeError     the raw envelope itself is malformed
      │    └── NormalizationError a venue payload field is missing or has a wrong value
      ├── StoreError             ClickHouse rejected or could not take a write or query
+     │    └── RejectedDataError rows the store refuses for their values (never retried)
      └── CheckpointError        a processing checkpoint cannot be read or written
 
 Third-party exceptions are translated once, at the boundary that calls the library
@@ -80,6 +81,13 @@ class UnknownVenueError(BadInputError):
 
 class StoreError(PipelineError):
     """A ClickHouse write or query failed."""
+
+
+class RejectedDataError(StoreError):
+    """The store refused rows for what they hold (a value out of range, unparsable).
+
+    Retrying the same rows cannot succeed: the writer isolates the rows at fault and the
+    sink dead-letters them (writer.py), where any other `StoreError` is retried."""
 
 
 class CheckpointError(PipelineError):

@@ -69,16 +69,26 @@ async def run_process(args: argparse.Namespace) -> None:
 
     settings = settings_for(Path(args.data_dir))
     worker = ProcessWorker(
-        args.bootstrap, settings, settings.processing, group_id=PROCESS_GROUP,
+        args.bootstrap, settings, settings.processing, group_id=args.group,
         checkpoints=open_checkpoints(settings, args.bootstrap),
         checkpoint_interval_s=settings.checkpoint_interval_s,
-        checkpoint_records=settings.checkpoint_records, sink_group=SINK_GROUP,
+        checkpoint_records=settings.checkpoint_records, sink_group=args.sink_group,
         idle_flush_s=args.idle_flush,
     )  # fmt: skip
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
+    lags: list[float] = []
+    ticker = asyncio.create_task(_loop_lag(lags))
+    if args.serve:  # latency: run until told, say when the partitions are assigned
+        await _serve(worker, task)
+        stop.set()
+        await task
+        ticker.cancel()
+        _say({**_usage(), "loop_lag": _lag_summary(lags), "orders_held": _orders(worker),
+              "records": worker.stats.records})  # fmt: skip
+        return
     first: float | None = None
-    cpu_first = 0.0
+    cpu_first = cpu_caught_up = 0.0
     caught_up: float | None = None
     at_caught_up = 0
     deadline = time.monotonic() + args.timeout
@@ -92,19 +102,60 @@ async def run_process(args: argparse.Namespace) -> None:
         if caught_up is None and stats.records >= args.events and not worker._lock.locked():
             caught_up = stats.last_batch_at
             at_caught_up = stats.messages_out
+            cpu_caught_up = time.process_time()
         if caught_up is not None and stats.reorder_depth == 0:
             break
     done = time.time()
+    orders_held = _orders(worker)
     stop.set()
     await task
+    ticker.cancel()
     _say({
+        "loop_lag": _lag_summary(lags), "orders_held": orders_held,
         "first": first, "caught_up": caught_up, "messages_at_caught_up": at_caught_up,
         "messages_out": stats.messages_out, "done": done, **_usage(),
-        "cpu_at_first": round(cpu_first, 3),
+        "cpu_at_first": round(cpu_first, 3), "cpu_at_caught_up": round(cpu_caught_up, 3),
         "stats": {"records": stats.records, "normalized": stats.normalized,
                   "duplicates": stats.duplicates, "late": stats.late,
                   "dead_letters": stats.dead_letters, "batches": stats.batches},
     })  # fmt: skip
+
+
+async def _loop_lag(lags: list[float], tick: float = 0.01) -> None:
+    """How late the event loop wakes a 10 ms sleeper: how long something blocked it."""
+    loop = asyncio.get_running_loop()
+    while True:
+        before = loop.time()
+        await asyncio.sleep(tick)
+        lags.append(loop.time() - before - tick)
+
+
+def _lag_summary(lags: list[float]) -> dict[str, float]:
+    if not lags:
+        return {}
+    ordered = sorted(lags)
+    return {
+        "p50_ms": round(ordered[len(ordered) // 2] * 1000, 1),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 1),
+        "max_ms": round(ordered[-1] * 1000, 1),
+    }
+
+
+def _orders(worker: Any) -> int:
+    return sum(len(list(p.book.orders())) for p in worker.processors.values())
+
+
+async def _serve(worker: Any, task: asyncio.Task[None]) -> None:
+    """Say `{"ready": true}` once partitions are assigned, then run until a line on stdin."""
+    loop = asyncio.get_running_loop()
+    told = loop.run_in_executor(None, sys.stdin.readline)
+    ready = False
+    while not told.done() and not task.done():
+        await asyncio.sleep(0.01)
+        if not ready and worker.stats.assigned:
+            ready = True
+            _say({"ready": True})
+    await told
 
 
 async def run_sink(args: argparse.Namespace) -> None:
@@ -115,7 +166,10 @@ async def run_sink(args: argparse.Namespace) -> None:
     settings = settings_for(Path(args.data_dir))
     store = open_store(settings.store)
     migrate(store)
-    worker = SinkWorker(args.bootstrap, settings, store, group_id=SINK_GROUP)
+    worker = SinkWorker(args.bootstrap, settings, store, group_id=args.sink_group)
+    latencies: dict[str, list[float]] = {}
+    if args.serve:
+        _watch_latency(worker, latencies)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     loop = asyncio.get_running_loop()
@@ -143,8 +197,51 @@ async def run_sink(args: argparse.Namespace) -> None:
     stop.set()
     await task
     store.close()
-    _say({"timeline": timeline, **_usage(), "cpu_at_ready": round(cpu_ready, 3),
-          "errors": worker.stats.errors})  # fmt: skip
+    latency = {table: _percentiles(values) for table, values in latencies.items()}
+    _say({"timeline": [] if args.serve else timeline, **_usage(),
+          "cpu_at_ready": round(cpu_ready, 3), "errors": worker.stats.errors,
+          "latency": latency})  # fmt: skip
+
+
+# table -> the field of its rows that holds the event time of the raw event behind the row
+LATENCY_FIELDS: dict[str, str] = {
+    "orders": "updated_at",
+    "positions": "updated_at",
+    "order_events": "event_time",
+}
+
+
+def _watch_latency(worker: Any, latencies: dict[str, list[float]]) -> None:
+    """Time each stored row from its raw event's time (= its production time in the latency
+    run) to the end of the insert that stored it."""
+    write = worker.writer.write
+
+    def timed(batches: Any) -> int:
+        written = write(batches)
+        now_ms = time.time() * 1000
+        for batch in batches:
+            name = LATENCY_FIELDS.get(batch.table)
+            if name is None:
+                continue
+            into = latencies.setdefault(batch.table, [])
+            for value in batch.records:
+                with contextlib.suppress(Exception):
+                    into.append(now_ms - orjson.loads(value)[name])
+        return written
+
+    worker.writer.write = timed
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    if not ordered:
+        return {}
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))], 1)
+
+    return {"count": len(ordered), "p50_ms": at(0.5), "p99_ms": at(0.99),
+            "max_ms": round(ordered[-1], 1)}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--idle-flush", type=float, default=2.0)
+    parser.add_argument("--serve", action="store_true", help="run until told (latency)")
+    parser.add_argument("--group", default=PROCESS_GROUP, help="the process role's group")
+    parser.add_argument("--sink-group", default=SINK_GROUP, help="the sink role's group")
     args = parser.parse_args(argv)
     import logging
 
@@ -167,4 +267,3 @@ if __name__ == "__main__":
     with contextlib.suppress(KeyboardInterrupt):
         sys.exit(main())
     sys.exit(0)
-

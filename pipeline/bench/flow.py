@@ -8,8 +8,8 @@ an ingestor publishes it (DESIGN §3: raw envelope, key `venue|account|symbol`):
 | upbit | `myOrder` (WebSocket, DEFAULT, JSON doubles) | `wait`, `trade` x k, `done` or `cancel` |
 | binance | `userData` (`executionReport` in the WS API wrapper) | `NEW`, `TRADE` x k, `CANCELED` |
 | coinone | `MYORDER` (short keys, decimal strings) | `wait`, `trade` x k (`trade_done`), `cancel` |
-| ssi | `stream` (`orderEvent` / `orderMatchEvent`, keyed `ssi|account|*`) | `QU`, a match + `PF`/`FF` per trade, `CL` |
-| futures_gateway | `rest.trades` and `rest.order_status` polls | `NEW`, each trade then the order's status |
+| ssi | `stream`, keyed `ssi|account|*` | `QU`, `orderMatchEvent` + `PF`/`FF` per trade, `CL` |
+| futures_gateway | `rest.trades`, `rest.order_status` | `NEW`, each trade, the final status |
 
 Lifecycles: filled in 1-3 trades, partially filled then canceled (a partial cancel), canceled
 unfilled, or left open with part filled. Then 5% of the messages are delivered twice and 5%
@@ -121,7 +121,7 @@ class _Order:
 Emit = Callable[[str, str, str, int, dict], None]  # (venue, account, channel, received, payload)
 
 
-def _plan(i: int, rng: random.Random, accounts: int) -> _Order:
+def _plan(i: int, rng: random.Random, accounts: int, t0: int, step_ms: float) -> _Order:
     venue = VENUES[i % len(VENUES)]
     venue_symbol, symbol, price, lot = rng.choice(_SYMBOLS[venue])
     if venue == "futures_gateway":
@@ -155,7 +155,7 @@ def _plan(i: int, rng: random.Random, accounts: int) -> _Order:
         "futures_gateway": f"01936be4-{i % 65536:04x}-7a3f-97fa-{i:012x}",
     }[venue]
     return _Order(venue, account, venue_symbol, symbol, order_id, rng.random() < 0.5,
-                  Decimal(price), qty, trades, end, T0 + i * STEP_MS)  # fmt: skip
+                  Decimal(price), qty, trades, end, t0 + int(i * step_ms))  # fmt: skip
 
 
 def _f(value: Decimal) -> float:
@@ -360,25 +360,28 @@ def _expect(o: _Order, expected: Expected) -> None:
         expected.fill(o.venue, o.account, o.symbol, o.order_id, qty if o.buy else -qty)
 
 
-def generate(events: int, seed: int = 1, accounts: int = 40) -> BenchFlow:
-    """About `events` raw envelopes (whole orders: it stops at the first order past it)."""
+def generate(
+    events: int, seed: int = 1, accounts: int = 40, t0: int = T0, step_ms: float = STEP_MS
+) -> BenchFlow:
+    """About `events` raw envelopes (whole orders: it stops at the first order past it).
+
+    Order i starts at event time `t0 + i * step_ms` (ms); its messages follow within ~10 ms.
+    """
     rng = random.Random(seed)
     expected = Expected()
     out: list[tuple[str, bytes, bytes]] = []
     notify = [0]
 
     def emit(venue: str, account: str, channel: str, received: int, payload: dict) -> None:
-        if venue == "ssi":
-            symbol = "*"  # SSI's stream covers the whole account (tests/scenario_data.py)
-        else:
-            symbol = current.venue_symbol
+        # SSI's stream covers the whole account (tests/scenario_data.py)
+        symbol = "*" if venue == "ssi" else current.venue_symbol
         key = envelope_key(venue, account, symbol)
         out.append((f"raw.{venue}", key, RawEnvelope(venue, account, channel, received,
                                                       payload).encode()))  # fmt: skip
 
     i = 0
     while len(out) * 1.05 < events:  # duplicates add ~5%
-        current = _plan(i, rng, accounts)
+        current = _plan(i, rng, accounts, t0, step_ms)
         if current.venue == "upbit":
             _upbit(current, emit)
         elif current.venue == "binance":

@@ -63,8 +63,20 @@ def print_table(results: dict[str, Any], out: TextIO) -> None:
     for key in ("process_vs_limit", "pipeline_vs_limit", "process_vs_quix", "process_vs_naive"):
         if results.get(key) is not None:
             print(f"{HEADLINES[key]:<30} {results[key]:.3f}", file=out)
+    process = runs.get("process", {})
+    if process.get("orders_held"):
+        blocked = process.get("event_loop_blocked", {})
+        print(f"process role: {process['orders_held']:,} orders held, peak RSS / order "
+              f"{process['peak_rss_bytes_per_order_held']:,} bytes; event loop blocked p99 "
+              f"{blocked.get('p99_ms', 0):.0f} ms, max {blocked.get('max_ms', 0):.0f} ms",
+              file=out)  # fmt: skip
     latency = results.get("latency")
     if latency:
+        blocked = latency.get("event_loop_blocked", {})
+        print(f"latency run: {latency['achieved_events_per_s']:,.0f} events/s offered for "
+              f"{latency['seconds']:.0f} s; process event loop blocked p99 "
+              f"{blocked.get('p99_ms', 0):.0f} ms, max {blocked.get('max_ms', 0):.0f} ms",
+              file=out)  # fmt: skip
         for target, figures in latency.get("targets", {}).items():
             print(f"latency -> {target:<22} p50 {figures['p50_ms']:>8.0f} ms   "
                   f"p99 {figures['p99_ms']:>8.0f} ms   max {figures['max_ms']:>8.0f} ms",

@@ -182,6 +182,42 @@ def _read_line(child: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]
     raise TimeoutError(f"no answer from {child.args!r} within {timeout:.0f}s")
 
 
+def run_process_alone(bootstrap: str, data_dir: Path, events: int, timeout: float) -> dict:
+    """The process role alone (no sink running): its throughput on the whole job."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    process = _child(
+        "pipeline.bench.endtoend", "process", "--bootstrap", bootstrap, "--data-dir",
+        str(data_dir), "--timeout", str(timeout), "--events", str(events),
+        "--group", "bench-processor-alone", "--sink-group", "bench-sink-alone",
+    )  # fmt: skip
+    try:
+        proc = _read_line(process, timeout)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    seconds = proc["caught_up"] - proc["first"]
+    cpu = proc["cpu_at_caught_up"] - proc["cpu_at_first"]
+    return {
+        "label": report.HEADLINES["process_events_per_s"],
+        "events": events,
+        "seconds": round(seconds, 3),
+        "events_per_s": round(events / seconds, 1),
+        "cpu_us_per_event": round(cpu * 1e6 / events, 2),
+        "peak_rss_mb": proc["peak_rss_mb"],
+        "messages_out": proc["messages_out"],
+        "messages_per_event": round(proc["messages_out"] / events, 3),
+        "stats": proc["stats"],
+        "orders_held": proc["orders_held"],
+        # an upper bound: the whole process (interpreter, buffers) over the orders it holds
+        "peak_rss_bytes_per_order_held": round(
+            proc["peak_rss_mb"] * 2**20 / max(1, proc["orders_held"])
+        ),
+        "event_loop_blocked": proc["loop_lag"],
+    }
+
+
 def run_pipeline(bootstrap: str, data_dir: Path, events: int, timeout: float) -> dict[str, Any]:
     """Process and sink in two processes; the end-to-end figures."""
     common = ("--bootstrap", bootstrap, "--data-dir", str(data_dir), "--timeout", str(timeout))
@@ -202,7 +238,7 @@ def run_pipeline(bootstrap: str, data_dir: Path, events: int, timeout: float) ->
             if child is not None and child.poll() is None:
                 child.kill()
                 child.wait()
-    first, caught_up = proc["first"], proc["caught_up"]
+    first = proc["first"]
     timeline = stored["timeline"]
     state_rows_at = _first_at(timeline, proc["messages_at_caught_up"])
     all_rows_at = _first_at(timeline, proc["messages_out"])
@@ -210,30 +246,20 @@ def run_pipeline(bootstrap: str, data_dir: Path, events: int, timeout: float) ->
     sink_cpu = stored["cpu_s"] - stored["cpu_at_ready"]
     e2e_seconds = (state_rows_at - first) if state_rows_at and first else None
     return {
-        "process": {
-            "label": report.HEADLINES["process_events_per_s"],
-            "events": events,
-            "seconds": round(caught_up - first, 3),
-            "events_per_s": round(events / (caught_up - first), 1),
-            "cpu_us_per_event": round(process_cpu * 1e6 / events, 2),
-            "peak_rss_mb": proc["peak_rss_mb"],
-            "messages_out": proc["messages_out"],
-            "stats": proc["stats"],
-        },
-        "pipeline": {
-            "label": report.HEADLINES["pipeline_events_per_s"],
-            "events": events,
-            "seconds": round(e2e_seconds, 3) if e2e_seconds else None,
-            "events_per_s": round(events / e2e_seconds, 1) if e2e_seconds else None,
-            "cpu_us_per_event": round((process_cpu + sink_cpu) * 1e6 / events, 2),
-            "peak_rss_mb": f"{proc['peak_rss_mb']:.0f}+{stored['peak_rss_mb']:.0f}",
-            "sink_peak_rss_mb": stored["peak_rss_mb"],
-            "process_peak_rss_mb": proc["peak_rss_mb"],
-            "sink_cpu_us_per_event": round(sink_cpu * 1e6 / events, 2),
-            "rows": proc["messages_out"],
-            "all_rows_seconds": round(all_rows_at - first, 3) if all_rows_at else None,
-            "sink_errors": stored["errors"],
-        },
+        "label": report.HEADLINES["pipeline_events_per_s"],
+        "events": events,
+        "seconds": round(e2e_seconds, 3) if e2e_seconds else None,
+        "events_per_s": round(events / e2e_seconds, 1) if e2e_seconds else None,
+        "cpu_us_per_event": round((process_cpu + sink_cpu) * 1e6 / events, 2),
+        "peak_rss_mb": f"{proc['peak_rss_mb']:.0f}+{stored['peak_rss_mb']:.0f}",
+        "process_peak_rss_mb": proc["peak_rss_mb"],
+        "sink_peak_rss_mb": stored["peak_rss_mb"],
+        "process_cpu_us_per_event": round(process_cpu * 1e6 / events, 2),
+        "sink_cpu_us_per_event": round(sink_cpu * 1e6 / events, 2),
+        "process_seconds_to_caught_up": round(proc["caught_up"] - first, 3),
+        "rows": proc["messages_out"],
+        "all_rows_seconds": round(all_rows_at - first, 3) if all_rows_at else None,
+        "sink_errors": stored["errors"],
     }
 
 
@@ -353,9 +379,15 @@ def run_bench(options: BenchOptions, out: TextIO) -> int:
             results["limit_events_per_s"] = max(rates) if rates else None
         print("running the pipeline (process + sink) ...", file=out, flush=True)
         figures = run_pipeline(broker.bootstrap, work, events, options.pipeline_timeout)
-        results["runs"].update(figures)
-        results["process_events_per_s"] = figures["process"]["events_per_s"]
-        results["pipeline_events_per_s"] = figures["pipeline"]["events_per_s"]
+        results["runs"]["pipeline"] = figures
+        results["pipeline_events_per_s"] = figures["events_per_s"]
+        # after the pipeline: its outputs land on the same topics, which no sink reads now
+        print("running the process role alone ...", file=out, flush=True)
+        alone = run_process_alone(
+            broker.bootstrap, work / "alone", events, options.pipeline_timeout
+        )
+        results["runs"]["process"] = alone
+        results["process_events_per_s"] = alone["events_per_s"]
         check = check_tables(work / "store", flow)
         results["check"] = check
         results["correct"] = check["ok"]
@@ -366,8 +398,8 @@ def run_bench(options: BenchOptions, out: TextIO) -> int:
             print(f"latency at {options.latency_rate:,.0f} events/s offered for "
                   f"{options.latency_seconds:.0f} s ...", file=out, flush=True)  # fmt: skip
             latency = measure_latency(
-                broker.bootstrap, work, options.latency_rate, options.latency_seconds,
-                options.seed,
+                work, options.latency_rate, options.latency_seconds, options.seed,
+                options.partitions,
             )  # fmt: skip
             results["latency"] = latency
             orders = latency["targets"].get("trading.orders", {})

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.config import ClickHouseTarget
-from pipeline.errors import StoreError
+from pipeline.errors import RejectedDataError, StoreError
+from pipeline.sink import jsonrows
 
 
 @dataclass(slots=True)
@@ -111,10 +112,52 @@ class Store:
                 )
             except StoreError:
                 raise
-            except Exception as exc:
-                raise StoreError(
-                    f"ClickHouse insert into {self.database}.{table} failed: {_first_line(exc)}"
+            except (ArithmeticError, TypeError, ValueError) as exc:
+                # raised while the client serializes the rows: a value the column cannot hold
+                # (e.g. "int too big to convert" for a Decimal(38, 18))
+                raise RejectedDataError(
+                    f"ClickHouse insert into {self.database}.{table} refused the rows: "
+                    f"{_first_line(exc)}"
                 ) from exc
+            except Exception as exc:
+                raise _store_error(f"ClickHouse insert into {self.database}.{table}", exc) from exc
+
+    @property
+    def accepts_json(self) -> bool:
+        """Can this store take records as JSON lines (`insert_json`)? The embedded one can:
+        chDB reads them from a file of this process; a server would need them in the request
+        body (`input()`), a path not covered by the tests, so servers take rows."""
+        return self.target.is_embedded
+
+    def insert_json(self, table: str, lines: bytes, dedup_token: str | None = None) -> None:
+        """Insert output records (JSON lines, as on the topics) into `database.table`; the
+        store parses them itself (jsonrows.py). Same deduplication as `insert`."""
+        import os
+        import tempfile
+
+        if not lines:
+            return
+        settings: dict[str, Any] = {"input_format_skip_unknown_fields": 1}
+        if dedup_token:
+            settings["insert_deduplication_token"] = dedup_token
+        with self._lock:
+            assert self.target.path is not None
+            handle, path = tempfile.mkstemp(prefix=f".{table}-", suffix=".jsonl",
+                                            dir=self.target.path)  # fmt: skip
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(lines)
+                quoted = path.replace("\\", "\\\\").replace("'", "\\'")
+                source = f"file('{quoted}', 'JSONEachRow', '{jsonrows.structure(table)}')"
+                self.client.command(
+                    jsonrows.insert_select(self.database, table, source), settings=settings
+                )
+            except StoreError:
+                raise
+            except Exception as exc:
+                raise _store_error(f"ClickHouse insert into {self.database}.{table}", exc) from exc
+            finally:
+                os.unlink(path)
 
     @property
     def lock(self) -> threading.RLock:
@@ -148,6 +191,15 @@ def _open_chdb(path: Any, patience: float = 10.0) -> Any:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                 raise
             time.sleep(0.25)
+
+
+def _store_error(what: str, exc: BaseException) -> StoreError:
+    """`what` failed: a `RejectedDataError` when ClickHouse blames the data, else a
+    `StoreError` (retried by the caller)."""
+    text = str(exc)
+    if jsonrows.is_data_error(text):
+        return RejectedDataError(f"{what} refused the rows: {_first_line(exc)}")
+    return StoreError(f"{what} failed: {_first_line(exc)}")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -63,6 +63,11 @@ from pipeline.streams.state import StateWriter
 
 log = logging.getLogger(__name__)
 
+# How long a fetch may wait at the broker for data (aiokafka's default is 500 ms): the
+# embedded broker answers a waiting fetch only when that time is up, not when records
+# arrive, so the default adds up to half a second per hop to the state latency.
+FETCH_MAX_WAIT_MS = 50
+
 
 @dataclass
 class ProcessStats:
@@ -202,6 +207,7 @@ class ProcessWorker:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_interval_ms=600_000,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             **consumer_timeouts(self.settings),
         )
         await self._producer.start()

@@ -2,8 +2,12 @@
 
 With chDB one process owns the store (DESIGN §2), so the sink runs in one process while
 processing scales out. Each poll becomes one insert per table; the offsets are committed
-after the store accepted all of them. A store error is retried with exponential backoff; the
-worker does not fetch while it retries, so at most one batch is held in memory
+after the store accepted all of them. Records reach the store as their own JSON bytes, which
+ClickHouse parses (sink/jsonrows.py; a ClickHouse server gets rows built here instead). A
+record the store refuses for its data (a value out of range, not JSON) is isolated by the
+writer and sent to the dead-letter topic, the rest of the batch stored: retrying cannot fix
+it, and it must not hold every table back. Any other store error is retried with exponential
+backoff; the worker does not fetch while it retries, so at most one batch is held in memory
 (backpressure instead of unbounded buffering), and the failure is visible in the stats and
 the log. Redelivered records are harmless: inserts carry deduplication tokens from their
 source offsets and the digest of their values (`source_range`), and every table replaces by
@@ -13,6 +17,7 @@ key and version.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -27,9 +32,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pipeline.config import Settings
 from pipeline.errors import StoreError
 from pipeline.sink.store import Store
-from pipeline.sink.writer import TableWriter, table_batches
+from pipeline.sink.writer import Rejected, TableWriter, table_batches
 from pipeline.streams.outputs import OUTPUT_TOPICS, TOPIC_TABLES
-from pipeline.streams.process_worker import consumer_lag, consumer_timeouts
+from pipeline.streams.process_worker import FETCH_MAX_WAIT_MS, consumer_lag, consumer_timeouts
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,8 @@ class SinkStats:
     errors: int = 0
     retries: int = 0
     undecodable: int = 0
+    rejected: int = 0  # records the store refused for their data
+    dead_letters: int = 0  # of those, sent to the dead-letter topic
     last_error: str = ""
     last_batch_seconds: float = 0.0
     last_batch_rows: int = 0
@@ -86,6 +93,7 @@ class SinkWorker:
         self.metrics = metrics  # a PipelineMetrics, or None
         self._lag_at = 0.0
         self._consumer: AIOKafkaConsumer | None = None
+        self._producer: Any = None  # for dead letters, started on the first one
 
     async def run(self, stop: asyncio.Event) -> None:
         self._consumer = AIOKafkaConsumer(
@@ -95,6 +103,7 @@ class SinkWorker:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_interval_ms=3_600_000,  # a long store outage must not evict us
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             **consumer_timeouts(self.settings),
         )
         await self._consumer.start()
@@ -102,7 +111,11 @@ class SinkWorker:
             while not stop.is_set():
                 await self.step(stop)
         finally:
-            await self._consumer.stop()
+            try:
+                await self._consumer.stop()
+            finally:
+                if self._producer is not None:
+                    await self._producer.stop()
 
     async def step(self, stop: asyncio.Event) -> None:
         consumer = self._consumer
@@ -113,32 +126,78 @@ class SinkWorker:
             self.stats.lag = await consumer_lag(consumer)
         if not fetched:
             return
-        per_table: dict[str, list[dict]] = defaultdict(list)
+        per_table: dict[str, list[bytes]] = defaultdict(list)
+        positions: dict[str, list[Any]] = defaultdict(list)  # per table: each record
         sources: dict[str, list[str]] = defaultdict(list)
         commits: dict[TopicPartition, int] = {}
-        loads = orjson.loads
         for tp, records in fetched.items():
             table = TOPIC_TABLES[tp.topic]
-            rows = per_table[table]
+            values = per_table[table]
             digest = hashlib.blake2b(digest_size=8)
             for record in records:
-                value = record.value
-                digest.update(value or b"")
-                try:
-                    rows.append(loads(value))
-                except orjson.JSONDecodeError:
-                    self.stats.undecodable += 1
-                    log.error("undecodable record %s:%d@%d skipped", *tp, record.offset)
+                value = record.value or b""
+                digest.update(value)
+                values.append(value)
+            positions[table] += records
             sources[table].append(source_range(tp, records[0].offset, records[-1].offset, digest))
             commits[tp] = records[-1].offset + 1
             self.stats.records += len(records)
-        batches = table_batches(per_table, sources)
-        await self._write_with_retry(batches, stop, per_table.get("order_events", []))
+        batches = table_batches(per_table, sources, raw=True)
+        events = _sample(per_table.get("order_events", [])) if self.metrics is not None else []
+        await self._write_with_retry(batches, stop, events)
+        if self.writer.rejected:
+            await self._dead_letter(self.writer.rejected, positions)
         await consumer.commit(commits)
+
+    async def _dead_letter(self, rejected: list[Rejected], positions: dict[str, list[Any]]) -> None:
+        """Records the store refused for their data: to the dead-letter topic (which this
+        sink stores in turn), acknowledged before the batch's offsets are committed. A dead
+        letter the store refuses cannot be dead-lettered again: it is logged and counted."""
+        from aiokafka import AIOKafkaProducer
+
+        from pipeline.kafka import DEAD_LETTERS
+        from pipeline.streams.processor import DeadLetter, _text
+
+        now_ms = int(time.time() * 1000)
+        letters: list[tuple[bytes | None, bytes]] = []
+        for item in rejected:
+            record = positions[item.batch.table][item.index]
+            self.stats.rejected += 1
+            if item.batch.table == "dead_letters":
+                log.error("dead letter %s:%d@%d refused by the store and dropped: %s",
+                          record.topic, record.partition, record.offset, item.reason)  # fmt: skip
+                continue
+            venue = ""
+            try:
+                decoded = orjson.loads(record.value or b"")
+            except orjson.JSONDecodeError:
+                self.stats.undecodable += 1
+            else:
+                if isinstance(decoded, dict):
+                    venue = str(decoded.get("venue") or "")
+            letter = DeadLetter(
+                source_topic=record.topic, source_partition=record.partition,
+                source_offset=record.offset, venue=venue, reason="store_rejected",
+                detail=f"{item.batch.table}: {item.reason}"[:2000], raw_key=_text(record.key),
+                raw_value=_text(record.value), failed_at=now_ms,
+            )  # fmt: skip
+            letters.append((record.key, orjson.dumps(letter.to_dict())))
+        if not letters:
+            return
+        if self._producer is None:
+            self._producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap, enable_idempotence=False, acks="all"
+            )
+            await self._producer.start()
+        for key, value in letters:
+            await self._producer.send_and_wait(DEAD_LETTERS, value, key=key)
+        self.stats.dead_letters += len(letters)
 
     async def _write_with_retry(
         self, batches: list, stop: asyncio.Event, events: list[dict] | None = None
     ) -> None:
+        """Write until the store takes the batch (a record it refuses for its data is
+        isolated by the writer, never retried); other store errors back off and retry."""
         backoff = 0.25
         while True:
             started = time.monotonic()
@@ -163,3 +222,16 @@ class SinkWorker:
                     written, self.stats.last_batch_seconds, events or []
                 )
             return
+
+
+def _sample(events: list[bytes], every: int = 8) -> list[dict]:
+    """One canonical event in `every` (and the first), decoded for the end-to-end latency
+    histogram: the records reach the store as bytes, and decoding them all only for the
+    metric would cost what passing bytes saves."""
+    out = []
+    for value in events[::every]:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            obj = orjson.loads(value)
+            if isinstance(obj, dict):
+                out.append(obj)
+    return out

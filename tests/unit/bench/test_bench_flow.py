@@ -31,9 +31,7 @@ def test_generated_flow_folds_to_the_expected_result_without_dead_letters() -> N
     processors: dict[str, PartitionProcessor] = {}
     letters = []
     for offset, (topic, key, value) in enumerate(flow.records):
-        processor = processors.setdefault(
-            topic, PartitionProcessor(topic, 0, ProcessingSettings())
-        )
+        processor = processors.setdefault(topic, PartitionProcessor(topic, 0, ProcessingSettings()))
         letters += processor.process([FileRecord(topic, 0, offset, key, value)], 0).dead_letters
     assert letters == []
     orders = {
