@@ -81,10 +81,11 @@ async def run_process(args: argparse.Namespace) -> None:
     ticker = asyncio.create_task(_loop_lag(lags))
     if args.serve:  # latency: run until told, say when the partitions are assigned
         await _serve(worker, task)
+        lag, held = _lag_summary(lags), _orders(worker)
         stop.set()
         await task
         ticker.cancel()
-        _say({**_usage(), "loop_lag": _lag_summary(lags), "orders_held": _orders(worker),
+        _say({**_usage(), "loop_lag": lag, "orders_held": held,
               "records": worker.stats.records})  # fmt: skip
         return
     first: float | None = None
@@ -107,11 +108,12 @@ async def run_process(args: argparse.Namespace) -> None:
             break
     done = time.time()
     orders_held = _orders(worker)
+    lag = _lag_summary(lags)  # while processing, not the checkpoints of the stop
     stop.set()
     await task
     ticker.cancel()
     _say({
-        "loop_lag": _lag_summary(lags), "orders_held": orders_held,
+        "loop_lag": lag, "orders_held": orders_held,
         "first": first, "caught_up": caught_up, "messages_at_caught_up": at_caught_up,
         "messages_out": stats.messages_out, "done": done, **_usage(),
         "cpu_at_first": round(cpu_first, 3), "cpu_at_caught_up": round(cpu_caught_up, 3),
@@ -177,7 +179,7 @@ async def run_sink(args: argparse.Namespace) -> None:
     target: int | None = None
     timeline: list[tuple[float, int]] = []
     ready = False
-    cpu_ready = 0.0
+    cpu_ready = ready_at = 0.0
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline and not task.done():
         await asyncio.sleep(0.005)
@@ -185,6 +187,7 @@ async def run_sink(args: argparse.Namespace) -> None:
         if not ready and consumer is not None and consumer.assignment():
             ready = True
             cpu_ready = time.process_time()
+            ready_at = time.time()
             _say({"ready": True})
         written = worker.stats.rows_written
         if not timeline or timeline[-1][1] != written:
@@ -199,7 +202,8 @@ async def run_sink(args: argparse.Namespace) -> None:
     store.close()
     latency = {table: _percentiles(values) for table, values in latencies.items()}
     _say({"timeline": [] if args.serve else timeline, **_usage(),
-          "cpu_at_ready": round(cpu_ready, 3), "errors": worker.stats.errors,
+          "cpu_at_ready": round(cpu_ready, 3), "ready_at": ready_at,
+          "errors": worker.stats.errors,
           "latency": latency})  # fmt: skip
 
 

@@ -20,6 +20,8 @@ HEADLINES: dict[str, str] = {
     "naive_events_per_s": "minimal fold, faust-streaming agent (naive peer)",
     "process_events_per_s": "our process role alone, full job",
     "pipeline_events_per_s": "our pipeline end to end (process + sink -> ClickHouse)",
+    "sink_rows_per_s": "our sink role alone, rows/s",
+    "sink_cpu_us_per_row": "our sink role alone, CPU µs per row",
     "process_vs_limit": "process / limit",
     "pipeline_vs_limit": "pipeline / limit",
     "process_vs_quix": "process / Quix Streams",
@@ -48,6 +50,12 @@ def print_table(results: dict[str, Any], out: TextIO) -> None:
           f"{'peak RSS MB':>12}", file=out)  # fmt: skip
     limit = results.get("limit_events_per_s") or 0
     for name, run in runs.items():
+        if name == "sink":
+            if run.get("rows_per_s"):
+                print(f"{run['label']:<58} {run['rows_per_s']:>10,.0f} {'rows/s':>9} "
+                      f"{run['cpu_us_per_row']:>10.1f} {run['peak_rss_mb']:>12.0f}",
+                      file=out)  # fmt: skip
+            continue
         rate = run.get("events_per_s")
         if rate is None:
             print(f"{run.get('label', name):<58} {'-':>10}  ({run.get('skipped', '')})", file=out)

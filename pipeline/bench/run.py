@@ -263,6 +263,41 @@ def run_pipeline(bootstrap: str, data_dir: Path, events: int, timeout: float) ->
     }
 
 
+def run_sink_alone(bootstrap: str, data_dir: Path, rows: int, timeout: float) -> dict:
+    """The sink role alone, on the output topics the pipeline filled: `rows` records into
+    a store of its own, from its partitions' assignment to the last row stored."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    sink = _child(
+        "pipeline.bench.endtoend", "sink", "--bootstrap", bootstrap, "--data-dir",
+        str(data_dir), "--timeout", str(timeout), "--sink-group", "bench-sink-alone",
+        stdin=True,
+    )  # fmt: skip
+    try:
+        _read_line(sink, 60)
+        assert sink.stdin is not None
+        sink.stdin.write(f"target {rows}\n".encode())
+        sink.stdin.close()
+        stored = _read_line(sink, timeout)
+        sink.wait(timeout=60)
+    finally:
+        if sink.poll() is None:
+            sink.kill()
+            sink.wait()
+    timeline = stored["timeline"]
+    started = stored["ready_at"]  # its records are all waiting: it starts at once
+    done = _first_at(timeline, rows)
+    seconds = (done - started) if done and started else None
+    cpu = stored["cpu_s"] - stored["cpu_at_ready"]
+    return {
+        "label": "our sink role alone (output records -> ClickHouse)",
+        "rows": rows,
+        "seconds": round(seconds, 3) if seconds else None,
+        "rows_per_s": round(rows / seconds, 1) if seconds else None,
+        "cpu_us_per_row": round(cpu * 1e6 / rows, 2),
+        "peak_rss_mb": stored["peak_rss_mb"],
+    }
+
+
 def _first_at(timeline: list[list[float]], rows: int) -> float | None:
     for at, written in timeline:
         if written >= rows:
@@ -381,6 +416,13 @@ def run_bench(options: BenchOptions, out: TextIO) -> int:
         figures = run_pipeline(broker.bootstrap, work, events, options.pipeline_timeout)
         results["runs"]["pipeline"] = figures
         results["pipeline_events_per_s"] = figures["events_per_s"]
+        print("running the sink role alone ...", file=out, flush=True)
+        sink_alone = run_sink_alone(
+            broker.bootstrap, work / "sink-alone", figures["rows"], options.pipeline_timeout
+        )
+        results["runs"]["sink"] = sink_alone
+        results["sink_rows_per_s"] = sink_alone["rows_per_s"]
+        results["sink_cpu_us_per_row"] = sink_alone["cpu_us_per_row"]
         # after the pipeline: its outputs land on the same topics, which no sink reads now
         print("running the process role alone ...", file=out, flush=True)
         alone = run_process_alone(

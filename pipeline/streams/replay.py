@@ -48,6 +48,7 @@ class ReplayReport:
     late: int = 0
     dead_letters: int = 0
     rows_written: int = 0
+    rejected: int = 0  # rows the store refused for their data (logged, skipped)
     seconds: float = 0.0
 
     def add(self, batch: ProcessedBatch) -> None:
@@ -63,7 +64,9 @@ class ReplayReport:
             f"replayed {self.records} records ({self.events} events, {self.duplicates} "
             f"duplicates, {self.late} late, {self.dead_letters} dead letters) -> "
             f"{self.rows_written} rows in {self.seconds:.2f}s ({rate:,.0f} records/s)"
-        )
+            + (f"; {self.rejected} rows refused by the store (see the log)" if self.rejected
+               else "")
+        )  # fmt: skip
 
 
 class Replayer:
@@ -115,6 +118,7 @@ class Replayer:
             per_table[TOPIC_TABLES[topic]].extend(value for _key, value in messages)
         sources = {table: [source] for table in per_table}
         self.report.rows_written += self.writer.write(table_batches(per_table, sources))
+        self.report.rejected += len(self.writer.rejected)
 
 
 def truncate_tables(store: Store) -> None:

@@ -1,17 +1,18 @@
 """The sink role: output topics -> ClickHouse, offsets committed only after durable writes.
 
 With chDB one process owns the store (DESIGN §2), so the sink runs in one process while
-processing scales out. Each poll becomes one insert per table; the offsets are committed
-after the store accepted all of them. Records reach the store as their own JSON bytes, which
-ClickHouse parses (sink/jsonrows.py; a ClickHouse server gets rows built here instead). A
-record the store refuses for its data (a value out of range, not JSON) is isolated by the
-writer and sent to the dead-letter topic, the rest of the batch stored: retrying cannot fix
-it, and it must not hold every table back. Any other store error is retried with exponential
-backoff; the worker does not fetch while it retries, so at most one batch is held in memory
-(backpressure instead of unbounded buffering), and the failure is visible in the stats and
-the log. Redelivered records are harmless: inserts carry deduplication tokens from their
-source offsets and the digest of their values (`source_range`), and every table replaces by
-key and version.
+processing scales out. Each poll (and what else arrives within `linger_ms`, 200 ms: every
+insert costs the store a part, so fewer, larger inserts) becomes one insert per table; the
+offsets are committed after the store accepted all of them. Records reach the store as their
+own JSON bytes, which ClickHouse parses (sink/jsonrows.py; a ClickHouse server gets rows
+built here instead). A record the store refuses for its data (a value out of range, not
+JSON) is isolated by the writer and sent to the dead-letter topic, the rest of the batch
+stored: retrying cannot fix it, and it must not hold every table back. Any other store error
+is retried with exponential backoff; the worker does not fetch while it retries, so at most
+one batch is held in memory (backpressure instead of unbounded buffering), and the failure
+is visible in the stats and the log. Redelivered records are harmless: inserts carry
+deduplication tokens from their source offsets and the digest of their values
+(`source_range`), and every table replaces by key and version.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class SinkWorker:
         topics: Sequence[str] = OUTPUT_TOPICS,
         max_records: int = 20_000,
         max_wait_ms: int = 500,
+        linger_ms: int = 200,
         max_backoff_s: float = 30.0,
         metrics: Any = None,
     ) -> None:
@@ -88,6 +90,7 @@ class SinkWorker:
         self.topics = tuple(topics)
         self.max_records = max_records
         self.max_wait_ms = max_wait_ms
+        self.linger_ms = linger_ms
         self.max_backoff_s = max_backoff_s
         self.stats = SinkStats()
         self.metrics = metrics  # a PipelineMetrics, or None
@@ -120,7 +123,7 @@ class SinkWorker:
     async def step(self, stop: asyncio.Event) -> None:
         consumer = self._consumer
         assert consumer is not None
-        fetched = await consumer.getmany(timeout_ms=self.max_wait_ms, max_records=self.max_records)
+        fetched = await self._gather(consumer)
         if time.monotonic() - self._lag_at >= 1.0:
             self._lag_at = time.monotonic()
             self.stats.lag = await consumer_lag(consumer)
@@ -148,6 +151,31 @@ class SinkWorker:
         if self.writer.rejected:
             await self._dead_letter(self.writer.rejected, positions)
         await consumer.commit(commits)
+
+    async def _gather(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[Any]]:
+        """One poll, then more for up to `linger_ms` or `max_records` records.
+
+        Every insert makes a part in each table: ~11-15 ms of the store's CPU however few
+        its rows (chDB, measured in BENCHMARKS.md), against ~5 µs a row. A sink writing each
+        small poll at once spends its core on parts; lingering a little turns many small
+        inserts into few larger ones, for at most `linger_ms` more latency.
+        """
+        fetched = await consumer.getmany(timeout_ms=self.max_wait_ms, max_records=self.max_records)
+        if not fetched or self.linger_ms <= 0:
+            return fetched
+        count = sum(len(records) for records in fetched.values())
+        deadline = time.monotonic() + self.linger_ms / 1000
+        while count < self.max_records:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            more = await consumer.getmany(
+                timeout_ms=int(left * 1000) + 1, max_records=self.max_records - count
+            )
+            for tp, records in more.items():
+                fetched.setdefault(tp, []).extend(records)
+                count += len(records)
+        return fetched
 
     async def _dead_letter(self, rejected: list[Rejected], positions: dict[str, list[Any]]) -> None:
         """Records the store refused for their data: to the dead-letter topic (which this

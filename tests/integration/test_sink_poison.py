@@ -116,3 +116,16 @@ def test_writer_isolates_each_refused_record_with_its_own_token(store: Store) ->
     assert writer.write([batch]) == 9  # a retry stores nothing twice (same tokens)
     rows = _rows(store, "SELECT count() FROM {db}.fills")[0][0]
     assert rows == 9
+
+
+def test_writer_rows_path_isolates_a_value_the_client_cannot_serialize(store: Store) -> None:
+    """Replay (and a sink writing a ClickHouse server) insert rows built in Python: a
+    quantity of 1e30 fails in the client's serialization, is isolated the same way, and the
+    other rows are stored (a replay no longer aborts on it)."""
+    rows = [orjson.loads(_fill(i)) for i in range(6)]
+    rows[4]["qty"] = "1e30"
+    writer = TableWriter(store)
+    assert writer.write([TableBatch("fills", rows, ["replay:0:0-5:x"])]) == 5
+    assert [item.index for item in writer.rejected] == [4]
+    stored = {t for (t,) in _rows(store, "SELECT trade_id FROM {db}.fills FINAL")}
+    assert stored == {"t0", "t1", "t2", "t3", "t5"}
