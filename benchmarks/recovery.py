@@ -2,7 +2,7 @@
 
     python benchmarks/recovery.py [--history 100000,1000000,10000000] [--baseline-max N]
                                   [--failover | --no-failover] [--json FILE]
-    make bench ARGS="--recovery"           # the same through benchmarks/run.py
+    make bench-parts ARGS="--recovery"        # the same through benchmarks/run.py
 
 Recovery (item 4). For each history size N, a fresh embedded Tansu broker gets N raw Binance
 `executionReport` records (the venue's real wire format, in the raw envelope) on one

@@ -1,4 +1,4 @@
-"""`make bench`: the pipeline's speed on this machine, printed for BENCHMARKS.md.
+"""`make bench-parts`: the pipeline's speed on this machine, printed for BENCHMARKS.md.
 
     python benchmarks/run.py [--orders N] [--only fold|processor|e2e|recovery] [--passes P]
                              [--recovery [--history N,N,..] [--baseline-max N] [--no-failover]
