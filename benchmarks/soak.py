@@ -42,12 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PIPELINE = Path(sys.executable).parent / "pipeline"
 LAG_LINE = re.compile(r"processed (\d+) raw .*?; lag (\d+)")
 TRUTH_LINE = re.compile(r"orders (\d+)/(\d+) match, positions (\d+)/(\d+) match")
-KEYS = {
-    "orders": "venue, account, order_id",
-    "order_events": "venue, account, order_id, event_id",
-    "fills": "venue, account, symbol, trade_id, order_id",
-    "positions": "venue, account, symbol",
-}
+TABLES = ("orders", "order_events", "fills", "positions")
 
 
 @dataclass
@@ -117,12 +112,19 @@ def last_lag(log: Path) -> tuple[int | None, int | None]:
 
 
 def count_duplicates(data_dir: Path) -> dict[str, int]:
+    """Per table, the keys with more than one row under FINAL. The key is the table's own
+    sorting key (what its ReplacingMergeTree replaces by), read from the store."""
     import clickhouse_connect
 
     client = clickhouse_connect.get_client(dsn=f"chdb://{(data_dir / 'store').resolve()}")
     out = {}
-    for table, key in KEYS.items():
-        where = " WHERE qty > 0" if table == "fills" else ""
+    for table in TABLES:
+        key = client.query(
+            "SELECT sorting_key FROM system.tables "
+            "WHERE database = 'trading' AND name = {t:String}",
+            parameters={"t": table},
+        ).result_rows[0][0]
+        where = " WHERE qty > 0" if table == "fills" else ""  # voids share their fill's key
         out[table] = int(
             client.query(
                 f"SELECT count() FROM (SELECT {key}, count() AS n FROM trading.{table} FINAL"
