@@ -12,7 +12,7 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help venv run test lint format clean bench bench-parts soak
+.PHONY: help venv run test fuzz lint format clean bench bench-parts soak
 
 help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -48,6 +48,9 @@ run: $(COMPILED) ## run the pipeline on the embedded stack (ARGS="--duration 30"
 test: $(COMPILED) $(PROMTOOL) ## run the whole test suite (compiled hot path), and the domain as plain Python
 	$(BIN)/python -m pytest -q $(ARGS)
 	PIPELINE_PURE_PYTHON=1 $(BIN)/python -m pytest -q tests/unit/domain tests/unit/venues
+
+fuzz: $(COMPILED) ## the property tests with new random examples (`make test` repeats the same ones)
+	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -q -m hypothesis $(ARGS)
 
 lint: $(COMPILED) ## ruff check and format check; mypy on the compiled hot path
 	$(BIN)/ruff check .

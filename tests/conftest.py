@@ -6,16 +6,24 @@ its own database instead (`store` fixture). Kafka tests get fresh topic and grou
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from pipeline.config import ClickHouseTarget
 from pipeline.local.broker import TansuBroker
 from pipeline.sink.migrations import migrate
 from pipeline.sink.store import Store, open_store
+
+# `make test` (and CI) draws the same examples on every run, so a landing never fails on a
+# draw no earlier run made; `make fuzz` draws new random examples each time it runs.
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(scope="session")
