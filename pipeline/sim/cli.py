@@ -28,6 +28,7 @@ from pipeline.ingest.config import SIMULATOR_PIN
 from pipeline.sim.faults import FaultPlan
 from pipeline.sim.kits import VENUE_KITS
 from pipeline.sim.server import SimConfig, Simulator
+from pipeline.sim.worker_configs import cancel_config_document, ingest_config_document, write_json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +54,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--secrets-out", type=Path, help="write the API keys here (mode 0600)")
     parser.add_argument("--truth-out", type=Path, help="write the ground truth here (JSON)")
+    parser.add_argument(
+        "--ingest-config-out",
+        type=Path,
+        help="write a PIPELINE_INGEST_CONFIG file for these venues (needs --secrets-out)",
+    )
+    parser.add_argument(
+        "--cancel-config-out",
+        type=Path,
+        help="write a PIPELINE_CANCEL_CONFIG file for these venues (needs --secrets-out)",
+    )
+    parser.add_argument(
+        "--cancel-issuer",
+        default="ops",
+        help="the issuer the cancel config allows everywhere (default: ops)",
+    )
 
 
 def build_config(args: argparse.Namespace) -> SimConfig:
@@ -75,6 +91,10 @@ def build_config(args: argparse.Namespace) -> SimConfig:
             faults[target] = plan
     if args.rate < 0:
         raise ValueError("--rate must not be negative")
+    for flag, value in (("--ingest-config-out", args.ingest_config_out),
+                        ("--cancel-config-out", args.cancel_config_out)):  # fmt: skip
+        if value is not None and args.secrets_out is None:
+            raise ValueError(f"{flag} {value}: needs --secrets-out (the file names the keys)")
     return SimConfig(
         seed=args.seed,
         rate=args.rate,
@@ -122,6 +142,14 @@ async def serve(config: SimConfig, args: argparse.Namespace, out: TextIO) -> int
         if args.secrets_out:
             write_secrets(args.secrets_out, simulator)
             out.write(f"keys written to {args.secrets_out}\n")
+            secrets = args.secrets_out.resolve()
+            if args.ingest_config_out:
+                write_json(args.ingest_config_out, ingest_config_document(simulator, secrets))
+                out.write(f"ingest config written to {args.ingest_config_out}\n")
+            if args.cancel_config_out:
+                document = cancel_config_document(simulator, secrets, args.cancel_issuer)
+                write_json(args.cancel_config_out, document)
+                out.write(f"cancel config written to {args.cancel_config_out}\n")
         out.flush()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -189,6 +189,24 @@ class GroundTruth:
             "positions": [_plain(row) for _, row in sorted(self.positions.items())],
         }
 
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> GroundTruth:
+        """The inverse of `to_json` (what `GET /control/truth` serves), decimals restored,
+        so a test or a tool in another process can `compare` against it."""
+        truth = cls()
+        for row in document.get("orders", ()):
+            order = {k: _decimal_field(k, v, _ORDER_DECIMALS) for k, v in row.items()}
+            truth.orders[(order["venue"], order["account"], order["order_id"])] = order
+        for row in document.get("fills", ()):
+            fill = {k: _decimal_field(k, v, _FILL_DECIMALS) for k, v in row.items()}
+            key = (fill["venue"], fill["account"], fill["order_id"], fill["trade_id"])
+            truth.fills[key] = fill
+        for row in document.get("positions", ()):
+            position = {k: _decimal_field(k, v, _POSITION_DECIMALS) for k, v in row.items()}
+            position["fees"] = {a: Decimal(v) for a, v in (row.get("fees") or {}).items()}
+            truth.positions[(position["venue"], position["account"], position["symbol"])] = position
+        return truth
+
     def summary(self) -> str:
         counts: dict[str, int] = {}
         for row in self.orders.values():
@@ -198,6 +216,17 @@ class GroundTruth:
             f"orders {len(self.orders)} ({by_status}), fills {len(self.fills)}, "
             f"positions {len(self.positions)}"
         )
+
+
+_ORDER_DECIMALS = frozenset(
+    {"qty", "filled_qty", "remaining_qty", "canceled_qty", "avg_fill_price", "fee"}
+)
+_FILL_DECIMALS = frozenset({"price", "qty", "fee"})
+_POSITION_DECIMALS = frozenset({"qty", "avg_price", "realized_pnl"})
+
+
+def _decimal_field(name: str, value: Any, decimals: frozenset[str]) -> Any:
+    return Decimal(value) if name in decimals and value is not None else value
 
 
 def _plain(value: Any) -> Any:
