@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from pipeline.envelope import VENUES
 from pipeline.errors import ConfigError, StackError
@@ -18,6 +24,7 @@ log = logging.getLogger(__name__)
 
 ORDERS_EVENTS = "orders.events"
 ORDERS_STATE = "orders.state"
+PROCESSOR_GROUP = "pipeline-processor"  # the process role's consumer group on raw.*
 POSITIONS_STATE = "positions.state"
 FILLS = "fills"
 COMMANDS_CANCEL = "commands.cancel"
@@ -154,3 +161,81 @@ async def describe_topics(bootstrap: str) -> dict[str, int]:
         return {d["topic"]: len(d["partitions"]) for d in described}
     finally:
         await admin.close()
+
+
+async def read_to_highwater(
+    consumer: AIOKafkaConsumer,
+    topic: str,
+    on_value: Callable[[Any], None],
+    timeout_s: float = 60.0,
+) -> None:
+    """Assign every partition of `topic`, read from the beginning up to the high watermark
+    the fetch responses report, calling `on_value` with each decoded value."""
+    tps = await _assign(consumer, topic)
+    await consumer.seek_to_beginning(*tps)
+    await _read_to_highwater(consumer, tps, lambda raw: decode_into(raw, on_value), timeout_s)
+
+
+async def read_from_committed(
+    consumer: AIOKafkaConsumer,
+    topic: str,
+    on_raw: Callable[[bytes | None], None],
+    timeout_s: float = 60.0,
+) -> None:
+    """Like `read_to_highwater`, from the offsets `consumer`'s group committed (the
+    beginning where it committed none), calling `on_raw` with each undecoded value: what the
+    group has not processed yet. `consumer` has the group id and does not join the group."""
+    tps = await _assign(consumer, topic)
+    for tp in tps:
+        committed = await consumer.committed(tp)
+        if committed is None:
+            await consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, committed)
+    await _read_to_highwater(consumer, tps, on_raw, timeout_s)
+
+
+async def _assign(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    partitions = consumer.partitions_for_topic(topic) or set()
+    if not partitions:
+        await consumer._client.force_metadata_update()
+        partitions = consumer.partitions_for_topic(topic) or set()
+    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    consumer.assign(tps)
+    return tps
+
+
+async def _read_to_highwater(
+    consumer: AIOKafkaConsumer,
+    tps: list[TopicPartition],
+    on_raw: Callable[[bytes | None], None],
+    timeout_s: float,
+) -> None:
+    """Read `tps` up to the high watermarks the fetch responses report (never `end_offsets`:
+    wrong on the embedded broker for multi-record batches, PITFALLS §2)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        fetched = await consumer.getmany(timeout_ms=300, max_records=10_000)
+        for records in fetched.values():
+            for record in records:
+                on_raw(record.value)
+        caught_up = True
+        for tp in tps:
+            high = consumer.highwater(tp)
+            if high is None or await consumer.position(tp) < high:
+                caught_up = False
+        if caught_up:
+            return
+        if time.monotonic() > deadline:
+            topics = sorted({tp.topic for tp in tps})
+            log.warning("%s: not caught up with the high watermark after %.0fs", topics, timeout_s)
+            return
+
+
+def decode_into(raw: bytes | None, on_value: Callable[[Any], None]) -> None:
+    if raw is None:
+        return
+    try:
+        on_value(orjson.loads(raw))
+    except Exception as exc:  # a bad state record must not stop the view
+        log.warning("skipping an unusable record: %s", exc)

@@ -219,14 +219,23 @@ class Roles:
             await self.sim_ready.wait()
             config = simulator_config(self.simulator)
         spool = await self._open_spool()
+        resume, live = self.ingest_resume, self.ingest_live
+        if self.ctx.settings.kafka_bootstrap:
+            # a cluster keeps what was published: pick up after what the pipeline holds
+            # (every start, the supervised restarts too: the publisher's queue died with it)
+            from pipeline.ingest.resume import read_resume_points
+
+            resume, live = await read_resume_points(self.ctx.bootstrap)
+            log.info("ingest resumes from %s, %d live orders known",
+                     resume, sum(len(orders) for orders in live.values()))  # fmt: skip
         task = asyncio.create_task(
             run_ingestors(
                 config,
                 self.ctx.bootstrap,
                 stop,
                 stats,
-                resume_from=self.ingest_resume,
-                live_orders=self.ingest_live,
+                resume_from=resume,
+                live_orders=live,
                 spool=spool,
             )
         )

@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from pipeline.codec import order_state_from_dict
 from pipeline.commands.auth import Authenticator
@@ -35,52 +35,16 @@ from pipeline.commands.executor import CancelExecutor
 from pipeline.commands.model import MAX_ID_CHARS
 from pipeline.commands.state_view import StateView
 from pipeline.config import Settings
-from pipeline.kafka import COMMANDS_CANCEL, COMMANDS_RESULTS, ORDERS_STATE
+from pipeline.kafka import (
+    COMMANDS_CANCEL,
+    COMMANDS_RESULTS,
+    ORDERS_STATE,
+    decode_into,
+    read_to_highwater,
+)
 from pipeline.streams.process_worker import consumer_timeouts
 
 log = logging.getLogger(__name__)
-
-
-async def read_to_highwater(
-    consumer: AIOKafkaConsumer,
-    topic: str,
-    on_value: Callable[[Any], None],
-    timeout_s: float = 60.0,
-) -> None:
-    """Assign every partition of `topic`, read from the beginning up to the high watermark
-    the fetch responses report, calling `on_value` with each decoded value."""
-    partitions = consumer.partitions_for_topic(topic) or set()
-    if not partitions:
-        await consumer._client.force_metadata_update()
-        partitions = consumer.partitions_for_topic(topic) or set()
-    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-    consumer.assign(tps)
-    await consumer.seek_to_beginning(*tps)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        fetched = await consumer.getmany(timeout_ms=300, max_records=10_000)
-        for records in fetched.values():
-            for record in records:
-                _decode_into(record.value, on_value)
-        caught_up = True
-        for tp in tps:
-            high = consumer.highwater(tp)
-            if high is None or await consumer.position(tp) < high:
-                caught_up = False
-        if caught_up:
-            return
-        if time.monotonic() > deadline:
-            log.warning("%s: not caught up with the high watermark after %.0fs", topic, timeout_s)
-            return
-
-
-def _decode_into(raw: bytes | None, on_value: Callable[[Any], None]) -> None:
-    if raw is None:
-        return
-    try:
-        on_value(orjson.loads(raw))
-    except Exception as exc:  # a bad state record must not stop the view
-        log.warning("skipping an unusable record: %s", exc)
 
 
 def _apply_state(view: StateView) -> Callable[[Any], None]:
@@ -185,7 +149,7 @@ class CancelWorker:
             fetched = await reader.getmany(timeout_ms=200, max_records=10_000)
             for records in fetched.values():
                 for record in records:
-                    _decode_into(record.value, apply)
+                    decode_into(record.value, apply)
 
     async def _step(self, consumer: AIOKafkaConsumer, executor: CancelExecutor) -> None:
         fetched = await consumer.getmany(timeout_ms=300, max_records=100)

@@ -40,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--accounts", default="alice,bob,carol", help="comma list of accounts")
     parser.add_argument("--no-house", action="store_true", help="no liquidity provider")
+    parser.add_argument(
+        "--start-paused",
+        action="store_true",
+        help="no order flow until POST /control/flow?action=resume (once the ingestors are in)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback)")
     parser.add_argument(
         "--port", action="append", default=[], metavar="VENUE=PORT", help="fixed port per venue"
@@ -131,7 +136,7 @@ def write_secrets(path: Path, simulator: Simulator) -> None:
 
 async def serve(config: SimConfig, args: argparse.Namespace, out: TextIO) -> int:
     simulator = Simulator(config)
-    await simulator.start()
+    await simulator.start(flow=not args.start_paused)
     try:
         for venue, endpoints in simulator.endpoints().items():
             accounts = ", ".join(c.account for c in simulator.credentials(venue))

@@ -117,8 +117,7 @@ def order_event(
         avg_fill_price=avg if filled and avg else None,
         canceled_qty=canceled,
         stop_price=stop or None,
-        client_order_id=fast_opt_text(VENUE, o, "origRequestID", path)
-        or fast_opt_text(VENUE, o, "uniqueID", path),
+        client_order_id=_client_order_id(o, path),
         time_in_force=tif,
         cancel_reason=reason,
         sequence=sequence,
@@ -204,3 +203,12 @@ def error_events(d: dict[str, Any], envelope: RawEnvelope, account: str) -> list
             sequence=notify or None,
         )
     ]
+
+
+def _client_order_id(o: dict[str, Any], path: str) -> str | None:
+    """The order's own request id. A stream `orderEvent` states it as `origRequestID`; its
+    `uniqueID` is the id of the request that caused the event (a cancel's, on the cancel), so
+    it is read only from order-book rows, which have no `origRequestID`."""
+    if "origRequestID" in o:
+        return fast_opt_text(VENUE, o, "origRequestID", path)
+    return fast_opt_text(VENUE, o, "uniqueID", path)

@@ -159,6 +159,17 @@ def test_stream_order_event_sample_cancel_is_canceled_with_sequence() -> None:
     ]
 
 
+def test_stream_cancel_of_an_order_without_request_id_keeps_no_client_order_id() -> None:
+    """An order placed without a requestID (origRequestID empty) and cancelled through the
+    API: the event's uniqueID is the cancel request's id, not the order's. Found by the
+    role-kill test, where it became the order's client_order_id."""
+    payload = copy.deepcopy(load("ssi_fctrading_stream_orderEvent_cancel_CL.json"))
+    payload["data"]["origRequestID"] = ""
+    (cancel,) = run("stream", payload)
+    assert cancel.status is OrderStatus.CANCELED
+    assert cancel.client_order_id is None
+
+
 def test_stream_order_event_partial_fill_does_not_imply_fills() -> None:
     assert run("stream", load("stream_orderEvent_PF.json")) == [
         event(
