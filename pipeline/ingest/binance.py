@@ -34,9 +34,9 @@ from typing import Any
 import aiohttp
 import orjson
 
-from pipeline.ingest.auth import binance_signed
 from pipeline.ingest.base import Ingestor, SessionError, cancel_tasks, oldest_executed, supervise
 from pipeline.ingest.publisher import now_ms
+from pipeline.venues.binance import auth as binance_auth
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class BinanceIngestor(Ingestor):
         body = {
             "id": request_id,
             "method": method,
-            "params": binance_signed(self.credentials, params),
+            "params": binance_auth.signed(self.credentials, params),
         }
         await self._ws.send_str(orjson.dumps(body).decode())
         try:

@@ -1,6 +1,6 @@
 """Coinone (private API v2.1): REST polling per pair plus the MYORDER WebSocket.
 
-Every call is a signed POST (`pipeline.ingest.auth.coinone_signed`: `access_token` + UUID v4
+Every call is a signed POST (`pipeline.venues.coinone.auth.signed`: `access_token` + UUID v4
 `nonce` in the body, base64 payload and HMAC-SHA512 signature headers). One session:
 
 1. if a `ws_url` is configured (option `myorder`, default true): open the MYORDER
@@ -51,7 +51,6 @@ from typing import Any
 import aiohttp
 import orjson
 
-from pipeline.ingest.auth import coinone_signed
 from pipeline.ingest.base import (
     RateLimited,
     RestPoller,
@@ -61,6 +60,7 @@ from pipeline.ingest.base import (
     wait_stop,
 )
 from pipeline.ingest.publisher import now_ms
+from pipeline.venues.coinone import auth as coinone_auth
 from pipeline.venues.coinone.mapping import MYORDER_FORMATS
 from pipeline.venues.coinone.stream import DEFAULT_KEYS, SHORT_KEYS, MyOrderKeys
 
@@ -190,7 +190,7 @@ class CoinoneIngestor(RestPoller):
         if not self.config.ws_url or not self.config.options.get("myorder", True):
             await super().session(http, stop)
             return
-        _, headers = coinone_signed(self.credentials, {"timestamp": now_ms()})
+        _, headers = coinone_auth.signed(self.credentials, {"timestamp": now_ms()})
         self._subscribed = asyncio.Event()
         async with http.ws_connect(
             self.config.ws_url, headers=headers, heartbeat=self.config.ping_interval
@@ -254,7 +254,7 @@ class CoinoneIngestor(RestPoller):
     ) -> tuple[bytes, Any]:
         """(raw reply, parsed reply or None if not JSON); raises on HTTP errors."""
         await self.throttle()
-        body, headers = coinone_signed(self.credentials, params)
+        body, headers = coinone_auth.signed(self.credentials, params)
         async with http.post(f"{self.config.base_url}{path}", data=body, headers=headers) as r:
             status, raw = r.status, await r.read()
         if status == 429:

@@ -2,7 +2,7 @@
 
 The account is the exchange behind the gateway (`EXCHANGE_2`); its API key belongs to that
 exchange. Every request carries the gateway's HMAC headers (`X-GW-API-KEY`,
-`X-GW-TIMESTAMP`, `X-GW-SIGNATURE`: `pipeline.ingest.auth.gateway_headers`). Each poll (at
+`X-GW-TIMESTAMP`, `X-GW-SIGNATURE`: `pipeline.venues.futures_gateway.auth.headers`). Each poll (at
 once after every (re)connect, then every `poll_interval`), for every configured symbol:
 
 - `GET /trade/api/v2/futures/open_orders?exchange=<account>&symbol=<symbol>` -> channel
@@ -51,9 +51,9 @@ from urllib.parse import urlencode
 import aiohttp
 import orjson
 
-from pipeline.ingest.auth import gateway_headers
 from pipeline.ingest.base import RateLimited, RestPoller, SessionError, oldest_executed
 from pipeline.ingest.publisher import now_ms
+from pipeline.venues.futures_gateway import auth as gateway_auth
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class FuturesGatewayIngestor(RestPoller):
     ) -> tuple[int, bytes]:
         await self.throttle()
         full = PREFIX + path
-        headers = gateway_headers(self.credentials, "GET", full, params)
+        headers = gateway_auth.headers(self.credentials, "GET", full, params)
         url = f"{self.config.base_url}{full}?{urlencode(params)}"
         async with http.get(url, headers=headers) as response:
             status, raw = response.status, await response.read()

@@ -6,7 +6,7 @@ Session:
    <PIN>, isSave: true}` -> `data.accessToken` (the consumer id and secret are the account's
    API key pair, the PIN comes from the environment or the secrets file, never the config);
    reads need only `Authorization: Bearer <token>` (writes, i.e. the cancel executor, add
-   `X-Signature` with the RSA private key: `pipeline.ingest.auth.ssi_signature`);
+   `X-Signature` with the RSA private key: `pipeline.venues.ssi.auth.signature`);
 2. the stream WebSocket (`ws_url`; the simulator's plain-WebSocket stand-in for SignalR's
    `BroadcastHubV2`), authenticated with the same bearer header, from `notify_id`: on the
    first connect the option `notify_id` (default 0: replay the day), after a reconnect the

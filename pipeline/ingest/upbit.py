@@ -31,9 +31,9 @@ from urllib.parse import urlencode
 import aiohttp
 import orjson
 
-from pipeline.ingest.auth import upbit_authorization, upbit_query
 from pipeline.ingest.base import Ingestor, SessionError, cancel_tasks, supervise, wait_stop
 from pipeline.ingest.publisher import now_ms
+from pipeline.venues.upbit import auth as upbit_auth
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class UpbitIngestor(Ingestor):
             raise SessionError("no ws_url configured")
         since = self.history_since()  # before this session hears anything
         executed = dict(self._executed)  # likewise: what was heard executed before the gap
-        headers = {"Authorization": upbit_authorization(self.credentials)}
+        headers = {"Authorization": upbit_auth.authorization(self.credentials)}
         async with http.ws_connect(
             self.config.ws_url, headers=headers, heartbeat=self.config.ping_interval
         ) as ws:
@@ -159,7 +159,9 @@ class UpbitIngestor(Ingestor):
     async def _get(
         self, http: aiohttp.ClientSession, path: str, pairs: list[tuple[str, Any]]
     ) -> tuple[int, bytes]:
-        headers = {"Authorization": upbit_authorization(self.credentials, upbit_query(pairs))}
+        headers = {
+            "Authorization": upbit_auth.authorization(self.credentials, upbit_auth.query(pairs))
+        }
         url = f"{self.config.base_url}{path}?{urlencode(pairs)}"
         async with http.get(url, headers=headers) as response:
             return response.status, await response.read()

@@ -31,7 +31,7 @@ from pipeline.sim.futures_gateway_wire import PerpetualInstrument
 from pipeline.sim.ssi import SsiCredential, SsiServer
 from pipeline.sim.upbit import UpbitServer
 from pipeline.sim.venue import Credential, VenueKit, random_credential
-from pipeline.sim.venue_signing import rsa_private_key_pem
+from pipeline.venues.ssi import auth as ssi_auth
 
 D = Decimal
 
@@ -113,7 +113,7 @@ def _ssi(code: str, tick: str, lot: str) -> Instrument:
 def _ssi_credential(account: str, rng: random.Random) -> Credential:
     """consumerID / consumerSecret from `rng`; the RSA key is fresh (not reproducible)."""
     plain = random_credential(account, rng, key_len=32)
-    return SsiCredential(account, plain.key, plain.secret, rsa_private_key_pem())
+    return SsiCredential(account, plain.key, plain.secret, ssi_auth.private_key_pem())
 
 
 def _perpetual(base: str, tick: str, lot: str) -> Instrument:

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.ingest.config import WIRE_FORMATS  # the accounts alternate them, as in `pipeline run`
+from pipeline.simwiring import WIRE_FORMATS  # the accounts alternate them, as in `pipeline run`
 
 
 def _endpoints(simulator: Any, venue: str) -> tuple[str, str | None]:

@@ -40,6 +40,8 @@ def test_native_sources_are_the_domain_the_venues_and_the_envelope_without_inits
     } <= names
     assert not any(name.endswith("__init__") for name in names)
     assert not any(name.startswith(("pipeline.streams", "pipeline.sim")) for name in names)
+    # a venue's signing, client and registry are off the hot path: plain Python
+    assert not any(name.endswith((".auth", ".client", ".errors", ".registry")) for name in names)
 
 
 def test_make_reads_the_same_list_from_the_module() -> None:

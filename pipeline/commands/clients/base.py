@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from pipeline.domain.orders import OrderState
-from pipeline.ingest.config import Credentials
+from pipeline.venues.credentials import Credentials
 
 
 class VenueError(Exception):

@@ -22,7 +22,7 @@ from pipeline.commands.clients.base import (
     TransientError,
 )
 from pipeline.domain.orders import OrderState
-from pipeline.ingest.auth import binance_signature
+from pipeline.venues.binance import auth as binance_auth
 
 TRANSIENT_CODES = {-1003, -1007, -1015, -1021}  # throttled, timeout, too many, clock
 
@@ -62,10 +62,9 @@ class BinanceCancelClient(HttpClientBase):
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
         ws = await self._connect()
-        signed = dict(params)
-        signed["apiKey"] = self.account.credentials.api_key
-        signed["timestamp"] = self.clock() if self.clock else time.time_ns() // 1_000_000
-        signed["signature"] = binance_signature(self.account.credentials.secret_key, signed)
+        signed = binance_auth.signed(
+            self.account.credentials, params, self.clock() if self.clock else None
+        )
         request_id = f"cx-{next(self._ids)}"
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future

@@ -5,11 +5,8 @@ the same price (a new order id; the queue priority is lost)."""
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from typing import Any
-
-import orjson
 
 from pipeline.commands.clients.base import (
     Ack,
@@ -19,7 +16,7 @@ from pipeline.commands.clients.base import (
     http_status_error,
 )
 from pipeline.domain.orders import OrderState
-from pipeline.sim.venue_signing import coinone_headers
+from pipeline.venues.coinone import auth as coinone_auth
 
 
 def _pair(venue_symbol: str) -> dict[str, str]:
@@ -29,9 +26,7 @@ def _pair(venue_symbol: str) -> dict[str, str]:
 
 class CoinoneCancelClient(HttpClientBase):
     async def post(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        creds = self.account.credentials
-        raw = orjson.dumps({"access_token": creds.api_key, "nonce": str(uuid.uuid4()), **params})
-        headers = coinone_headers(creds.secret_key, raw)
+        raw, headers = coinone_auth.signed(self.account.credentials, params)
         status, body = await self.request_json(
             "POST", self.account.base_url + path, data=raw, headers=headers
         )

@@ -5,7 +5,6 @@ for one order. Both only raise the cancel (CANCELLATION_RAISED -> CANCELLED late
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,7 +12,7 @@ import orjson
 
 from pipeline.commands.clients.base import Ack, HttpClientBase, http_status_error
 from pipeline.domain.orders import OrderState
-from pipeline.sim.venue_signing import gateway_headers
+from pipeline.venues.futures_gateway import auth as gateway_auth
 
 PREFIX = "/trade/api/v2/futures"
 
@@ -32,9 +31,8 @@ class GatewayCancelClient(HttpClientBase):
         else:
             query, raw = dict(params or {}), orjson.dumps({**exchange, **body})
         full = PREFIX + path
-        now = self.clock() if self.clock else time.time_ns() // 1_000_000
-        creds = self.account.credentials
-        headers = gateway_headers(creds.api_key, creds.secret_key, now, method, full, query, raw)
+        now = self.clock() if self.clock else None
+        headers = gateway_auth.headers(self.account.credentials, method, full, query, raw, now)
         if raw:
             headers["Content-Type"] = "application/json"
         url = self.account.base_url + full + ("?" + urlencode(query) if query else "")

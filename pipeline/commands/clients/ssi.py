@@ -32,7 +32,7 @@ from pipeline.commands.clients.base import (
     http_status_error,
 )
 from pipeline.domain.orders import OrderState
-from pipeline.sim.venue_signing import ssi_signature
+from pipeline.venues.ssi import auth as ssi_auth
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ class SsiCancelClient(HttpClientBase):
         headers = {
             "Authorization": f"Bearer {token}",
             "Content-Type": "application/json",
-            "X-Signature": ssi_signature(private_key, raw),
+            "X-Signature": ssi_auth.signature(private_key, raw),
         }
         status, body = await self.request_json(
             "POST",

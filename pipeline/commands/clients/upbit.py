@@ -9,15 +9,15 @@ from urllib.parse import urlencode
 
 from pipeline.commands.clients.base import Ack, HttpClientBase, VenueError, http_status_error
 from pipeline.domain.orders import OrderState
-from pipeline.ingest.auth import upbit_authorization, upbit_query
+from pipeline.venues.upbit import auth as upbit_auth
 
 SCOPE_COUNT = 300  # the endpoint's maximum (its default is 20)
 
 
 class UpbitCancelClient(HttpClientBase):
     async def _delete(self, path: str, pairs: list[tuple[str, Any]]) -> Any:
-        query = upbit_query(pairs)
-        headers = {"Authorization": upbit_authorization(self.account.credentials, query)}
+        query = upbit_auth.query(pairs)
+        headers = {"Authorization": upbit_auth.authorization(self.account.credentials, query)}
         url = f"{self.account.base_url}{path}?{urlencode(pairs)}"
         status, body = await self.request_json("DELETE", url, headers=headers)
         if status != 200:
