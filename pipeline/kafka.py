@@ -11,8 +11,8 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from pipeline.envelope import VENUES
 from pipeline.errors import ConfigError, StackError
+from pipeline.venues.registry import VENUES
 
 log = logging.getLogger(__name__)
 

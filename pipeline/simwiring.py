@@ -20,11 +20,12 @@ from pipeline.errors import ConfigError
 from pipeline.ingest.config import AccountConfig, IngestConfig
 from pipeline.ingest.service import INGESTORS
 from pipeline.sim.ssi import ANY_PIN
+from pipeline.venues import registry
 from pipeline.venues.credentials import Credentials
+from pipeline.venues.registry import VENUES
 
 WIRE_FORMATS: dict[str, tuple[str, str]] = {
-    "upbit": ("DEFAULT", "SIMPLE"),
-    "coinone": ("DEFAULT", "SHORT"),
+    venue: formats for venue in VENUES if (formats := registry.wire_formats(venue)) is not None
 }
 """The two WebSocket spellings of the venues that have two: (default long keys, short keys)."""
 

@@ -38,7 +38,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pipeline.envelope import VENUES
 from pipeline.errors import ConfigError
 from pipeline.venues.credentials import (
     ENV_SECRETS_FILE,
@@ -48,6 +47,7 @@ from pipeline.venues.credentials import (
     extra_credential_env_names,
     load_secrets_file,
 )
+from pipeline.venues.registry import VENUES
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from pipeline.commands.clients.base import (
     BusinessError,
     HttpClientBase,
     VenueError,
-    http_status_error,
 )
 from pipeline.domain.orders import OrderState
 from pipeline.venues.coinone import auth as coinone_auth
+from pipeline.venues.coinone import errors as coinone_errors
 
 
 def _pair(venue_symbol: str) -> dict[str, str]:
@@ -30,14 +30,9 @@ class CoinoneCancelClient(HttpClientBase):
         status, body = await self.request_json(
             "POST", self.account.base_url + path, data=raw, headers=headers
         )
-        if not isinstance(body, dict):
-            raise http_status_error(status, None, f"HTTP {status}")
-        if status != 200 or body.get("result") != "success":
-            code = str(body.get("error_code", status))
-            message = str(body.get("error_msg", f"HTTP {status}"))
-            raise http_status_error(
-                429 if code == "4" else (status if status != 200 else 400), code, message
-            )
+        if coinone_errors.failed(status, body):
+            raise coinone_errors.classify(status, body)
+        assert isinstance(body, dict)  # not failed: a success reply
         return body
 
     async def cancel_order(self, state: OrderState) -> Ack:

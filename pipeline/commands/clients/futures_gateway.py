@@ -4,15 +4,15 @@ for one order. Both only raise the cancel (CANCELLATION_RAISED -> CANCELLED late
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 
-from pipeline.commands.clients.base import Ack, HttpClientBase, http_status_error
+from pipeline.commands.clients.base import Ack, HttpClientBase
 from pipeline.domain.orders import OrderState
 from pipeline.venues.futures_gateway import auth as gateway_auth
+from pipeline.venues.futures_gateway import errors as gateway_errors
 
 PREFIX = "/trade/api/v2/futures"
 
@@ -39,12 +39,7 @@ class GatewayCancelClient(HttpClientBase):
         status, reply = await self.request_json(method, url, data=raw or None, headers=headers)
         if status == 200 and isinstance(reply, dict):
             return reply.get("data")
-        error = (reply or {}).get("error", {}) if isinstance(reply, dict) else {}
-        message = str(error.get("message", f"HTTP {status}"))
-        wait = re.search(r"retry after (\d+) s", message)
-        raise http_status_error(
-            status, error.get("code"), message, int(wait.group(1)) * 1000 if wait else None
-        )
+        raise gateway_errors.classify(status, reply)
 
     async def cancel_order(self, state: OrderState) -> Ack:
         await self.call("DELETE", "/order", params={"order_id": state.order_id})
