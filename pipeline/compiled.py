@@ -35,6 +35,14 @@ PACKAGE_ROOT = Path(__file__).resolve().parent
 #: Packages whose modules (not their `__init__`) are compiled, and single hot modules.
 NATIVE_PACKAGES: tuple[str, ...] = ("domain", "venues")
 NATIVE_MODULES: tuple[str, ...] = ("envelope.py",)
+#: Modules of `venues` that are not on the hot path and stay plain Python: a venue's signing,
+#: wire client, error classification and capabilities, and the venue registry (they do I/O or
+#: use libraries mypyc gains nothing on; the parsing they sit beside is hot).
+NATIVE_SKIPPED: dict[str, frozenset[str]] = {
+    "venues": frozenset(
+        {"auth.py", "client.py", "errors.py", "capabilities.py", "credentials.py", "registry.py"}
+    )
+}
 #: mypyc's shared library for the group: `pipeline/hotpath__mypyc.<abi>.so`.
 GROUP_NAME = "pipeline.hotpath"
 #: Written by the build beside the extensions: {source relative to the package: SHA-256}.
@@ -46,7 +54,9 @@ def native_sources(package_root: Path = PACKAGE_ROOT) -> list[Path]:
     found = [package_root / name for name in NATIVE_MODULES]
     for package in NATIVE_PACKAGES:
         found.extend(
-            path for path in (package_root / package).rglob("*.py") if path.name != "__init__.py"
+            path
+            for path in (package_root / package).rglob("*.py")
+            if path.name != "__init__.py" and path.name not in NATIVE_SKIPPED.get(package, ())
         )
     return sorted(found)
 

@@ -17,7 +17,6 @@ from pipeline.errors import EnvelopeError
 
 MAX_ACCOUNT_CHARS = 128
 """The longest account name accepted; see `account_problem`."""
-VENUES: tuple[str, ...] = ("upbit", "binance", "coinone", "ssi", "futures_gateway")
 ENVELOPE_FIELDS: tuple[str, ...] = ("venue", "account", "channel", "received_at", "payload")
 
 

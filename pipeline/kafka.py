@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from pipeline.envelope import VENUES
 from pipeline.errors import ConfigError, StackError
+from pipeline.venues.registry import VENUES
 
 log = logging.getLogger(__name__)
 

@@ -37,8 +37,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import start_http_server
 from prometheus_client.registry import Collector
 
-from pipeline.envelope import VENUES
 from pipeline.errors import ConfigError
+from pipeline.venues.registry import VENUES
 
 log = logging.getLogger(__name__)
 

@@ -211,13 +211,14 @@ class Roles:
             await self.simulator.stop()
 
     async def _run_ingest(self, stop: asyncio.Event) -> None:
-        from pipeline.ingest import IngestStats, run_ingestors, simulator_config
+        from pipeline.ingest import IngestStats, run_ingestors
+        from pipeline.simwiring import ingest_config
 
         self.ingest_stats = stats = IngestStats()
         config = self.ctx.ingest_config
         if config is None:
             await self.sim_ready.wait()
-            config = simulator_config(self.simulator)
+            config = ingest_config(self.simulator)
         spool = await self._open_spool()
         resume, live = self.ingest_resume, self.ingest_live
         if self.ctx.settings.kafka_bootstrap:
@@ -326,15 +327,15 @@ class Roles:
             return {}
 
     async def _run_cancel(self, stop: asyncio.Event) -> None:
-        from pipeline.commands.config import simulator_cancel_config
         from pipeline.commands.worker import run_cancel_worker
+        from pipeline.simwiring import cancel_config
 
         config = self.ctx.cancel_config
         if config is None:
             await self.sim_ready.wait()
             assert self.ctx.command_keys is not None
             venues = tuple(self.simulator.endpoints())
-            config = simulator_cancel_config(self.simulator, self.ctx.command_keys, venues)
+            config = cancel_config(self.simulator, self.ctx.command_keys, venues)
         metrics = self.ctx.metrics.cancel if self.ctx.metrics is not None else None
         await run_cancel_worker(
             self.ctx.bootstrap, self.ctx.settings, config, stop, store=self.ctx.store,

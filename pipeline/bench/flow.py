@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from pipeline.envelope import RawEnvelope, envelope_key
+from pipeline.venues.registry import VENUES
 
 T0 = 1_767_000_000_000  # event time of the first order (ms)
 STEP_MS = 7  # event time between two orders' starts
-VENUES: tuple[str, ...] = ("upbit", "binance", "coinone", "ssi", "futures_gateway")
 
 # venue -> (venue symbol, unified symbol, price as text, lot as text)
 _SYMBOLS: dict[str, tuple[tuple[str, str, str, str], ...]] = {

@@ -36,7 +36,7 @@ from typing import Any
 from pipeline.commands.auth import Grant, KeyRing, parse_grants
 from pipeline.commands.clients.base import VenueAccount
 from pipeline.errors import ConfigError
-from pipeline.ingest.config import Credentials, credential_env_names, load_secrets_file
+from pipeline.venues.credentials import Credentials, credential_env_names, load_secrets_file
 
 ENV_CANCEL_CONFIG = "PIPELINE_CANCEL_CONFIG"
 ENV_COMMAND_KEYS = "PIPELINE_COMMAND_KEYS"
@@ -140,31 +140,4 @@ def create_local_keys(data_dir: Path) -> Path:
     # moment an older, wider copy would be truncated and rewritten in place
     return write_secret_file(
         data_dir / LOCAL_KEYS_FILE, json.dumps({local_operator(): secrets.token_hex(32)})
-    )
-
-
-def simulator_cancel_config(
-    simulator: Any, keys_path: Path, venues: tuple[str, ...]
-) -> CancelConfig:
-    """The cancel role's configuration for a running simulator: its accounts and keys, the
-    local operator allowed everything."""
-    from pipeline.ingest.config import simulator_config
-
-    accounts = tuple(
-        VenueAccount(
-            entry.venue,
-            entry.account,
-            entry.base_url,
-            entry.credentials,  # type: ignore[arg-type]
-            ws_url=entry.ws_url,
-            private_key=getattr(entry.credentials, "private_key", None),
-            pin=getattr(entry.credentials, "pin", None),
-        )
-        for entry in simulator_config(simulator, venues=venues).accounts
-    )
-    grants = parse_grants([{"issuer": local_operator(), "venue": "*", "accounts": ["*"]}])
-    return CancelConfig(
-        accounts=accounts,
-        grants=tuple(grants),
-        keys=KeyRing(file_keys=load_keys_file(keys_path)),
     )

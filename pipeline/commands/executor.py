@@ -46,7 +46,7 @@ from pipeline.commands.ratelimit import RateLimiter
 from pipeline.commands.state_view import StateView
 from pipeline.domain.events import OrderStatus
 from pipeline.domain.orders import OrderState
-from pipeline.envelope import VENUES
+from pipeline.venues.registry import VENUES
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import orjson
 
-from pipeline.envelope import VENUES
 from pipeline.errors import PipelineError
+from pipeline.venues.registry import VENUES
 
 FIELDS = frozenset(
     {

@@ -24,7 +24,6 @@ from pipeline.ingest.config import (
     credential_env_names,
     load_ingest_config,
     parse_ingest_config,
-    simulator_config,
 )
 from pipeline.ingest.futures_gateway import FuturesGatewayIngestor
 from pipeline.ingest.publisher import RawPublisher
@@ -58,5 +57,4 @@ __all__ = [
     "load_ingest_config",
     "parse_ingest_config",
     "run_ingestors",
-    "simulator_config",
 ]

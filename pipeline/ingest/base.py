@@ -264,10 +264,6 @@ class Ingestor(ABC):
         return len(missing)
 
 
-class RateLimited(SessionError):
-    """The venue answered "too many requests": end the session, back off, snapshot again."""
-
-
 class RestPoller(Ingestor):
     """Base of REST-polled venues: log in (optional), then poll every `poll_interval` s.
 

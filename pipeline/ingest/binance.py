@@ -25,32 +25,27 @@ the server's pings are answered.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import orjson
 
-from pipeline.ingest.auth import binance_signed
 from pipeline.ingest.base import Ingestor, SessionError, cancel_tasks, oldest_executed, supervise
 from pipeline.ingest.publisher import now_ms
+from pipeline.venues.binance import errors as binance_errors
+from pipeline.venues.binance.client import WsApiClient, is_reply
+from pipeline.venues.binance.mapping import CHANNEL_MY_TRADES as MY_TRADES
+from pipeline.venues.binance.mapping import CHANNEL_OPEN_ORDERS_STATUS as OPEN_ORDERS_STATUS
+from pipeline.venues.binance.mapping import CHANNEL_ORDER_STATUS as ORDER_STATUS
+from pipeline.venues.binance.mapping import CHANNEL_USER_DATA as USER_DATA
+from pipeline.venues.binance.mapping import CLOSED_STATUSES
 
 log = logging.getLogger(__name__)
 
-TERMINAL = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_MATCH"})
-REQUEST_TIMEOUT = 10.0
 HISTORY_PAGE = 1000
 DAY_MS = 86_400_000
-
-
-@dataclass
-class Pending:
-    future: asyncio.Future[Any]
-    channel: str | None  # raw channel of the reply (None: session request, not published)
-    symbol: str | None
 
 
 def _event(payload: Any) -> Any:
@@ -84,7 +79,7 @@ class BinanceIngestor(Ingestor):
         return symbol if isinstance(symbol, str) and symbol else None
 
     def observe(self, channel: str, payload: Any) -> None:
-        if channel == "userData":
+        if channel == USER_DATA:
             event = _event(payload)
             if isinstance(event, dict) and event.get("e") == "executionReport":
                 self._seen(event.get("i"), event.get("s"), event.get("X"))
@@ -97,33 +92,30 @@ class BinanceIngestor(Ingestor):
 
     def _seen(self, order_id: Any, symbol: Any, status: Any) -> None:
         if isinstance(order_id, int | str) and isinstance(symbol, str) and isinstance(status, str):
-            self.live.seen(self.live_key(str(order_id), symbol), symbol, status not in TERMINAL)
+            self.live.seen(
+                self.live_key(str(order_id), symbol), symbol, status not in CLOSED_STATUSES
+            )
 
     # -- the session ----------------------------------------------------------------------
 
     async def session(self, http: aiohttp.ClientSession, stop: asyncio.Event) -> None:
         if not self.config.ws_url:
             raise SessionError("no ws_url configured")
-        self._ids = itertools.count(1)
-        self._pending: dict[str, Pending] = {}
         since = self.history_since()  # before this session hears anything
         async with http.ws_connect(self.config.ws_url, heartbeat=self.config.ping_interval) as ws:
-            self._ws = ws
+            self._api = WsApiClient(ws, self.credentials, "ingest")
             reader = asyncio.create_task(self._read(ws))
             try:
                 reply = await self.request("userDataStream.subscribe.signature")
                 if reply.get("status") != 200:
                     self.counters.errors += 1
-                    raise SessionError(f"subscribe refused: {_error(reply)}")
+                    raise binance_errors.classify(reply, "subscribe refused")
                 await self.snapshot(since)
                 self.counters.connects += 1
                 await supervise(stop, reader)
             finally:
                 await cancel_tasks(reader)
-                for pending in self._pending.values():
-                    if not pending.future.done():
-                        pending.future.set_exception(SessionError("connection lost"))
-                self._pending.clear()
+                self._api.fail_all(SessionError("connection lost"))
 
     async def request(
         self,
@@ -133,19 +125,8 @@ class BinanceIngestor(Ingestor):
         symbol: str | None = None,
     ) -> dict[str, Any]:
         """Send one signed request; its reply (filed by the reader when `channel` is set)."""
-        request_id = f"ingest-{next(self._ids)}"
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = Pending(future, channel, symbol)
-        body = {
-            "id": request_id,
-            "method": method,
-            "params": binance_signed(self.credentials, params),
-        }
-        await self._ws.send_str(orjson.dumps(body).decode())
-        try:
-            return await asyncio.wait_for(future, timeout=REQUEST_TIMEOUT)
-        finally:
-            self._pending.pop(request_id, None)
+        tag = None if channel is None else (channel, symbol)
+        return await self._api.request(method, params, tag)
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for message in ws:
@@ -160,23 +141,23 @@ class BinanceIngestor(Ingestor):
         try:
             payload = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            await self.file("userData", raw, received_at=received_at)  # -> dead letter
+            await self.file(USER_DATA, raw, received_at=received_at)  # -> dead letter
             return
         self.counters.received += 1
-        if isinstance(payload, dict) and "id" in payload and "status" in payload:
-            pending = self._pending.get(payload["id"])
+        if is_reply(payload):
+            pending = self._api.pending(payload["id"])
             if pending is None:
                 self.counters.unkeyed += 1
                 log.warning("%s: reply to an unknown request id", self.config.name)
                 return
-            if pending.channel is not None:
-                await self.publish(pending.channel, payload, pending.symbol, received_at)
+            if pending.tag is not None:  # (raw channel, symbol asked about): filed in order
+                channel, symbol = pending.tag
+                await self.publish(channel, payload, symbol, received_at)
             if payload.get("status") != 200:
                 self.counters.errors += 1
-            if not pending.future.done():
-                pending.future.set_result(payload)
+            self._api.resolve(payload)
             return
-        await self.publish("userData", payload, None, received_at)
+        await self.publish(USER_DATA, payload, None, received_at)
         event = _event(payload)
         if isinstance(event, dict) and event.get("e") == "eventStreamTerminated":
             raise SessionError("user data stream terminated")
@@ -186,10 +167,10 @@ class BinanceIngestor(Ingestor):
     async def snapshot(self, since: int | None = None) -> None:
         for symbol in self.config.symbols:
             reply = await self.request(
-                "openOrders.status", {"symbol": symbol}, "wsapi.openOrders.status", symbol
+                "openOrders.status", {"symbol": symbol}, OPEN_ORDERS_STATUS, symbol
             )
             if reply.get("status") != 200:
-                raise SessionError(f"openOrders.status {symbol}: {_error(reply)}")
+                raise binance_errors.classify(reply, f"openOrders.status {symbol}")
             self.counters.snapshots += 1
             open_orders = _result_orders(reply)
             open_ids = [f"{symbol}:{o.get('orderId')}" for o in open_orders]
@@ -216,7 +197,7 @@ class BinanceIngestor(Ingestor):
     async def trades(self, symbol: str, since: int) -> None:
         """`myTrades` from `since` to now (channel `wsapi.myTrades`): the trades executed
         while the socket was down, which `order.status` states only as cumulative quantity."""
-        async for _ in self._pages("myTrades", symbol, since, "wsapi.myTrades"):
+        async for _ in self._pages("myTrades", symbol, since, MY_TRADES):
             pass  # the reader publishes each reply; nothing else to do with it
 
     async def _pages(
@@ -233,7 +214,7 @@ class BinanceIngestor(Ingestor):
                       "limit": HISTORY_PAGE}  # fmt: skip
             reply = await self.request(method, params, channel, symbol if channel else None)
             if reply.get("status") != 200:
-                raise SessionError(f"{method} {symbol}: {_error(reply)}")
+                raise binance_errors.classify(reply, f"{method} {symbol}")
             items = _result_orders(reply)
             yield items
             if len(items) >= HISTORY_PAGE:
@@ -247,15 +228,9 @@ class BinanceIngestor(Ingestor):
     async def _order(self, key: str, symbol: str) -> bool:
         order_id = key.partition(":")[2]
         params = {"symbol": symbol, "orderId": int(order_id) if order_id.isdigit() else order_id}
-        reply = await self.request("order.status", params, "wsapi.order.status", symbol)
+        reply = await self.request("order.status", params, ORDER_STATUS, symbol)
         if reply.get("status") == 200:
             return True
-        code = (reply.get("error") or {}).get("code")
-        if code == -2013:  # the venue does not know it (any more)
-            return False
-        raise SessionError(f"order.status {symbol}: {_error(reply)}")
-
-
-def _error(reply: dict[str, Any]) -> str:
-    error = reply.get("error") or {}
-    return f"HTTP {reply.get('status')} {error.get('code')} {error.get('msg')}"
+        if binance_errors.error_code(reply) == binance_errors.NO_SUCH_ORDER:
+            return False  # the venue does not know it (any more)
+        raise binance_errors.classify(reply, f"order.status {symbol}")

@@ -1,6 +1,6 @@
 """Coinone (private API v2.1): REST polling per pair plus the MYORDER WebSocket.
 
-Every call is a signed POST (`pipeline.ingest.auth.coinone_signed`: `access_token` + UUID v4
+Every call is a signed POST (`pipeline.venues.coinone.auth.signed`: `access_token` + UUID v4
 `nonce` in the body, base64 payload and HMAC-SHA512 signature headers). One session:
 
 1. if a `ws_url` is configured (option `myorder`, default true): open the MYORDER
@@ -51,9 +51,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from pipeline.ingest.auth import coinone_signed
 from pipeline.ingest.base import (
-    RateLimited,
     RestPoller,
     SessionError,
     cancel_tasks,
@@ -61,7 +59,15 @@ from pipeline.ingest.base import (
     wait_stop,
 )
 from pipeline.ingest.publisher import now_ms
+from pipeline.venues.coinone import auth as coinone_auth
+from pipeline.venues.coinone import errors as coinone_errors
+from pipeline.venues.coinone.mapping import CHANNEL_ACTIVE_ORDERS as ACTIVE_ORDERS
+from pipeline.venues.coinone.mapping import CHANNEL_COMPLETED_ORDERS as COMPLETED_ORDERS
+from pipeline.venues.coinone.mapping import CHANNEL_MYORDER as MYORDER
+from pipeline.venues.coinone.mapping import CHANNEL_ORDER_DETAIL as ORDER_DETAIL
 from pipeline.venues.coinone.mapping import MYORDER_FORMATS
+from pipeline.venues.coinone.mapping import WORKING_STATUSES as WORKING
+from pipeline.venues.coinone.mapping import WS_WORKING_STATUSES as WS_WORKING
 from pipeline.venues.coinone.stream import DEFAULT_KEYS, SHORT_KEYS, MyOrderKeys
 
 log = logging.getLogger(__name__)
@@ -69,12 +75,6 @@ log = logging.getLogger(__name__)
 PAGE = 100
 DAY_MS = 86_400_000
 SUBSCRIBE_TIMEOUT = 10.0
-WORKING = frozenset({"LIVE", "PARTIALLY_FILLED", "NOT_TRIGGERED", "TRIGGERED"})
-WS_WORKING = frozenset({"wait", "watch", "not_triggered", "trade"})
-ACTIVE_ORDERS = "rest.active_orders"
-COMPLETED_ORDERS = "rest.completed_orders"
-ORDER_DETAIL = "rest.order_detail"
-MYORDER = "MYORDER"
 
 
 def pair_of(symbol: str) -> dict[str, str]:
@@ -190,7 +190,7 @@ class CoinoneIngestor(RestPoller):
         if not self.config.ws_url or not self.config.options.get("myorder", True):
             await super().session(http, stop)
             return
-        _, headers = coinone_signed(self.credentials, {"timestamp": now_ms()})
+        _, headers = coinone_auth.signed(self.credentials, {"timestamp": now_ms()})
         self._subscribed = asyncio.Event()
         async with http.ws_connect(
             self.config.ws_url, headers=headers, heartbeat=self.config.ping_interval
@@ -254,19 +254,17 @@ class CoinoneIngestor(RestPoller):
     ) -> tuple[bytes, Any]:
         """(raw reply, parsed reply or None if not JSON); raises on HTTP errors."""
         await self.throttle()
-        body, headers = coinone_signed(self.credentials, params)
+        body, headers = coinone_auth.signed(self.credentials, params)
         async with http.post(f"{self.config.base_url}{path}", data=body, headers=headers) as r:
             status, raw = r.status, await r.read()
-        if status == 429:
-            self.counters.errors += 1
-            raise RateLimited(f"POST {path}: HTTP 429 (rate limited)")
+        try:
+            payload = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            payload = None
         if status != 200:
             self.counters.errors += 1
-            raise SessionError(f"POST {path}: HTTP {status}")
-        try:
-            return raw, orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return raw, None
+            raise coinone_errors.classify(status, payload, f"POST {path}")
+        return raw, payload
 
     async def _call(
         self, http: aiohttp.ClientSession, path: str, params: dict[str, Any], channel: str,
@@ -277,10 +275,9 @@ class CoinoneIngestor(RestPoller):
         if payload is None:
             await self.file(channel, raw, symbol)  # -> dead letter
             raise SessionError(f"POST {path}: reply is not JSON")
-        if not isinstance(payload, dict) or payload.get("result") != "success":
+        if coinone_errors.failed(200, payload):
             self.counters.errors += 1
-            code = payload.get("error_code") if isinstance(payload, dict) else None
-            raise SessionError(f"POST {path}: error {code}")
+            raise coinone_errors.classify(200, payload, f"POST {path}")
         return await self.file_changed(channel, raw, symbol)
 
     async def poll(self, http: aiohttp.ClientSession) -> None:
@@ -309,7 +306,7 @@ class CoinoneIngestor(RestPoller):
             if str(payload.get("error_code")) == "104":  # the venue does not know it
                 return False
             self.counters.errors += 1
-            raise SessionError(f"order detail: error {payload.get('error_code')}")
+            raise coinone_errors.classify(200, payload, "order detail")
         await self.file(ORDER_DETAIL, raw, symbol)
         return payload is not None
 

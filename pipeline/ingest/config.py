@@ -32,21 +32,27 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pipeline.envelope import VENUES
 from pipeline.errors import ConfigError
+from pipeline.venues.credentials import (
+    ENV_SECRETS_FILE,
+    MASK,
+    Credentials,
+    credential_env_names,
+    extra_credential_env_names,
+    load_secrets_file,
+)
+from pipeline.venues.registry import VENUES
 
 log = logging.getLogger(__name__)
 
 ENV_INGEST_CONFIG = "PIPELINE_INGEST_CONFIG"
-ENV_INGEST_SECRETS = "PIPELINE_INGEST_SECRETS"
-MASK = "***"
+ENV_INGEST_SECRETS = ENV_SECRETS_FILE
 
 DEFAULT_URLS: dict[str, dict[str, str]] = {
     "upbit": {
@@ -63,29 +69,9 @@ DEFAULT_URLS: dict[str, dict[str, str]] = {
     },
     "ssi": {"base_url": "https://fc-tradeapi.ssi.com.vn"},
 }
-SIMULATOR_PIN = "000000"  # the simulated SSI AccessToken accepts any non-empty PIN
 _SECRET_NAMES = frozenset(
     {"api_key", "secret_key", "secret", "apikey", "password", "token", "private_key", "pin"}
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    """One account's API key pair, plus what some venues need besides: SSI's RSA private key
-    (PEM, signs writes) and PIN (its AccessToken `code`). No part appears in a repr or str."""
-
-    api_key: str = field(repr=False)
-    secret_key: str = field(repr=False)
-    private_key: str | None = field(default=None, repr=False)
-    pin: str | None = field(default=None, repr=False)
-
-    def __repr__(self) -> str:
-        extra = "".join(
-            f", {name}={MASK}" for name in ("private_key", "pin") if getattr(self, name)
-        )
-        return f"Credentials(api_key={MASK}, secret_key={MASK}{extra})"
-
-    __str__ = __repr__
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,61 +149,6 @@ class IngestConfig:
     @property
     def venues(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(a.venue for a in self.accounts))
-
-
-def credential_env_names(venue: str, account: str) -> tuple[str, str]:
-    """(`PIPELINE_<VENUE>_<ACCOUNT>_API_KEY`, `..._SECRET_KEY`), upper case, `_` for others."""
-    stem = "_".join(re.sub(r"[^A-Z0-9]", "_", part.upper()) for part in (venue, account))
-    return f"PIPELINE_{stem}_API_KEY", f"PIPELINE_{stem}_SECRET_KEY"
-
-
-def extra_credential_env_names(venue: str, account: str) -> tuple[str, str]:
-    """(`PIPELINE_<VENUE>_<ACCOUNT>_PRIVATE_KEY`, `..._PIN`): optional, SSI uses them."""
-    stem = credential_env_names(venue, account)[0].removesuffix("_API_KEY")
-    return f"{stem}_PRIVATE_KEY", f"{stem}_PIN"
-
-
-def load_secrets_file(path: Path) -> dict[tuple[str, str], Credentials]:
-    """(venue, account) -> keys from `{venue: [{account, api_key, secret_key, private_key?,
-    pin?}]}` (`private_key`: SSI's RSA key as PEM; `pin`: its two-factor code)."""
-    setting = f"secrets file {path}"
-    try:
-        data = json.loads(path.read_bytes())
-    except FileNotFoundError as exc:
-        raise ConfigError(ENV_INGEST_SECRETS, str(path), "file not found") from exc
-    except (OSError, ValueError) as exc:
-        # never echo the content: it is secret
-        raise ConfigError(ENV_INGEST_SECRETS, str(path), "not a readable JSON file") from exc
-    if os.name == "posix" and path.stat().st_mode & 0o077:
-        log.warning("%s is readable by group or others; chmod 600 it", setting)
-    if not isinstance(data, dict):
-        raise ConfigError(ENV_INGEST_SECRETS, str(path), "expected {venue: [{account, ...}]}")
-    found: dict[tuple[str, str], Credentials] = {}
-    for venue, entries in data.items():
-        if not isinstance(entries, list):
-            raise ConfigError(ENV_INGEST_SECRETS, str(path), f"{venue!r}: expected a list")
-        for number, entry in enumerate(entries):
-            ok = isinstance(entry, dict) and all(
-                isinstance(entry.get(k), str) and entry.get(k)
-                for k in ("account", "api_key", "secret_key")
-            )
-            if not ok:
-                raise ConfigError(
-                    ENV_INGEST_SECRETS,
-                    str(path),
-                    f"{venue}[{number}]: needs non-empty account, api_key and secret_key",
-                )
-            extras = {name: entry.get(name) for name in ("private_key", "pin")}
-            for name, value in extras.items():
-                if value is not None and not (isinstance(value, str) and value):
-                    raise ConfigError(
-                        ENV_INGEST_SECRETS, str(path), f"{venue}[{number}]: {name} must be a "
-                        "non-empty string when present"
-                    )  # fmt: skip
-            found[(venue, entry["account"])] = Credentials(
-                entry["api_key"], entry["secret_key"], extras["private_key"], extras["pin"]
-            )
-    return found
 
 
 def _credentials(
@@ -387,66 +318,3 @@ def load_ingest_config(path: Path | str, env: Mapping[str, str] | None = None) -
     if not isinstance(data, dict):
         raise ConfigError(ENV_INGEST_CONFIG, str(path), "expected a table/object at the top")
     return parse_ingest_config(data, env, base_dir=path.parent, source=str(path))
-
-
-WIRE_FORMATS: dict[str, tuple[str, str]] = {
-    "upbit": ("DEFAULT", "SIMPLE"),
-    "coinone": ("DEFAULT", "SHORT"),
-}
-"""The two WebSocket spellings of the venues that have two: (default long keys, short keys)."""
-
-
-def simulator_config(
-    simulator: Any,
-    accounts: Sequence[str] | None = None,
-    venues: Sequence[str] | None = None,
-    wire_formats: str = "mixed",
-    **tunables: Any,
-) -> IngestConfig:
-    """An `IngestConfig` for a running `pipeline.sim.Simulator` (tests, demos): its endpoints,
-    every instrument as a symbol and the keys it generated (handed over in memory). `venues`
-    defaults to the simulated venues that have an ingestor.
-
-    `wire_formats` picks the WebSocket spelling each Upbit and Coinone account subscribes
-    with (`WIRE_FORMATS`), so a run exercises what the real venues send: `mixed` (the
-    default) alternates the venue's default long-key format and its short one account by
-    account, so every run sees both; `default` or `short` asks every account for one."""
-    if wire_formats not in ("mixed", "default", "short"):
-        raise ConfigError("wire_formats", wire_formats, "expected mixed, default or short")
-    from pipeline.ingest.service import INGESTORS
-
-    wanted = tuple(INGESTORS) if venues is None else tuple(venues)
-    entries: list[AccountConfig] = []
-    for venue, endpoints in simulator.endpoints().items():
-        if venue not in wanted:
-            continue
-        symbols = tuple(simulator.exchanges[venue].instruments)
-        ws_url = endpoints.get("ws") or endpoints.get("ws_api") or endpoints.get("stream")
-        base_url = endpoints.get("rest") or simulator.base_url(venue)
-        for index, credential in enumerate(simulator.credentials(venue)):
-            if accounts is not None and credential.account not in accounts:
-                continue
-            account_tunables = dict(tunables)
-            if venue in WIRE_FORMATS:
-                short = wire_formats == "short" or (wire_formats == "mixed" and index % 2 == 1)
-                account_tunables["options"] = {
-                    **tunables.get("options", {}),
-                    "format": WIRE_FORMATS[venue][1 if short else 0],
-                }
-            entries.append(
-                AccountConfig(
-                    venue=venue,
-                    account=credential.account,
-                    base_url=base_url,
-                    ws_url=ws_url,
-                    symbols=symbols,
-                    credentials=Credentials(
-                        credential.key,
-                        credential.secret,
-                        getattr(credential, "private_key", None) or None,
-                        SIMULATOR_PIN if venue == "ssi" else None,
-                    ),
-                    **account_tunables,
-                )
-            )
-    return IngestConfig(tuple(entries), source="simulator")

@@ -2,7 +2,7 @@
 
 The account is the exchange behind the gateway (`EXCHANGE_2`); its API key belongs to that
 exchange. Every request carries the gateway's HMAC headers (`X-GW-API-KEY`,
-`X-GW-TIMESTAMP`, `X-GW-SIGNATURE`: `pipeline.ingest.auth.gateway_headers`). Each poll (at
+`X-GW-TIMESTAMP`, `X-GW-SIGNATURE`: `pipeline.venues.futures_gateway.auth.headers`). Each poll (at
 once after every (re)connect, then every `poll_interval`), for every configured symbol:
 
 - `GET /trade/api/v2/futures/open_orders?exchange=<account>&symbol=<symbol>` -> channel
@@ -51,21 +51,22 @@ from urllib.parse import urlencode
 import aiohttp
 import orjson
 
-from pipeline.ingest.auth import gateway_headers
-from pipeline.ingest.base import RateLimited, RestPoller, SessionError, oldest_executed
+from pipeline.ingest.base import RestPoller, SessionError, oldest_executed
 from pipeline.ingest.publisher import now_ms
+from pipeline.venues.futures_gateway import auth as gateway_auth
+from pipeline.venues.futures_gateway import errors as gateway_errors
+from pipeline.venues.futures_gateway.mapping import CHANNEL_OPEN_ORDERS as OPEN_ORDERS
+from pipeline.venues.futures_gateway.mapping import CHANNEL_ORDER_STATUS as ORDER_STATUS
+from pipeline.venues.futures_gateway.mapping import CHANNEL_TRADES as TRADES
+from pipeline.venues.futures_gateway.mapping import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/trade/api/v2/futures"
-OPEN_ORDERS = "rest.open_orders"
-ORDER_STATUS = "rest.order_status"
-TRADES = "rest.trades"
 HISTORY_PAGE = 1000
 TRADES_PAGE = 1000
 #: How far back a history or trades request may start (the contract's 7 days, less a margin).
 REACH_MS = 7 * 86_400_000 - 60_000
-OPEN_STATUSES = frozenset({"NEW", "OPEN", "TRIGGERED", "PARTIALLY_FILLED", "CANCELLATION_RAISED"})
 
 
 def _orders(payload: Any) -> list[dict[str, Any]]:
@@ -128,13 +129,13 @@ class FuturesGatewayIngestor(RestPoller):
     ) -> tuple[int, bytes]:
         await self.throttle()
         full = PREFIX + path
-        headers = gateway_headers(self.credentials, "GET", full, params)
+        headers = gateway_auth.headers(self.credentials, "GET", full, params)
         url = f"{self.config.base_url}{full}?{urlencode(params)}"
         async with http.get(url, headers=headers) as response:
             status, raw = response.status, await response.read()
         if status == 429:
             self.counters.errors += 1
-            raise RateLimited(f"GET {path}: HTTP 429 {_code(raw)}")
+            raise gateway_errors.classify_raw(status, raw, f"GET {path}")
         return status, raw
 
     async def poll(self, http: aiohttp.ClientSession) -> None:
@@ -145,7 +146,7 @@ class FuturesGatewayIngestor(RestPoller):
             status, raw = await self._get(http, "/open_orders", params)
             if status != 200:
                 self.counters.errors += 1
-                raise SessionError(f"open_orders {symbol}: HTTP {status} {_code(raw)}")
+                raise gateway_errors.classify_raw(status, raw, f"open_orders {symbol}")
             payload = await self.file_changed(OPEN_ORDERS, raw, symbol)
             if payload is None:
                 raise SessionError(f"open_orders {symbol}: reply is not JSON")
@@ -165,7 +166,7 @@ class FuturesGatewayIngestor(RestPoller):
             status, raw = await self._get(http, "/order_history", params)
             if status != 200:
                 self.counters.errors += 1
-                raise SessionError(f"order_history {symbol}: HTTP {status} {_code(raw)}")
+                raise gateway_errors.classify_raw(status, raw, f"order_history {symbol}")
             payload = await self.file_changed(OPEN_ORDERS, raw, symbol, "order_history")
             if payload is None:
                 raise SessionError(f"order_history {symbol}: reply is not JSON")
@@ -199,7 +200,7 @@ class FuturesGatewayIngestor(RestPoller):
             received_at = now_ms()
             if status != 200:
                 self.counters.errors += 1
-                raise SessionError(f"trades {symbol}: HTTP {status} {_code(raw)}")
+                raise gateway_errors.classify_raw(status, raw, f"trades {symbol}")
             try:
                 payload = orjson.loads(raw)
             except orjson.JSONDecodeError:
@@ -230,7 +231,7 @@ class FuturesGatewayIngestor(RestPoller):
             return False
         if status != 200:
             self.counters.errors += 1
-            raise SessionError(f"order status: HTTP {status} {_code(raw)}")
+            raise gateway_errors.classify_raw(status, raw, "order status")
         await self.file(ORDER_STATUS, raw, symbol)
         return True
 
@@ -239,12 +240,3 @@ def _within_reach(start: int) -> int:
     """`start`, or the oldest time a request may start at (7 days ago) if it is older: an
     ingestor away longer than that resumes with the last 7 days instead of being refused."""
     return max(start, now_ms() - REACH_MS)
-
-
-def _code(raw: bytes) -> str:
-    """The gateway's error code of a reply (never its whole text)."""
-    try:
-        error = orjson.loads(raw).get("error") or {}
-    except (orjson.JSONDecodeError, AttributeError):
-        return ""
-    return str(error.get("code", "")) if isinstance(error, dict) else ""

@@ -18,25 +18,18 @@ from collections.abc import Mapping
 
 from pipeline.errors import ConfigError
 from pipeline.ingest.base import Ingestor
-from pipeline.ingest.binance import BinanceIngestor
-from pipeline.ingest.coinone import CoinoneIngestor
 from pipeline.ingest.config import AccountConfig, IngestConfig
-from pipeline.ingest.futures_gateway import FuturesGatewayIngestor
 from pipeline.ingest.publisher import RawPublisher
 from pipeline.ingest.spool import RawSpool
-from pipeline.ingest.ssi import SsiIngestor
 from pipeline.ingest.stats import IngestStats
-from pipeline.ingest.upbit import UpbitIngestor
+from pipeline.venues import registry
 
 log = logging.getLogger(__name__)
 
 INGESTORS: dict[str, type[Ingestor]] = {
-    UpbitIngestor.venue: UpbitIngestor,
-    BinanceIngestor.venue: BinanceIngestor,
-    CoinoneIngestor.venue: CoinoneIngestor,
-    SsiIngestor.venue: SsiIngestor,
-    FuturesGatewayIngestor.venue: FuturesGatewayIngestor,
+    venue: registry.ingestor_class(venue) for venue in registry.VENUES
 }
+"""Each venue's ingestor class, as the venue registry names it."""
 
 
 def build_ingestor(

@@ -6,7 +6,7 @@ Session:
    <PIN>, isSave: true}` -> `data.accessToken` (the consumer id and secret are the account's
    API key pair, the PIN comes from the environment or the secrets file, never the config);
    reads need only `Authorization: Bearer <token>` (writes, i.e. the cancel executor, add
-   `X-Signature` with the RSA private key: `pipeline.ingest.auth.ssi_signature`);
+   `X-Signature` with the RSA private key: `pipeline.venues.ssi.auth.signature`);
 2. the stream WebSocket (`ws_url`; the simulator's plain-WebSocket stand-in for SignalR's
    `BroadcastHubV2`), authenticated with the same bearer header, from `notify_id`: on the
    first connect the option `notify_id` (default 0: replay the day), after a reconnect the
@@ -35,14 +35,17 @@ import orjson
 
 from pipeline.envelope import RawEnvelope
 from pipeline.errors import ConfigError
-from pipeline.ingest.base import RateLimited, RestPoller, SessionError, cancel_tasks, supervise
-from pipeline.ingest.config import extra_credential_env_names
+from pipeline.ingest.base import RestPoller, SessionError, cancel_tasks, supervise
+from pipeline.venues.credentials import extra_credential_env_names
+from pipeline.venues.errors import VenueError
+from pipeline.venues.ssi import errors as ssi_errors
+from pipeline.venues.ssi.client import access_token
+from pipeline.venues.ssi.mapping import CHANNEL_ORDER_BOOK as ORDER_BOOK
+from pipeline.venues.ssi.mapping import CHANNEL_STREAM as STREAM
 
 log = logging.getLogger(__name__)
 
 ALL = "*"
-STREAM = "stream"
-ORDER_BOOK = "rest.orderBook"
 
 
 def _data(payload: Any) -> dict[str, Any] | None:
@@ -107,27 +110,15 @@ class SsiIngestor(RestPoller):
 
     async def login(self, http: aiohttp.ClientSession) -> None:
         await self.throttle()
-        body = {
-            "consumerID": self.credentials.api_key,
-            "consumerSecret": self.credentials.secret_key,
-            "twoFactorType": 0,
-            "code": self.credentials.pin,
-            "isSave": True,
-        }
-        url = f"{self.config.base_url}/api/v2/Trading/AccessToken"
-        async with http.post(url, data=orjson.dumps(body), headers=_JSON) as response:
-            status, raw = response.status, await response.read()
+        credentials = self.credentials
         try:
-            reply = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            reply = None
-        data = _data(reply)
-        token = data.get("accessToken") if data is not None else None
-        if status != 200 or not isinstance(token, str) or not token:
+            self._token = await access_token(
+                http, self.config.base_url, credentials.api_key, credentials.secret_key,
+                credentials.pin or "",
+            )  # fmt: skip
+        except VenueError:
             self.counters.errors += 1
-            message = reply.get("message") if isinstance(reply, dict) else None
-            raise SessionError(f"AccessToken refused: HTTP {status} {message!s}")
-        self._token = token
+            raise
 
     async def session(self, http: aiohttp.ClientSession, stop: asyncio.Event) -> None:
         self._last = {}
@@ -176,21 +167,16 @@ class SsiIngestor(RestPoller):
             url = f"{self.config.base_url}/api/v2/Trading/orderBook?{query}"
             async with http.get(url, headers=self._auth()) as response:
                 status, raw = response.status, await response.read()
-            if status == 429:
-                self.counters.errors += 1
-                raise RateLimited("orderBook: HTTP 429 (quota exceeded)")
-            if status != 200:
-                self.counters.errors += 1
-                raise SessionError(f"orderBook {account}: HTTP {status}")
             try:
                 reply = orjson.loads(raw)
             except orjson.JSONDecodeError:
-                await self.file(ORDER_BOOK, raw, ALL)  # -> dead letter
-                raise SessionError(f"orderBook {account}: reply is not JSON") from None
-            if not isinstance(reply, dict) or reply.get("status") not in (200, "200"):
+                reply = None
+            if status != 200 or (reply is not None and ssi_errors.failed(status, reply)):
                 self.counters.errors += 1
-                message = reply.get("message") if isinstance(reply, dict) else None
-                raise SessionError(f"orderBook {account}: {message!s}")
+                raise ssi_errors.classify(status, reply, f"orderBook {account}")
+            if reply is None:
+                await self.file(ORDER_BOOK, raw, ALL)  # -> dead letter
+                raise SessionError(f"orderBook {account}: reply is not JSON")
             await self.file_changed(ORDER_BOOK, raw, account)
 
 

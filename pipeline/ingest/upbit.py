@@ -26,22 +26,30 @@ import uuid
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
 import orjson
 
-from pipeline.ingest.auth import upbit_authorization, upbit_query
 from pipeline.ingest.base import Ingestor, SessionError, cancel_tasks, supervise, wait_stop
 from pipeline.ingest.publisher import now_ms
+from pipeline.venues.upbit import auth as upbit_auth
+from pipeline.venues.upbit import errors as upbit_errors
+from pipeline.venues.upbit.client import signed_request
+from pipeline.venues.upbit.mapping import (
+    CHANNEL_MY_ORDER,
+    CHANNEL_REST_ORDER,
+    CHANNEL_REST_ORDERS,
+    TERMINAL_STATES,
+)
+from pipeline.venues.upbit.mapping import (
+    WS_FORMATS as FORMATS,
+)
 
 log = logging.getLogger(__name__)
 
 PAGE = 100
 HISTORY_PAGE = 1000
 WEEK_MS = 7 * 86_400_000
-TERMINAL_STATES = frozenset({"done", "cancel", "prevented"})
-FORMATS = ("DEFAULT", "SIMPLE", "JSON_LIST", "SIMPLE_LIST")
 
 
 def _first(payload: Any) -> Any:
@@ -117,11 +125,11 @@ class UpbitIngestor(Ingestor):
             raise SessionError("no ws_url configured")
         since = self.history_since()  # before this session hears anything
         executed = dict(self._executed)  # likewise: what was heard executed before the gap
-        headers = {"Authorization": upbit_authorization(self.credentials)}
+        headers = {"Authorization": upbit_auth.authorization(self.credentials)}
         async with http.ws_connect(
             self.config.ws_url, headers=headers, heartbeat=self.config.ping_interval
         ) as ws:
-            kind: dict[str, Any] = {"type": "myOrder"}
+            kind: dict[str, Any] = {"type": CHANNEL_MY_ORDER}
             if self.config.symbols:
                 kind["codes"] = list(self.config.symbols)
             request = [{"ticket": f"ingest-{uuid.uuid4()}"}, kind, {"format": self.format}]
@@ -141,7 +149,7 @@ class UpbitIngestor(Ingestor):
                 if message.type is aiohttp.WSMsgType.ERROR:
                     raise SessionError(f"websocket error: {ws.exception()}")
                 continue
-            payload = await self.file("myOrder", message.data)
+            payload = await self.file(CHANNEL_MY_ORDER, message.data)
             error = payload.get("error") if isinstance(payload, dict) else None
             if isinstance(error, dict):
                 self.counters.errors += 1
@@ -159,10 +167,9 @@ class UpbitIngestor(Ingestor):
     async def _get(
         self, http: aiohttp.ClientSession, path: str, pairs: list[tuple[str, Any]]
     ) -> tuple[int, bytes]:
-        headers = {"Authorization": upbit_authorization(self.credentials, upbit_query(pairs))}
-        url = f"{self.config.base_url}{path}?{urlencode(pairs)}"
-        async with http.get(url, headers=headers) as response:
-            return response.status, await response.read()
+        return await signed_request(
+            http, "GET", self.config.base_url, path, pairs, self.credentials
+        )
 
     async def snapshot(
         self,
@@ -189,8 +196,8 @@ class UpbitIngestor(Ingestor):
                 status, body = await self._get(http, "/v1/orders/open", pairs)
                 if status != 200:
                     self.counters.errors += 1
-                    raise SessionError(f"GET /v1/orders/open {symbol}: HTTP {status}")
-                payload = await self.file("rest.orders", body, symbol)
+                    raise upbit_errors.classify_raw(status, body, f"GET /v1/orders/open {symbol}")
+                payload = await self.file(CHANNEL_REST_ORDERS, body, symbol)
                 orders = _orders(payload) if isinstance(payload, list) else []
                 open_ids += [str(o.get("uuid")) for o in orders]
                 traded += [
@@ -229,7 +236,7 @@ class UpbitIngestor(Ingestor):
             status, body = await self._get(http, "/v1/orders/closed", pairs)
             if status != 200:
                 self.counters.errors += 1
-                raise SessionError(f"GET /v1/orders/closed {symbol}: HTTP {status}")
+                raise upbit_errors.classify_raw(status, body, f"GET /v1/orders/closed {symbol}")
             try:
                 listed = _orders(orjson.loads(body))
             except orjson.JSONDecodeError:
@@ -241,7 +248,7 @@ class UpbitIngestor(Ingestor):
                 and not self.live.knows(o["uuid"])
                 and o.get("trades_count") not in (None, 0)
             ]
-            await self.file("rest.orders", body, symbol)
+            await self.file(CHANNEL_REST_ORDERS, body, symbol)
             for order_id in unheard:
                 self.counters.recovered_orders += 1
                 await self._order(http, order_id, symbol)
@@ -259,6 +266,6 @@ class UpbitIngestor(Ingestor):
             return False
         if status != 200:
             self.counters.errors += 1
-            raise SessionError(f"GET /v1/order: HTTP {status}")
-        await self.file("rest.order", body, symbol)
+            raise upbit_errors.classify_raw(status, body, "GET /v1/order")
+        await self.file(CHANNEL_REST_ORDER, body, symbol)
         return True

@@ -38,8 +38,8 @@ from pipeline.sim.binance_wire import execution_report
 from pipeline.sim.channel import OutboundChannel
 from pipeline.sim.engine import EngineEvent, Exchange
 from pipeline.sim.limits import Limit, RateLimiter
-from pipeline.sim.signing import binance_verify
 from pipeline.sim.venue import Credential, VenueServer
+from pipeline.venues.binance import auth as binance_auth
 
 Handler = Callable[[Exchange, str, dict[str, Any], int], Any]
 ORDER_LIMITS = {"orders_10s": Limit(50, 10_000), "orders_day": Limit(160_000, 86_400_000)}
@@ -181,7 +181,7 @@ class BinanceServer(VenueServer):
             raise BinanceError(
                 400, -1021, "Timestamp for this request is outside of the recvWindow."
             )
-        if not binance_verify(credential.secret, params):
+        if not binance_auth.verify(credential.secret, params):
             raise BinanceError(400, -1022, "Signature for this request is not valid.")
         return credential
 

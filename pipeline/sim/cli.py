@@ -24,10 +24,10 @@ from typing import Any, TextIO
 
 import orjson
 
-from pipeline.ingest.config import SIMULATOR_PIN
 from pipeline.sim.faults import FaultPlan
 from pipeline.sim.kits import VENUE_KITS
 from pipeline.sim.server import SimConfig, Simulator
+from pipeline.sim.ssi import ANY_PIN
 from pipeline.sim.worker_configs import cancel_config_document, ingest_config_document, write_json
 
 
@@ -122,7 +122,7 @@ def write_secrets(path: Path, simulator: Simulator) -> None:
         found = {"account": credential.account, "api_key": credential.key,
                  "secret_key": credential.secret}  # fmt: skip
         if getattr(credential, "private_key", None):
-            found.update(private_key=credential.private_key, pin=SIMULATOR_PIN)
+            found.update(private_key=credential.private_key, pin=ANY_PIN)
         return found
 
     secrets = {

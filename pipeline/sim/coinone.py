@@ -58,7 +58,7 @@ from pipeline.sim.engine import (
 )
 from pipeline.sim.limits import Limit, RateLimiter
 from pipeline.sim.venue import Credential, VenueServer
-from pipeline.sim.venue_signing import coinone_verify
+from pipeline.venues.coinone import auth as coinone_auth
 
 RATE_LIMITS = {"order": Limit(40, 1000), "other": Limit(80, 1000)}
 NONCE_MEMORY = 100_000
@@ -146,7 +146,7 @@ class CoinoneServer(VenueServer):
             raise CoinoneError("12", "Invalid access token")
         if not signature:
             raise CoinoneError("121", "Signature is missing")
-        if not coinone_verify(credential.secret, payload, signature):
+        if not coinone_auth.verify(credential.secret, payload, signature):
             raise CoinoneError("122", "Signature is not correct")
         self._use_nonce(credential, params.get("nonce"))
         return credential, params

@@ -58,12 +58,7 @@ from pipeline.sim.engine import (
 )
 from pipeline.sim.limits import Limit, RateLimiter
 from pipeline.sim.venue import Credential, VenueServer
-from pipeline.sim.venue_signing import (
-    GATEWAY_KEY_HEADER,
-    GATEWAY_SIGNATURE_HEADER,
-    GATEWAY_TIMESTAMP_HEADER,
-    gateway_verify,
-)
+from pipeline.venues.futures_gateway import auth as gateway_auth
 
 PREFIX = "/trade/api/v2/futures"
 RATE_LIMITS = {"cancel_all": Limit(10, 60_000), "default": Limit(1200, 60_000)}
@@ -124,15 +119,15 @@ class FuturesGatewayServer(VenueServer):
 
     def authenticate(self, request: web.Request, body: bytes, now: int) -> Credential:
         headers = request.headers
-        credential = self.credential(headers.get(GATEWAY_KEY_HEADER))
+        credential = self.credential(headers.get(gateway_auth.KEY_HEADER))
         if credential is None:
             raise GatewayError(401, "UNAUTHORIZED", "Unknown or missing API key.")
-        stamp = headers.get(GATEWAY_TIMESTAMP_HEADER, "")
+        stamp = headers.get(gateway_auth.TIMESTAMP_HEADER, "")
         if not stamp.isdigit() or abs(int(stamp) - now) > TIMESTAMP_WINDOW_MS:
             raise GatewayError(401, "INVALID_TIMESTAMP", "Timestamp outside the 5 s window.")
-        signature = headers.get(GATEWAY_SIGNATURE_HEADER, "")
+        signature = headers.get(gateway_auth.SIGNATURE_HEADER, "")
         params = dict(request.query.items())
-        if not gateway_verify(
+        if not gateway_auth.verify(
             credential.secret, signature, stamp, request.method, request.path, params, body
         ):
             raise GatewayError(401, "INVALID_SIGNATURE", "Signature does not match.")

@@ -31,7 +31,8 @@ from pipeline.sim.futures_gateway_wire import PerpetualInstrument
 from pipeline.sim.ssi import SsiCredential, SsiServer
 from pipeline.sim.upbit import UpbitServer
 from pipeline.sim.venue import Credential, VenueKit, random_credential
-from pipeline.sim.venue_signing import rsa_private_key_pem
+from pipeline.venues.registry import VENUES
+from pipeline.venues.ssi import auth as ssi_auth
 
 D = Decimal
 
@@ -113,7 +114,7 @@ def _ssi(code: str, tick: str, lot: str) -> Instrument:
 def _ssi_credential(account: str, rng: random.Random) -> Credential:
     """consumerID / consumerSecret from `rng`; the RSA key is fresh (not reproducible)."""
     plain = random_credential(account, rng, key_len=32)
-    return SsiCredential(account, plain.key, plain.secret, rsa_private_key_pem())
+    return SsiCredential(account, plain.key, plain.secret, ssi_auth.private_key_pem())
 
 
 def _perpetual(base: str, tick: str, lot: str) -> Instrument:
@@ -186,6 +187,10 @@ FUTURES_GATEWAY_KIT = VenueKit(
     server=FuturesGatewayServer,
 )
 
-VENUE_KITS: dict[str, VenueKit] = {
+_KITS: dict[str, VenueKit] = {
     kit.venue: kit for kit in (UPBIT_KIT, BINANCE_KIT, COINONE_KIT, SSI_KIT, FUTURES_GATEWAY_KIT)
 }
+if set(_KITS) - set(VENUES):  # a simulated venue is a venue of the registry
+    raise RuntimeError(f"kits for venues the registry does not know: {set(_KITS) - set(VENUES)}")
+VENUE_KITS: dict[str, VenueKit] = {venue: _KITS[venue] for venue in VENUES if venue in _KITS}
+"""The simulated venues, keyed and ordered by the venue registry (`pipeline.venues.registry`)."""

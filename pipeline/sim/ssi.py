@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import jwt
 import orjson
 from aiohttp import WSMsgType, web
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -53,11 +54,11 @@ from pipeline.sim.engine import (
     TriggerKind,
 )
 from pipeline.sim.limits import Limit, RateLimiter
-from pipeline.sim.signing import SignatureError, jwt_encode, jwt_verify
 from pipeline.sim.venue import Credential, VenueServer
-from pipeline.sim.venue_signing import rsa_public_key, ssi_verify
+from pipeline.venues.ssi import auth as ssi_auth
 
 TOKEN_TTL_MS = 8 * 3_600_000
+ANY_PIN = "000000"  # the simulated AccessToken accepts any non-empty two-factor code
 RATE_LIMIT = Limit(20, 1000)
 QUOTA_EXCEEDED = "API calls quota exceeded! maximum admitted 20 per 1s."
 REQUEST_ID = re.compile(r"^\d{1,8}$")
@@ -130,7 +131,7 @@ class SsiServer(VenueServer):
             return None
         key = self._public_keys.get(credential.key)
         if key is None:
-            key = self._public_keys[credential.key] = rsa_public_key(credential.private_key)
+            key = self._public_keys[credential.key] = ssi_auth.public_key(credential.private_key)
         return key
 
     # -- authentication -------------------------------------------------------------------
@@ -145,7 +146,7 @@ class SsiServer(VenueServer):
         now = self.clock()
         claims = {"consumerID": credential.key, "account": credential.account,
                   "isSave": bool(body.get("isSave", True)), "exp": now + TOKEN_TTL_MS}  # fmt: skip
-        token = jwt_encode(claims, self._token_secret)
+        token = jwt.encode(claims, self._token_secret, algorithm="HS256")
         return _reply(wire.ok({"accessToken": token}))
 
     def session(self, header: str | None) -> Session:
@@ -155,8 +156,11 @@ class SsiServer(VenueServer):
 
     def _session_of(self, token: str) -> Session:
         try:
-            claims = jwt_verify(token, self._token_secret)
-        except (SignatureError, ValueError):
+            # `exp` is in the simulator's own clock (ms): checked below, not by PyJWT
+            claims = jwt.decode(
+                token, self._token_secret, algorithms=["HS256"], options={"verify_exp": False}
+            )
+        except jwt.PyJWTError:
             raise SsiError(401, "Authorization has been denied for this request.", 401) from None
         if int(claims.get("exp", 0)) <= self.clock():
             raise SsiError(401, "Token is expired.", 401)
@@ -178,7 +182,7 @@ class SsiServer(VenueServer):
                 credential = self.credential(session.consumer)
                 key = None if credential is None else self.public_key(credential)
                 signature = request.headers.get("X-Signature", "")
-                if key is None or not ssi_verify(key, raw, signature):
+                if key is None or not ssi_auth.verify(key, raw, signature):
                     raise SsiError(401, "Invalid signature.", 401)
                 now = self.clock()
                 if not self.limits.allow("api", session.consumer, now):

@@ -36,7 +36,6 @@ from multidict import MultiDict, MultiDictProxy
 from pipeline.sim.channel import OutboundChannel
 from pipeline.sim.engine import EngineEvent, Order, Side, Status
 from pipeline.sim.limits import Limit, RateLimiter
-from pipeline.sim.signing import SignatureError, jwt_claims_unverified, jwt_verify, upbit_query_hash
 from pipeline.sim.upbit_wire import (
     my_order_frames,
     rest_order,
@@ -45,6 +44,8 @@ from pipeline.sim.upbit_wire import (
     snapshot_frame,
 )
 from pipeline.sim.venue import Credential, VenueServer
+from pipeline.venues.credentials import SignatureError
+from pipeline.venues.upbit import auth as upbit_auth
 
 FORMATS = ("DEFAULT", "SIMPLE", "JSON_LIST", "SIMPLE_LIST")
 PRIVATE_TYPES = ("myOrder", "myAsset")
@@ -115,11 +116,11 @@ class UpbitServer(VenueServer):
             raise UpbitError(401, "jwt_verification", "Authorization header is missing.")
         token = header[len("Bearer ") :].strip()
         try:
-            _, claims = jwt_claims_unverified(token)
+            _, claims = upbit_auth.unverified(token)
             credential = self.credential(claims.get("access_key"))
             if credential is None:
                 raise UpbitError(401, "invalid_access_key", "Invalid access key.")
-            jwt_verify(token, credential.secret)
+            upbit_auth.verify(token, credential.secret)
         except SignatureError as exc:
             raise UpbitError(401, "jwt_verification", "Failed to verify Jwt token.") from exc
         nonce = claims.get("nonce")
@@ -133,7 +134,7 @@ class UpbitServer(VenueServer):
         if len(order) > NONCE_MEMORY:
             seen.discard(order.popleft())
         if query and (
-            claims.get("query_hash") != upbit_query_hash(query)
+            claims.get("query_hash") != upbit_auth.query_hash(query)
             or claims.get("query_hash_alg", "SHA512") != "SHA512"
         ):
             raise UpbitError(401, "invalid_query_payload", "Query hash does not match.")

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.ingest.config import WIRE_FORMATS  # the accounts alternate them, as in `pipeline run`
+from pipeline.venues import registry
 
 
 def _endpoints(simulator: Any, venue: str) -> tuple[str, str | None]:
@@ -37,8 +37,11 @@ def ingest_config_document(simulator: Any, secrets_file: Path) -> dict[str, Any]
                                      "base_url": base_url, "symbols": symbols}  # fmt: skip
             if ws_url is not None:
                 entry["ws_url"] = ws_url
-            if venue in WIRE_FORMATS:
-                entry["options"] = {"format": WIRE_FORMATS[venue][index % 2]}
+            formats = registry.wire_formats(
+                venue
+            )  # the accounts alternate them, as in `pipeline run`
+            if formats is not None:
+                entry["options"] = {"format": formats[index % 2]}
             entries.append(entry)
     return {"secrets_file": str(secrets_file), "ingestors": entries}
 

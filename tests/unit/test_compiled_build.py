@@ -40,6 +40,10 @@ def test_native_sources_are_the_domain_the_venues_and_the_envelope_without_inits
     } <= names
     assert not any(name.endswith("__init__") for name in names)
     assert not any(name.startswith(("pipeline.streams", "pipeline.sim")) for name in names)
+    # a venue's signing, client and registry are off the hot path: plain Python
+    off_path = (".auth", ".client", ".errors", ".capabilities", ".registry", ".credentials")
+    assert not any(n.startswith("pipeline.venues") and n.endswith(off_path) for n in names)
+    assert "pipeline.domain.errors" in names
 
 
 def test_make_reads_the_same_list_from_the_module() -> None:

@@ -8,12 +8,12 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from pipeline import venues
 from pipeline.codec import event_from_dict, event_to_dict
 from pipeline.domain.events import Fill, Liquidity, OrderEvent, OrderStatus, Side
 from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 from pipeline.seams import fold_lines, normalize_lines
+from pipeline.venues import registry
 
 T0 = 1_700_000_000_000
 
@@ -58,7 +58,7 @@ class FakeNormalizer:
 
 @pytest.fixture
 def fake_venue(monkeypatch):
-    monkeypatch.setitem(venues._cache, "fake", FakeNormalizer())
+    monkeypatch.setitem(registry._normalizers, "fake", FakeNormalizer())
 
 
 def envelope(payload, account="acc") -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import aiohttp
 
@@ -15,6 +14,7 @@ from pipeline.commands.clients.base import (
     VenueAccount,
     VenueError,
 )
+from pipeline.venues import registry
 
 
 def make_client(
@@ -22,21 +22,9 @@ def make_client(
     http: aiohttp.ClientSession | None = None,
     clock: Callable[[], int] | None = None,
 ) -> CancelClient:
-    """The cancel client of `account.venue`."""
-    from pipeline.commands.clients.binance import BinanceCancelClient
-    from pipeline.commands.clients.coinone import CoinoneCancelClient
-    from pipeline.commands.clients.futures_gateway import GatewayCancelClient
-    from pipeline.commands.clients.ssi import SsiCancelClient
-    from pipeline.commands.clients.upbit import UpbitCancelClient
-
-    kinds: dict[str, Any] = {
-        "upbit": UpbitCancelClient,
-        "binance": BinanceCancelClient,
-        "coinone": CoinoneCancelClient,
-        "ssi": SsiCancelClient,
-        "futures_gateway": GatewayCancelClient,
-    }
-    return kinds[account.venue](account, http=http, clock=clock)  # type: ignore[no-any-return]
+    """The cancel client of `account.venue` (its class named by the venue registry)."""
+    client: CancelClient = registry.canceller_class(account.venue)(account, http=http, clock=clock)
+    return client
 
 
 __all__ = [

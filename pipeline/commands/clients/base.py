@@ -1,8 +1,8 @@
-"""What every venue cancel client shares: the account it acts for, replies, error classes.
+"""What every venue cancel client shares: the account it acts for, replies, transport errors.
 
-    VenueError
-     ├── TransientError   timeouts, connection failures, 429 / 5xx: retried (429 after its wait)
-     └── BusinessError    the venue refused (unknown order, -2011, ORDER_CLOSED): never retried
+The error classes (`VenueError`: `TransientError` retried, `BusinessError` never) and each
+venue's classification live with the venue (`pipeline.venues.errors`,
+`pipeline.venues.<venue>.errors`): ingest classifies a venue's replies by the same rule.
 
 Clients are the only code that opens sockets; one client serves one (venue, account). Every
 aiohttp / timeout failure is translated here, once, into `TransientError`.
@@ -20,25 +20,8 @@ from typing import Any, Protocol
 import aiohttp
 
 from pipeline.domain.orders import OrderState
-from pipeline.ingest.config import Credentials
-
-
-class VenueError(Exception):
-    """A venue request failed; `code` is the venue's own error code (text), never a secret."""
-
-    def __init__(self, code: str | None, message: str, retry_after_ms: int | None = None) -> None:
-        self.code = code
-        self.message = message[:300]
-        self.retry_after_ms = retry_after_ms
-        super().__init__(f"{code}: {self.message}" if code else self.message)
-
-
-class TransientError(VenueError):
-    """Worth retrying: the request may not have reached the venue, or was throttled."""
-
-
-class BusinessError(VenueError):
-    """The venue understood and refused; retrying cannot help."""
+from pipeline.venues.credentials import Credentials
+from pipeline.venues.errors import BusinessError, TransientError, VenueError, from_http_status
 
 
 @dataclass(frozen=True)
@@ -140,10 +123,17 @@ class HttpClientBase:
             await self._http.close()
 
 
-def http_status_error(
-    status: int, code: str | None, message: str, retry_after_ms: int | None = None
-) -> VenueError:
-    """429 and 5xx are transient; every other refusal is a business error."""
-    if status == 429 or status >= 500:
-        return TransientError(code or str(status), message, retry_after_ms)
-    return BusinessError(code or str(status), message)
+#: 429 and 5xx are transient; every other refusal is a business error.
+http_status_error = from_http_status
+
+
+__all__ = [
+    "Ack",
+    "BusinessError",
+    "CancelClient",
+    "HttpClientBase",
+    "TransientError",
+    "VenueAccount",
+    "VenueError",
+    "http_status_error",
+]

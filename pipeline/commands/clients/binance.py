@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -17,77 +15,49 @@ import orjson
 
 from pipeline.commands.clients.base import (
     Ack,
-    BusinessError,
     HttpClientBase,
     TransientError,
 )
 from pipeline.domain.orders import OrderState
-from pipeline.ingest.auth import binance_signature
-
-TRANSIENT_CODES = {-1003, -1007, -1015, -1021}  # throttled, timeout, too many, clock
+from pipeline.venues.binance import errors as binance_errors
+from pipeline.venues.binance.client import WsApiClient, is_reply
 
 
 class BinanceCancelClient(HttpClientBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._api: WsApiClient | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._pending: dict[str, asyncio.Future[Any]] = {}
-        self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
 
-    async def _connect(self) -> aiohttp.ClientWebSocketResponse:
+    async def _connect(self) -> WsApiClient:
         async with self._lock:
-            if self._ws is None or self._ws.closed:
+            if self._api is None or self._api.ws.closed:
                 url = self.account.ws_url or self.account.base_url
                 async with self.transport():
-                    self._ws = await self.http.ws_connect(url, timeout=self.timeout.total or 10)
-                self._reader = asyncio.get_running_loop().create_task(self._read(self._ws))
-            return self._ws
+                    ws = await self.http.ws_connect(url, timeout=self.timeout.total or 10)
+                self._api = WsApiClient(ws, self.account.credentials, "cx", self.clock)
+                self._reader = asyncio.get_running_loop().create_task(self._read(self._api))
+            return self._api
 
-    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def _read(self, api: WsApiClient) -> None:
         try:
-            async for message in ws:
+            async for message in api.ws:
                 if message.type is not aiohttp.WSMsgType.TEXT:
                     continue
                 payload = orjson.loads(message.data)
-                future = self._pending.pop(str(payload.get("id")), None)
-                if future is not None and not future.done():
-                    future.set_result(payload)
+                if is_reply(payload):
+                    api.resolve(payload)
         finally:
-            for future in self._pending.values():
-                if not future.done():
-                    future.set_exception(TransientError("disconnected", "binance: connection lost"))
-            self._pending.clear()
+            api.fail_all(TransientError("disconnected", "binance: connection lost"))
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
-        ws = await self._connect()
-        signed = dict(params)
-        signed["apiKey"] = self.account.credentials.api_key
-        signed["timestamp"] = self.clock() if self.clock else time.time_ns() // 1_000_000
-        signed["signature"] = binance_signature(self.account.credentials.secret_key, signed)
-        request_id = f"cx-{next(self._ids)}"
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = future
+        api = await self._connect()
         async with self.transport():
-            await ws.send_str(
-                orjson.dumps({"id": request_id, "method": method, "params": signed}).decode()
-            )
-            response = await asyncio.wait_for(future, self.timeout.total or 10)
+            response = await api.request(method, params, timeout=self.timeout.total or 10)
         if response.get("status") == 200:
             return response.get("result")
-        error = response.get("error") or {}
-        code, message = error.get("code"), str(error.get("msg", ""))
-        status = int(response.get("status", 400))
-        if status in (429, 418) or status >= 500 or code in TRANSIENT_CODES:
-            retry = (
-                (error.get("data") or {}).get("retryAfter")
-                if isinstance(error.get("data"), dict)
-                else None
-            )
-            wait = None if retry is None else max(0, int(retry) - int(time.time() * 1000))
-            raise TransientError(str(code), message, wait)
-        raise BusinessError(str(code), message)
+        raise binance_errors.classify(response)
 
     async def cancel_order(self, state: OrderState) -> Ack:
         result = await self.call(
@@ -126,8 +96,8 @@ class BinanceCancelClient(HttpClientBase):
         )
 
     async def close(self) -> None:
-        if self._ws is not None:
-            await self._ws.close()
+        if self._api is not None:
+            await self._api.ws.close()
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):

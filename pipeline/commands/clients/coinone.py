@@ -5,21 +5,18 @@ the same price (a new order id; the queue priority is lost)."""
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from typing import Any
-
-import orjson
 
 from pipeline.commands.clients.base import (
     Ack,
     BusinessError,
     HttpClientBase,
     VenueError,
-    http_status_error,
 )
 from pipeline.domain.orders import OrderState
-from pipeline.sim.venue_signing import coinone_headers
+from pipeline.venues.coinone import auth as coinone_auth
+from pipeline.venues.coinone import errors as coinone_errors
 
 
 def _pair(venue_symbol: str) -> dict[str, str]:
@@ -29,20 +26,13 @@ def _pair(venue_symbol: str) -> dict[str, str]:
 
 class CoinoneCancelClient(HttpClientBase):
     async def post(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        creds = self.account.credentials
-        raw = orjson.dumps({"access_token": creds.api_key, "nonce": str(uuid.uuid4()), **params})
-        headers = coinone_headers(creds.secret_key, raw)
+        raw, headers = coinone_auth.signed(self.account.credentials, params)
         status, body = await self.request_json(
             "POST", self.account.base_url + path, data=raw, headers=headers
         )
-        if not isinstance(body, dict):
-            raise http_status_error(status, None, f"HTTP {status}")
-        if status != 200 or body.get("result") != "success":
-            code = str(body.get("error_code", status))
-            message = str(body.get("error_msg", f"HTTP {status}"))
-            raise http_status_error(
-                429 if code == "4" else (status if status != 200 else 400), code, message
-            )
+        if coinone_errors.failed(status, body):
+            raise coinone_errors.classify(status, body)
+        assert isinstance(body, dict)  # not failed: a success reply
         return body
 
     async def cancel_order(self, state: OrderState) -> Ack:

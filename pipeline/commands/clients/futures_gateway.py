@@ -4,16 +4,15 @@ for one order. Both only raise the cancel (CANCELLATION_RAISED -> CANCELLED late
 
 from __future__ import annotations
 
-import re
-import time
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 
-from pipeline.commands.clients.base import Ack, HttpClientBase, http_status_error
+from pipeline.commands.clients.base import Ack, HttpClientBase
 from pipeline.domain.orders import OrderState
-from pipeline.sim.venue_signing import gateway_headers
+from pipeline.venues.futures_gateway import auth as gateway_auth
+from pipeline.venues.futures_gateway import errors as gateway_errors
 
 PREFIX = "/trade/api/v2/futures"
 
@@ -32,21 +31,15 @@ class GatewayCancelClient(HttpClientBase):
         else:
             query, raw = dict(params or {}), orjson.dumps({**exchange, **body})
         full = PREFIX + path
-        now = self.clock() if self.clock else time.time_ns() // 1_000_000
-        creds = self.account.credentials
-        headers = gateway_headers(creds.api_key, creds.secret_key, now, method, full, query, raw)
+        now = self.clock() if self.clock else None
+        headers = gateway_auth.headers(self.account.credentials, method, full, query, raw, now)
         if raw:
             headers["Content-Type"] = "application/json"
         url = self.account.base_url + full + ("?" + urlencode(query) if query else "")
         status, reply = await self.request_json(method, url, data=raw or None, headers=headers)
         if status == 200 and isinstance(reply, dict):
             return reply.get("data")
-        error = (reply or {}).get("error", {}) if isinstance(reply, dict) else {}
-        message = str(error.get("message", f"HTTP {status}"))
-        wait = re.search(r"retry after (\d+) s", message)
-        raise http_status_error(
-            status, error.get("code"), message, int(wait.group(1)) * 1000 if wait else None
-        )
+        raise gateway_errors.classify(status, reply)
 
     async def cancel_order(self, state: OrderState) -> Ack:
         await self.call("DELETE", "/order", params={"order_id": state.order_id})

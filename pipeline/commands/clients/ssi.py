@@ -29,10 +29,11 @@ from pipeline.commands.clients.base import (
     BusinessError,
     HttpClientBase,
     VenueError,
-    http_status_error,
 )
 from pipeline.domain.orders import OrderState
-from pipeline.sim.venue_signing import ssi_signature
+from pipeline.venues.ssi import auth as ssi_auth
+from pipeline.venues.ssi import errors as ssi_errors
+from pipeline.venues.ssi.client import access_token
 
 log = logging.getLogger(__name__)
 
@@ -125,24 +126,11 @@ class SsiCancelClient(HttpClientBase):
         async with self._lock:
             if self._token is None:
                 creds = self.account.credentials
-                body = {
-                    "consumerID": creds.api_key,
-                    "consumerSecret": creds.secret_key,
-                    "twoFactorType": 0,
-                    "code": self._secret("pin") or "",
-                    "isSave": True,
-                }
-                status, reply = await self.request_json(
-                    "POST", f"{self.account.base_url}/api/v2/Trading/AccessToken", json=body
-                )
-                if not isinstance(reply, dict) or reply.get("status") != 200:
-                    message = reply.get("message", "") if isinstance(reply, dict) else ""
-                    raise http_status_error(
-                        status if status != 200 else 401,
-                        "login",
-                        f"access token refused: {message}",
-                    )
-                self._token = str(reply["data"]["accessToken"])
+                async with self.transport():
+                    self._token = await access_token(
+                        self.http, self.account.base_url, creds.api_key, creds.secret_key,
+                        self._secret("pin") or "", self.timeout,
+                    )  # fmt: skip
             return self._token
 
     def _secret(self, name: str) -> str | None:
@@ -193,7 +181,7 @@ class SsiCancelClient(HttpClientBase):
         headers = {
             "Authorization": f"Bearer {token}",
             "Content-Type": "application/json",
-            "X-Signature": ssi_signature(private_key, raw),
+            "X-Signature": ssi_auth.signature(private_key, raw),
         }
         status, body = await self.request_json(
             "POST",
@@ -204,13 +192,9 @@ class SsiCancelClient(HttpClientBase):
         if status == 401 and attempt == 1:
             self._token = None
             return None
-        if isinstance(body, dict) and body.get("status") == 200:
+        if not ssi_errors.failed(status, body):
             return Ack(order_ids=[state.order_id])
-        message = str(body.get("message", "")) if isinstance(body, dict) else f"HTTP {status}"
-        code = str(body.get("status", status)) if isinstance(body, dict) else str(status)
-        raise http_status_error(
-            429 if code == "429" else (status if status != 200 else 400), code, message
-        )
+        raise ssi_errors.classify(status, body)
 
     async def cancel_scope(self, venue_symbol: str | None, states: list[OrderState]) -> Ack:
         raise BusinessError("unsupported", "ssi cancels one order at a time")

@@ -5,29 +5,30 @@ the `cancel` state follows on myOrder, so confirmation comes from the canonical 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
-from pipeline.commands.clients.base import Ack, HttpClientBase, VenueError, http_status_error
+import orjson
+
+from pipeline.commands.clients.base import Ack, HttpClientBase, VenueError
 from pipeline.domain.orders import OrderState
-from pipeline.ingest.auth import upbit_authorization, upbit_query
+from pipeline.venues.upbit import errors as upbit_errors
+from pipeline.venues.upbit.client import signed_request
 
 SCOPE_COUNT = 300  # the endpoint's maximum (its default is 20)
 
 
 class UpbitCancelClient(HttpClientBase):
     async def _delete(self, path: str, pairs: list[tuple[str, Any]]) -> Any:
-        query = upbit_query(pairs)
-        headers = {"Authorization": upbit_authorization(self.account.credentials, query)}
-        url = f"{self.account.base_url}{path}?{urlencode(pairs)}"
-        status, body = await self.request_json("DELETE", url, headers=headers)
+        async with self.transport():
+            status, raw = await signed_request(
+                self.http, "DELETE", self.account.base_url, path, pairs,
+                self.account.credentials, self.timeout,
+            )  # fmt: skip
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            body = None
         if status != 200:
-            error = (body or {}).get("error", {}) if isinstance(body, dict) else {}
-            raise http_status_error(
-                status,
-                error.get("name"),
-                error.get("message") or f"HTTP {status}",
-                retry_after_ms=1000 if status == 429 else None,
-            )
+            raise upbit_errors.classify(status, body)
         return body
 
     async def cancel_order(self, state: OrderState) -> Ack:

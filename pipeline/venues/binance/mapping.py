@@ -83,6 +83,11 @@ STATUS_MAP: dict[str, OrderStatus] = {
 }
 """Binance order status (`X`, `status`) -> canonical status."""
 
+CLOSED_STATUSES: frozenset[str] = frozenset(
+    {"FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_MATCH"}
+)
+"""Binance statuses after which an order never changes again (not live any more)."""
+
 EXECUTION_TYPES: dict[str, str] = {
     name: name
     for name in (

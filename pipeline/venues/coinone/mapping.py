@@ -102,6 +102,12 @@ WS_STATUS_MAP: dict[str, OrderStatus] = {
 }
 """MYORDER `st` (compared in lower case) -> canonical status."""
 WS_TRADE_LABELS: frozenset[str] = frozenset({"trade", "trade_done"})
+#: REST statuses of an order still working (it may change again)
+WORKING_STATUSES: frozenset[str] = frozenset(
+    {"LIVE", "PARTIALLY_FILLED", "NOT_TRIGGERED", "TRIGGERED"}
+)
+#: MYORDER statuses of an order still working
+WS_WORKING_STATUSES: frozenset[str] = frozenset({"wait", "watch", "not_triggered", "trade"})
 WS_CANCEL_REASONS: dict[str, CancelReason] = {
     "cancel": CancelReason.USER,
     "cancel_post_only": CancelReason.EXCHANGE,

@@ -46,6 +46,10 @@ STATUS_MAP: dict[str, OrderStatus] = {
 """Gateway `status` -> canonical status, before the refinements in `orders.py`."""
 
 WAITING_STATUSES: frozenset[str] = frozenset({"NEW", "OPEN"})
+#: statuses of an order still open at the gateway (it may change again)
+OPEN_STATUSES: frozenset[str] = frozenset(
+    {"NEW", "OPEN", "TRIGGERED", "PARTIALLY_FILLED", "CANCELLATION_RAISED"}
+)
 """Statuses in which a conditional (TP/SL) order has not been triggered yet."""
 
 SIDE_MAP: dict[str, Side] = {"BUY": Side.BUY, "SELL": Side.SELL}

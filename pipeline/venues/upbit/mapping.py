@@ -34,6 +34,8 @@ STATUS_MAP: dict[str, OrderStatus] = {
 """Upbit `state` -> canonical status, before the refinements documented in the schema."""
 
 TERMINAL_STATES: frozenset[str] = frozenset({"done", "cancel", "prevented"})
+#: the `format` values of a myOrder subscription (DEFAULT: long keys; SIMPLE: short keys)
+WS_FORMATS: tuple[str, ...] = ("DEFAULT", "SIMPLE", "JSON_LIST", "SIMPLE_LIST")
 
 # Orders within one uuid are ranked by (trades_count, stage) so that a trade and the terminal
 # report stamped with the same millisecond still fold in the order Upbit meant.

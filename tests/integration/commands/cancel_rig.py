@@ -11,9 +11,9 @@ from cancel_simstate import SimStateFeed
 from pipeline.commands.clients.base import VenueAccount
 from pipeline.commands.executor import CancelExecutor
 from pipeline.commands.state_view import StateView
-from pipeline.ingest.config import Credentials
 from pipeline.sim.engine import OrderRequest, OrderType, Side
 from pipeline.sim.server import Simulator
+from pipeline.venues.credentials import Credentials
 
 VENUES = ("upbit", "binance", "coinone", "ssi", "futures_gateway")
 ACCOUNTS = ("alice", "bob")

@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 from ingest_helpers import RunningIngest, fold, read_topic
 
-from pipeline.ingest import Backoff, simulator_config
+from pipeline.ingest import Backoff
 from pipeline.kafka import ensure_topics, raw_topic
 from pipeline.local.broker import TansuBroker
 from pipeline.sim.engine import OrderRequest, OrderType, Side, StpMode
 from pipeline.sim.kits import UPBIT_KIT
 from pipeline.sim.server import SimConfig, Simulator
 from pipeline.sim.truth import GroundTruth, compare
+from pipeline.simwiring import ingest_config
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +89,7 @@ async def test_an_order_placed_and_finished_in_a_gap_reaches_the_raw_topic(
     kafka: str, sim: Simulator, venue: str
 ) -> None:
     polled = venue == "futures_gateway"
-    config = simulator_config(
+    config = ingest_config(
         sim, venues=[venue], accounts=ACCOUNTS, backoff=Backoff(0.3, 1.0), ping_interval=0.3,
         poll_interval=1.0 if polled else 0.2, rate_limit=60.0, rate_burst=20.0,
     )  # fmt: skip

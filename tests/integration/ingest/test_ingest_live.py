@@ -23,7 +23,8 @@ from ingest_helpers import (
     read_topic,
 )
 
-from pipeline.ingest import Backoff, simulator_config
+from pipeline import simwiring
+from pipeline.ingest import Backoff
 from pipeline.kafka import DEAD_LETTERS, ensure_topics, raw_topic
 from pipeline.local.broker import TansuBroker
 from pipeline.sim.engine import StpMode
@@ -61,7 +62,7 @@ async def sim() -> AsyncIterator[Simulator]:
 
 
 def ingest_config(sim: Simulator, initial: float = 0.05):
-    config = simulator_config(sim, backoff=Backoff(initial, 1.0), ping_interval=0.3)
+    config = simwiring.ingest_config(sim, backoff=Backoff(initial, 1.0), ping_interval=0.3)
     accounts = tuple(
         replace(a, options={"format": FORMATS[a.account]}) if a.venue == "upbit" else a
         for a in config.accounts

@@ -17,7 +17,7 @@ import pytest
 from ingest_helpers import Record, RunningIngest, canonical, control, fold, read_topic
 
 from pipeline.envelope import RawEnvelope
-from pipeline.ingest import Backoff, IngestConfig, IngestStats, simulator_config
+from pipeline.ingest import Backoff, IngestConfig, IngestStats
 from pipeline.ingest.publisher import now_ms
 from pipeline.ingest.service import build_ingestor
 from pipeline.kafka import DEAD_LETTERS, ensure_topics, raw_topic
@@ -25,6 +25,7 @@ from pipeline.local.broker import TansuBroker
 from pipeline.sim.clock import ManualClock
 from pipeline.sim.server import SimConfig, Simulator
 from pipeline.sim.truth import GroundTruth, compare
+from pipeline.simwiring import ingest_config
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +47,7 @@ async def sim() -> AsyncIterator[Simulator]:
 
 
 def config_for(sim: Simulator, venue: str, poll: float = 0.05) -> IngestConfig:
-    return simulator_config(
+    return ingest_config(
         sim, venues=[venue], backoff=Backoff(0.2, 1.0), ping_interval=0.3, poll_interval=poll,
         rate_limit=60.0, rate_burst=20.0,
     )  # fmt: skip

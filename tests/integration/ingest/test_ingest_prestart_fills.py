@@ -15,11 +15,12 @@ from decimal import Decimal
 import pytest
 from ingest_helpers import Record, RunningIngest, fold, read_topic
 
-from pipeline.ingest import Backoff, simulator_config
+from pipeline.ingest import Backoff
 from pipeline.ingest.publisher import now_ms
 from pipeline.kafka import ensure_topics, raw_topic
 from pipeline.local.broker import TansuBroker
 from pipeline.sim.server import SimConfig, Simulator
+from pipeline.simwiring import ingest_config
 from pipeline.venues import normalizer_for
 
 pytestmark = pytest.mark.integration
@@ -71,7 +72,7 @@ async def test_orders_partly_filled_an_hour_before_the_first_start_count_all_the
                 break
         assert partly, "the flow left no partly filled order open"
         clock.shift_ms = 0  # an hour later, the ingestor starts for the first time
-        ingest = simulator_config(
+        ingest = ingest_config(
             sim, venues=[venue], backoff=Backoff(0.2, 1.0), ping_interval=0.3,
             poll_interval=0.1, rate_limit=60.0, rate_burst=20.0,
         )  # fmt: skip

@@ -17,7 +17,10 @@ import orjson
 
 from pipeline.sim.ssi import SsiCredential
 from pipeline.sim.venue import Credential
-from pipeline.sim.venue_signing import coinone_headers, gateway_headers, ssi_signature
+from pipeline.venues.coinone import auth as coinone_auth
+from pipeline.venues.credentials import Credentials
+from pipeline.venues.futures_gateway import auth as gateway_auth
+from pipeline.venues.ssi import auth as ssi_auth
 
 Received = tuple[str, Any]  # (raw channel, payload)
 
@@ -33,7 +36,7 @@ class CoinoneClient:
     def signed(self, params: dict[str, Any], secret: str | None = None) -> tuple[bytes, dict]:
         body = {"access_token": self.credential.key, "nonce": str(uuid.uuid4()), **params}
         raw = orjson.dumps(body)
-        return raw, coinone_headers(secret or self.credential.secret, raw)
+        return raw, coinone_auth.headers(secret or self.credential.secret, raw)
 
     async def post(self, path: str, params: dict[str, Any], channel: str | None = None,
                    **kw: Any) -> tuple[int, Any]:  # fmt: skip
@@ -50,7 +53,7 @@ class CoinoneClient:
         """Subscribe to MYORDER; `fmt` None sends no format (the venue's DEFAULT long keys)."""
         body = orjson.dumps({"access_token": self.credential.key, "nonce": str(uuid.uuid4()),
                              "timestamp": 0})  # fmt: skip
-        headers = coinone_headers(self.credential.secret, body)
+        headers = coinone_auth.headers(self.credential.secret, body)
         ws = await self.http.ws_connect(self.ws_url, headers=headers)
         stream = Stream(ws, self.received, lambda p: "MYORDER")
         request: dict[str, Any] = {"request_type": "SUBSCRIBE", "channel": "MYORDER"}
@@ -89,7 +92,7 @@ class SsiClient:
     async def write(self, name: str, body: dict[str, Any], signature: str | None = None
                     ) -> tuple[int, Any]:  # fmt: skip
         raw = orjson.dumps({"account": self.credential.account, **body})
-        signature = signature or ssi_signature(self.credential.private_key, raw)
+        signature = signature or ssi_auth.signature(self.credential.private_key, raw)
         headers = {"Authorization": f"Bearer {self.token}", "X-Signature": signature}
         async with self.http.post(f"{self.rest}/api/v2/Trading/{name}", data=raw,
                                   headers=headers) as r:  # fmt: skip
@@ -136,8 +139,8 @@ class GatewayClient:
         else:
             params, raw = dict(params or {}), orjson.dumps({**exchange, **body})
         full = self.prefix + path
-        headers = gateway_headers(self.credential.key, secret or self.credential.secret,
-                                  self.clock(), method, full, params, raw)  # fmt: skip
+        keys = Credentials(self.credential.key, secret or self.credential.secret)
+        headers = gateway_auth.headers(keys, method, full, params, raw, self.clock())
         url = self.rest + full + ("?" + urlencode(params) if params else "")
         async with self.http.request(method, url, data=raw or None, headers=headers) as r:
             reply = await r.json(loads=orjson.loads)

@@ -11,12 +11,12 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
+from venue_probes import BinanceProbe
 
 from pipeline.envelope import RawEnvelope
-from pipeline.sim.probe import BinanceProbe
 from pipeline.sim.server import Simulator
-from pipeline.sim.signing import binance_signature
 from pipeline.venues import normalizer_for
+from pipeline.venues.binance import auth as binance_auth
 
 D = Decimal
 BUY_LIMIT = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC"}
@@ -137,7 +137,7 @@ async def test_signed_request_errors(sim: Simulator, alice: BinanceProbe) -> Non
     assert (await alice.send_raw("{not json"))["error"]["code"] == -1135
     assert (await alice.call("time", signed=False))["result"]["serverTime"] > 0
     secret = sim.credential("binance", "alice").secret
-    assert binance_signature(secret, {"a": 1}) != binance_signature(secret, {"a": 2})
+    assert binance_auth.signature(secret, {"a": 1}) != binance_auth.signature(secret, {"a": 2})
 
 
 async def test_order_errors_and_cancel_restrictions(alice: BinanceProbe) -> None:

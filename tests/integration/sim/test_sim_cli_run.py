@@ -53,8 +53,8 @@ async def test_worker_config_files_load_as_the_in_memory_wiring_of_pipeline_run(
     simulator: the files load through the workers' own loaders into the same accounts, URLs,
     symbols, wire formats and keys that `pipeline run` wires in memory."""
     from pipeline.commands.config import load_cancel_config
-    from pipeline.ingest.config import simulator_config
     from pipeline.sim.server import Simulator
+    from pipeline.simwiring import ingest_config
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
@@ -79,7 +79,7 @@ async def test_worker_config_files_load_as_the_in_memory_wiring_of_pipeline_run(
         write_json(cancel, cancel_config_document(simulator, keys, "desk-ops"))
         assert stat.S_IMODE(ingest.stat().st_mode) == 0o600
         loaded = load_ingest_config(ingest, env={})
-        wired = simulator_config(simulator)
+        wired = ingest_config(simulator)
         assert [(a.venue, a.account, a.base_url, a.ws_url, a.symbols, a.options,
                  a.credentials) for a in loaded.accounts] == [
             (a.venue, a.account, a.base_url, a.ws_url, a.symbols, a.options, a.credentials)

@@ -15,8 +15,8 @@ from pipeline.envelope import RawEnvelope
 from pipeline.sim.clock import ManualClock
 from pipeline.sim.engine import OrderRequest, OrderType, Side
 from pipeline.sim.server import SimConfig, Simulator
-from pipeline.sim.venue_signing import coinone_headers
 from pipeline.venues import normalizer_for
+from pipeline.venues.coinone import auth as coinone_auth
 
 D = Decimal
 BTC = {"quote_currency": "KRW", "target_currency": "BTC"}
@@ -58,13 +58,13 @@ async def test_signed_request_is_accepted_and_bad_ones_get_coinone_codes(
     assert body["error_code"] == "132"  # the nonce was used by the first call
     for nonce, code in ((None, "130"), ("17", "131"), (str(uuid.uuid1()), "131")):
         raw = orjson.dumps({"access_token": alice.credential.key, "nonce": nonce})
-        headers = coinone_headers(alice.credential.secret, raw)
+        headers = coinone_auth.headers(alice.credential.secret, raw)
         async with http.post(alice.rest + "/v2.1/order/active_orders", data=raw,
                              headers=headers) as r:  # fmt: skip
             assert (await r.json())["error_code"] == code
     raw = orjson.dumps({"access_token": "nobody", "nonce": str(uuid.uuid4())})
     async with http.post(alice.rest + "/v2.1/order/active_orders", data=raw,
-                         headers=coinone_headers("x", raw)) as r:  # fmt: skip
+                         headers=coinone_auth.headers("x", raw)) as r:  # fmt: skip
         assert (await r.json())["error_code"] == "12"
     async with http.post(alice.rest + "/v2.1/order/active_orders", data=b"{}") as r:
         assert (await r.json())["error_code"] == "120"

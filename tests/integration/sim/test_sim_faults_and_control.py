@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from venue_probes import BinanceProbe, MyOrderStream, UpbitProbe
 
 from pipeline.domain.book import TradingBook
 from pipeline.envelope import RawEnvelope
@@ -17,7 +18,6 @@ from pipeline.errors import NormalizationError
 from pipeline.sim.engine import StpMode
 from pipeline.sim.faults import FaultPlan
 from pipeline.sim.kits import UPBIT_KIT
-from pipeline.sim.probe import BinanceProbe, MyOrderStream, UpbitProbe
 from pipeline.sim.server import SimConfig, Simulator
 from pipeline.sim.truth import compare
 from pipeline.venues import normalizer_for

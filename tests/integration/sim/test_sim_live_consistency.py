@@ -16,12 +16,12 @@ from dataclasses import replace
 from typing import Any
 
 import aiohttp
+from venue_probes import BinanceProbe, UpbitProbe
 
 from pipeline.domain.book import TradingBook
 from pipeline.envelope import RawEnvelope
 from pipeline.sim.engine import StpMode
 from pipeline.sim.kits import UPBIT_KIT
-from pipeline.sim.probe import BinanceProbe, UpbitProbe
 from pipeline.sim.server import SimConfig, Simulator
 from pipeline.sim.truth import compare
 from pipeline.venues import normalizer_for

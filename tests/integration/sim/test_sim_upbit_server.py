@@ -8,16 +8,17 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
+import jwt
 import orjson
 import pytest
+from venue_probes import UpbitProbe
 
 from pipeline.envelope import RawEnvelope
 from pipeline.errors import NormalizationError
 from pipeline.sim.engine import Order, OrderRequest, OrderType, Side, TriggerKind
-from pipeline.sim.probe import UpbitProbe
 from pipeline.sim.server import Simulator
-from pipeline.sim.signing import jwt_encode, upbit_token
 from pipeline.venues import normalizer_for
+from pipeline.venues.upbit import auth as upbit_auth
 
 D = Decimal
 
@@ -108,7 +109,7 @@ async def test_websocket_auth_and_request_errors_are_error_frames(
     sim: Simulator, http: aiohttp.ClientSession
 ) -> None:
     ws_url = sim.endpoints()["upbit"]["ws"]
-    bad = jwt_encode({"access_key": sim.credential("upbit", "alice").key, "nonce": "n"}, "wrong")
+    bad = jwt.encode({"access_key": sim.credential("upbit", "alice").key, "nonce": "n"}, "w" * 32)
     ws = await http.ws_connect(ws_url, headers={"Authorization": f"Bearer {bad}"})
     message = await ws.receive(timeout=2)
     assert orjson.loads(message.data)["error"]["name"] == "INVALID_AUTH"
@@ -171,9 +172,9 @@ async def test_rest_authentication_failures_use_upbits_names(
             return response.status, (await response.json())["error"]["name"]
 
     assert await get(None) == (401, "jwt_verification")
-    wrong_secret = upbit_token(alice.key, "not-the-secret", str(uuid.uuid4()))
+    wrong_secret = upbit_auth.token(alice.key, "not-the-secret", str(uuid.uuid4()))
     assert await get(f"Bearer {wrong_secret}") == (401, "jwt_verification")
-    unknown = upbit_token("nobody", alice.secret, str(uuid.uuid4()))
+    unknown = upbit_auth.token("nobody", alice.secret, str(uuid.uuid4()))
     assert await get(f"Bearer {unknown}") == (401, "invalid_access_key")
     reused = upbit.authorization()
     async with http.get(url, headers={"Authorization": reused}) as response:

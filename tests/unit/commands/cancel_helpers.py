@@ -8,7 +8,7 @@ from decimal import Decimal
 from pipeline.commands.clients.base import Ack, BusinessError, TransientError, VenueAccount
 from pipeline.domain.events import OrderStatus, Side
 from pipeline.domain.orders import OrderState
-from pipeline.ingest.config import Credentials
+from pipeline.venues.credentials import Credentials
 
 D = Decimal
 SYMBOLS = {

@@ -17,8 +17,8 @@ from pipeline.commands.model import parse_command
 from pipeline.commands.planner import CANCEL, CANCEL_SCOPE, plan
 from pipeline.commands.state_view import StateView
 from pipeline.domain.events import OrderStatus
-from pipeline.ingest.config import Credentials
 from pipeline.schemas import validate
+from pipeline.venues.credentials import Credentials
 
 
 class RefusingClient(FakeClient):

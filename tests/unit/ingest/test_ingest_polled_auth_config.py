@@ -1,96 +1,29 @@
-"""Coinone, SSI and gateway request signing against the simulator's verifiers and the
-documented example; their credentials in the config and secrets file, always masked; the
-token bucket that keeps pollers under the venues' limits."""
+"""The polled venues' credentials (Coinone, SSI, the gateway) in the config and secrets file,
+always masked; the token bucket that keeps pollers under the venues' limits. (Their request
+signing is tested with the one signer, tests/unit/venues/test_polled_venues_auth.py.)"""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import json
 import time
-import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
-import orjson
 import pytest
 
 from pipeline.errors import ConfigError
 from pipeline.ingest import INGESTORS, IngestStats, build_ingestor, parse_ingest_config
-from pipeline.ingest.auth import (
-    coinone_signed,
-    gateway_headers,
-    gateway_query,
-    gateway_string_to_sign,
-    ssi_signature,
-)
-from pipeline.ingest.config import Credentials, extra_credential_env_names, load_secrets_file
+from pipeline.ingest.config import extra_credential_env_names, load_secrets_file
 from pipeline.ingest.ratelimit import TokenBucket
 from pipeline.sim.cli import write_secrets
-from pipeline.sim.signing import SignatureError
 from pipeline.sim.ssi import SsiCredential
 from pipeline.sim.venue import Credential
-from pipeline.sim.venue_signing import (
-    coinone_verify,
-    gateway_verify,
-    rsa_private_key_pem,
-    rsa_public_key,
-    ssi_verify,
-)
+from pipeline.venues.credentials import Credentials
+from pipeline.venues.ssi import auth as ssi_auth
 
-PEM = rsa_private_key_pem(1024)
+PEM = ssi_auth.private_key_pem(1024)
 KEYS = Credentials("AK-polled-abcdef", "S3CRET-polled-0123456789", PEM, "246810")
-
-
-def test_coinone_signed_body_is_the_payload_and_verifies_on_the_simulator() -> None:
-    raw, headers = coinone_signed(KEYS, {"quote_currency": "KRW", "target_currency": "BTC"})
-    body = orjson.loads(raw)
-    assert body["access_token"] == KEYS.api_key
-    assert uuid.UUID(body["nonce"]).version == 4
-    assert base64.b64decode(headers["X-COINONE-PAYLOAD"]) == raw
-    assert coinone_verify(KEYS.secret_key, headers["X-COINONE-PAYLOAD"],
-                          headers["X-COINONE-SIGNATURE"])  # fmt: skip
-    assert not coinone_verify("other", headers["X-COINONE-PAYLOAD"],
-                              headers["X-COINONE-SIGNATURE"])  # fmt: skip
-    assert coinone_signed(KEYS)[0] != coinone_signed(KEYS)[0]  # a fresh nonce each call
-
-
-def test_ssi_signature_verifies_with_the_public_key_over_the_exact_body() -> None:
-    body = orjson.dumps({"account": "1184418", "orderID": "T1", "requestID": "123"})
-    signature = ssi_signature(PEM, body)
-    public = rsa_public_key(PEM)
-    assert ssi_verify(public, body, signature)
-    assert not ssi_verify(public, body + b" ", signature)
-    with pytest.raises(ValueError, match="not a readable PEM") as caught:
-        ssi_signature("-----BEGIN PRIVATE KEY-----\nnot a key\n", body)
-    assert "not a key" not in str(caught.value)
-    assert not isinstance(caught.value, SignatureError)
-
-
-def test_gateway_string_to_sign_matches_the_documented_example() -> None:
-    # schemas/venues/futures_gateway.md "Authentication"
-    params = {"symbol": "BTCUSDT", "exchange": "EXCHANGE_2"}
-    assert gateway_query(params) == "exchange=EXCHANGE_2&symbol=BTCUSDT"
-    assert gateway_string_to_sign(
-        1732000000000, "get", "/trade/api/v2/futures/open_orders", params
-    ) == (
-        "1732000000000\nGET\n/trade/api/v2/futures/open_orders\nexchange=EXCHANGE_2&symbol=BTCUSDT\n"
-        + hashlib.sha256(b"").hexdigest()
-    )
-    assert gateway_query({"a b": "x/y~"}) == "a%20b=x%2Fy~"
-
-
-def test_gateway_headers_verify_on_the_simulator() -> None:
-    path, params, body = "/trade/api/v2/futures/cancel_all", {}, b'{"exchange":"EXCHANGE_2"}'
-    headers = gateway_headers(KEYS, "POST", path, params, body, timestamp=1732000000000)
-    assert headers["X-GW-API-KEY"] == KEYS.api_key
-    assert headers["X-GW-TIMESTAMP"] == "1732000000000"
-    sign = headers["X-GW-SIGNATURE"]
-    assert gateway_verify(KEYS.secret_key, sign, "1732000000000", "POST", path, params, body)
-    assert not gateway_verify(KEYS.secret_key, sign, "1732000000001", "POST", path, params, body)
-    now = int(gateway_headers(KEYS, "GET", path)["X-GW-TIMESTAMP"])
-    assert abs(now - time.time() * 1000) < 5000
 
 
 def test_credentials_never_show_any_part() -> None:

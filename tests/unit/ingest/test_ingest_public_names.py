@@ -14,7 +14,7 @@ def test_public_names_are_pinned() -> None:
             "LiveOrders", "RawPublisher", "RestPoller", "SessionError", "SsiIngestor",
             "UpbitIngestor",
             "VenueStats", "build_ingestor", "credential_env_names", "load_ingest_config",
-            "parse_ingest_config", "run_ingestors", "simulator_config",
+            "parse_ingest_config", "run_ingestors",
         ]
     )  # fmt: skip
     for name in ingest.__all__:

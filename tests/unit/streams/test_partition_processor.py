@@ -90,7 +90,7 @@ def test_processor_evicts_finished_orders_after_the_retention_by_event_time() ->
 def test_processor_normalizer_crash_becomes_a_dead_letter_and_the_stream_goes_on(
     monkeypatch,
 ) -> None:
-    from pipeline import venues
+    from pipeline.venues import registry
 
     class Exploding:
         venue = "upbit"
@@ -100,7 +100,7 @@ def test_processor_normalizer_crash_becomes_a_dead_letter_and_the_stream_goes_on
 
     good = [(k, e.encode()) for k, e in scenario_envelopes() if e.venue == "binance"][:2]
     bad = [(k, e.encode()) for k, e in scenario_envelopes() if e.venue == "upbit"][:1]
-    monkeypatch.setitem(venues._cache, "upbit", Exploding())
+    monkeypatch.setitem(registry._normalizers, "upbit", Exploding())
     processor = PartitionProcessor("raw.mixed", 0, ProcessingSettings())
     batch = processor.process(_records([good[0], bad[0], good[1]]), now_ms=5)
     assert [d.reason for d in batch.dead_letters] == ["normalizer_error"]

@@ -18,8 +18,9 @@ from urllib.parse import urlencode
 import aiohttp
 import orjson
 
-from pipeline.sim.signing import binance_signature, upbit_query_string, upbit_token
 from pipeline.sim.venue import Credential
+from pipeline.venues.binance import auth as binance_auth
+from pipeline.venues.upbit import auth as upbit_auth
 
 Received = tuple[str, Any, int]  # (raw channel, payload, received at: epoch ms)
 
@@ -46,8 +47,8 @@ class UpbitProbe:
         self.received: list[Received] = []
 
     def authorization(self, params: dict[str, Any] | None = None) -> str:
-        query = upbit_query_string(params) if params else None
-        token = upbit_token(
+        query = upbit_auth.query_string(params) if params else None
+        token = upbit_auth.token(
             self.credential.key, self.credential.secret, str(uuid.uuid4()), query, self.algorithm
         )
         return f"Bearer {token}"
@@ -196,7 +197,7 @@ class BinanceProbe:
         signed = dict(params)
         signed["apiKey"] = self.credential.key
         signed["timestamp"] = timestamp if timestamp is not None else _now_ms()
-        signed["signature"] = binance_signature(self.credential.secret, signed)
+        signed["signature"] = binance_auth.signature(self.credential.secret, signed)
         return signed
 
     async def call(
