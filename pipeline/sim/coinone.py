@@ -43,6 +43,7 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
+from pipeline.errors import SimulatedVenueError
 from pipeline.sim import coinone_wire as wire
 from pipeline.sim.channel import OutboundChannel
 from pipeline.sim.engine import (
@@ -67,7 +68,7 @@ AUTH_FAILED_CLOSE = 4280
 Body = dict[str, Any]
 
 
-class CoinoneError(Exception):
+class CoinoneError(SimulatedVenueError):
     def __init__(self, code: str, message: str, status: int = 200) -> None:
         self.code, self.message, self.status = code, message, status
         super().__init__(f"{code}: {message}")

@@ -43,6 +43,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from pipeline.errors import SimulatedVenueError
 from pipeline.sim import futures_gateway_wire as wire
 from pipeline.sim.engine import (
     EngineEvent,
@@ -81,7 +82,7 @@ TYPES: dict[str, tuple[OrderType, TriggerKind | None]] = {
 TIME_IN_FORCE = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
 
 
-class GatewayError(Exception):
+class GatewayError(SimulatedVenueError):
     def __init__(self, status: int, code: str, message: str) -> None:
         self.status, self.code, self.message = status, code, message
         super().__init__(f"{status} {code}: {message}")

@@ -19,10 +19,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from pipeline.errors import SimulatedVenueError
+
 JWT_ALGORITHMS: dict[str, Any] = {"HS256": hashlib.sha256, "HS512": hashlib.sha512}
 
 
-class SignatureError(Exception):
+class SignatureError(SimulatedVenueError):
     """A credential or signature did not verify; `reason` names why (for the venue's error)."""
 
     def __init__(self, reason: str, message: str) -> None:

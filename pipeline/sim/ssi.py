@@ -40,6 +40,7 @@ import orjson
 from aiohttp import WSMsgType, web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from pipeline.errors import SimulatedVenueError
 from pipeline.sim import ssi_wire as wire
 from pipeline.sim.channel import OutboundChannel
 from pipeline.sim.engine import (
@@ -79,7 +80,7 @@ class SsiCredential(Credential):
     private_key: str = field(default="", repr=False)
 
 
-class SsiError(Exception):
+class SsiError(SimulatedVenueError):
     def __init__(self, status: int, message: str, http: int = 200) -> None:
         self.status, self.message, self.http = status, message, http
         super().__init__(f"{status} {message}")

@@ -33,6 +33,7 @@ import orjson
 from aiohttp import WSMsgType, web
 from multidict import MultiDict, MultiDictProxy
 
+from pipeline.errors import SimulatedVenueError
 from pipeline.sim.channel import OutboundChannel
 from pipeline.sim.engine import EngineEvent, Order, Side, Status
 from pipeline.sim.limits import Limit, RateLimiter
@@ -54,7 +55,7 @@ RATE_LIMITS = {"default": Limit(30, 1000), "order-cancel-all": Limit(1, 2000)}
 Params = MultiDictProxy[str]
 
 
-class UpbitError(Exception):
+class UpbitError(SimulatedVenueError):
     """An error reply: HTTP status and Upbit's `{"error": {"name", "message"}}`."""
 
     def __init__(self, status: int, name: str, message: str) -> None:

@@ -20,10 +20,11 @@ from typing import Any, Protocol
 import aiohttp
 
 from pipeline.domain.orders import OrderState
+from pipeline.errors import PipelineError
 from pipeline.ingest.config import Credentials
 
 
-class VenueError(Exception):
+class VenueError(PipelineError):
     """A venue request failed; `code` is the venue's own error code (text), never a secret."""
 
     def __init__(self, code: str | None, message: str, retry_after_ms: int | None = None) -> None:
