@@ -271,7 +271,7 @@ class CancelExecutor:
         client = self.clients.get((command.venue, action.account))
         if client is None:
             for outcome in targets:
-                outcome.outcome, outcome.expect = r.FAILED, "none"
+                outcome.outcome, outcome.expect = r.FAILED, r.Expect.NONE
                 outcome.add_note(f"no credentials configured for {command.venue}/{action.account}")
             return
         sent_at = self.clock()
@@ -293,18 +293,18 @@ class CancelExecutor:
                 return
             for outcome in targets:
                 outcome.venue_error_code, outcome.venue_error = exc.code, exc.message
-                outcome.expect = "error"
+                outcome.expect = r.Expect.ERROR
             return
         for outcome in targets:
             outcome.latency_ms = max(0, self.clock() - sent_at)
             error = ack.errors.get(outcome.order_id)
             if error is not None:
                 outcome.venue_error_code, outcome.venue_error = error.code, error.message
-                outcome.expect = "error"
+                outcome.expect = r.Expect.ERROR
             if action.kind == REPLACE:
                 outcome.new_order_id = ack.new_order_id
                 if ack.new_order_id is None and error is None:
-                    outcome.expect = "cancel"  # nothing left to re-place
+                    outcome.expect = r.Expect.CANCEL  # nothing left to re-place
             refusal = ack.refusals.get(outcome.order_id)
             if refusal is not None:
                 self._watch_refusal(command.command_id, outcome, refusal)
@@ -312,7 +312,7 @@ class CancelExecutor:
             for order_id in ack.order_ids:
                 if (action.account, order_id) not in index:
                     extra = r.Outcome(
-                        order_id, action.account, None, expect="extra", sent_at=sent_at
+                        order_id, action.account, None, expect=r.Expect.EXTRA, sent_at=sent_at
                     )
                     extra.note = "canceled by the scope request; not in the canonical state"
                     index[(action.account, order_id)] = extra
@@ -351,7 +351,7 @@ class CancelExecutor:
                 return
             error = future.result()
             outcome.venue_error_code, outcome.venue_error = error.code, error.message
-            outcome.expect = "error"
+            outcome.expect = r.Expect.ERROR
             self.view.poke()
 
         refusal.add_done_callback(refused)
@@ -410,9 +410,9 @@ class CancelExecutor:
             now = loop.time()
             if now >= grace_until:
                 for outcome in pending:
-                    if outcome.expect == "error":
+                    if outcome.expect is r.Expect.ERROR:
                         outcome.outcome = r.FAILED
-                    elif outcome.expect == "extra":
+                    elif outcome.expect is r.Expect.EXTRA:
                         outcome.outcome = r.CANCELED
                         outcome.add_note("unconfirmed")
                 pending = [o for o in outcomes if not o.resolved]
@@ -427,11 +427,11 @@ class CancelExecutor:
 
 def _resolve(outcome: r.Outcome, state: OrderState, now: int) -> None:
     """Settle `outcome` if `state` shows what became of the request."""
-    if outcome.expect == "none":
+    if outcome.expect is r.Expect.NONE:
         return
     done = state.status.is_terminal
     reduced = (
-        outcome.expect == "reduce"
+        outcome.expect is r.Expect.REDUCE
         and outcome.base_qty is not None
         and (state.qty < outcome.base_qty or state.canceled_qty > outcome.base_canceled)
     )
@@ -446,9 +446,9 @@ def _resolve(outcome: r.Outcome, state: OrderState, now: int) -> None:
         if outcome.base_qty is not None and state.qty < outcome.base_qty:
             removed += outcome.base_qty - state.qty
         outcome.canceled_qty = removed
-        if outcome.expect == "reduce" and not done:
+        if outcome.expect is r.Expect.REDUCE and not done:
             outcome.outcome = r.PARTIALLY_CANCELED
-        elif outcome.expect == "replace" and outcome.new_order_id:
+        elif outcome.expect is r.Expect.REPLACE and outcome.new_order_id:
             outcome.outcome = r.REPLACED
             outcome.canceled_qty = min(removed, outcome.requested_qty or removed)
         else:

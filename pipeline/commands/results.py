@@ -9,18 +9,46 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from pipeline.domain.events import OrderStatus
 
-PENDING = "pending"
-CANCELED = "canceled"
-PARTIALLY_CANCELED = "partially_canceled"
-REPLACED = "replaced"
-ALREADY_TERMINAL = "already_terminal"
-NOT_FOUND = "not_found"
-FAILED = "failed"
+
+class OutcomeStatus(StrEnum):
+    """An outcome's `outcome` field on `commands.results` (the wire form is the value)."""
+
+    PENDING = "pending"
+    CANCELED = "canceled"
+    PARTIALLY_CANCELED = "partially_canceled"
+    REPLACED = "replaced"
+    ALREADY_TERMINAL = "already_terminal"
+    NOT_FOUND = "not_found"
+    FAILED = "failed"
+
+
+PENDING = OutcomeStatus.PENDING
+CANCELED = OutcomeStatus.CANCELED
+PARTIALLY_CANCELED = OutcomeStatus.PARTIALLY_CANCELED
+REPLACED = OutcomeStatus.REPLACED
+ALREADY_TERMINAL = OutcomeStatus.ALREADY_TERMINAL
+NOT_FOUND = OutcomeStatus.NOT_FOUND
+FAILED = OutcomeStatus.FAILED
 SUCCESSES = frozenset({CANCELED, PARTIALLY_CANCELED, REPLACED})
+
+
+class Expect(StrEnum):
+    """What the confirmation of an outcome waits for in the canonical state (not published).
+
+    The planner sets it from the request it plans, the executor from the venue's answer.
+    """
+
+    CANCEL = "cancel"  # the order ends canceled (another terminal state: already_terminal)
+    REDUCE = "reduce"  # its quantity shrinks (amend): partially_canceled
+    REPLACE = "replace"  # canceled and re-placed under a new id: replaced
+    NONE = "none"  # settled when planned or sent: nothing to wait for
+    ERROR = "error"  # the venue refused: the state may explain it within a grace, else failed
+    EXTRA = "extra"  # a scope request canceled an order the plan did not know: canceled
 
 
 def _dec(value: Decimal | None) -> str | None:
@@ -32,7 +60,7 @@ class Outcome:
     order_id: str
     account: str | None = None
     symbol: str | None = None
-    outcome: str = PENDING
+    outcome: OutcomeStatus = PENDING
     requested_qty: Decimal | None = None
     canceled_qty: Decimal | None = None
     filled_qty: Decimal | None = None
@@ -45,7 +73,7 @@ class Outcome:
     # what confirmation compares against (not published)
     base_canceled: Decimal = field(default=Decimal(0), repr=False)
     base_qty: Decimal | None = field(default=None, repr=False)
-    expect: str = field(default="cancel", repr=False)  # cancel | reduce | replace | none
+    expect: Expect = field(default=Expect.CANCEL, repr=False)
     sent_at: int | None = field(default=None, repr=False)
 
     @property
@@ -57,7 +85,7 @@ class Outcome:
             "order_id": self.order_id,
             "account": self.account,
             "symbol": self.symbol,
-            "outcome": self.outcome,
+            "outcome": self.outcome.value,
             "requested_qty": _dec(self.requested_qty),
             "canceled_qty": _dec(self.canceled_qty),
             "filled_qty": _dec(self.filled_qty),
