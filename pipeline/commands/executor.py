@@ -66,7 +66,7 @@ class CancelExecutor:
         clients: Mapping[tuple[str, str], CancelClient],
         authenticator: Authenticator | None,
         limiter: RateLimiter | None = None,
-        clock: Callable[[], int] = _wall_ms,
+        clock: Callable[[], int] | None = None,  # None: the wall clock in ms
         capabilities: Mapping[str, VenueCapabilities] = CAPABILITIES,
         confirm_timeout_s: float | None = None,
         max_attempts: int = 4,
@@ -75,8 +75,8 @@ class CancelExecutor:
         self.view = view
         self.clients = dict(clients)
         self.authenticator = authenticator
-        self.clock = clock
-        self.limiter = limiter or RateLimiter(clock)
+        self.clock = clock or _wall_ms
+        self.limiter = limiter or RateLimiter(self.clock)
         self.capabilities = capabilities
         self.confirm_timeout_s = confirm_timeout_s
         self.max_attempts = max_attempts

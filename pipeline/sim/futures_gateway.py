@@ -324,7 +324,7 @@ def order_request(account: str, params: Mapping[str, Any]) -> OrderRequest:
     order_type, trigger = kind
     tif_label = params.get("time_in_force")
     post_only = tif_label == "GTX"
-    tif = TimeInForce.GTC if tif_label in (None, "GTX") else TIME_IN_FORCE.get(tif_label)  # type: ignore[arg-type]
+    tif = TimeInForce.GTC if tif_label in (None, "GTX") else TIME_IN_FORCE.get(tif_label)
     if tif is None or (order_type is OrderType.MARKET and tif_label is not None):
         raise GatewayError(400, "INVALID_PARAMETER", f"time_in_force {tif_label!r} invalid.")
     client_id = params.get("client_order_id")

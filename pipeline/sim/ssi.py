@@ -351,10 +351,10 @@ class SsiServer(VenueServer):
         await ws.prepare(request)
         channel = self.open_channel(ws, binary=False)
         if notify_from >= 0:
-            for account, message in self.messages:
-                if account == session.account and message["data"]["notifyID"] > notify_from:
-                    channel.send(orjson.dumps(message).decode())
-                    self.record(account, "stream", message)
+            for account, kept in self.messages:
+                if account == session.account and kept["data"]["notifyID"] > notify_from:
+                    channel.send(orjson.dumps(kept).decode())
+                    self.record(account, "stream", kept)
         self._listeners[channel] = session.account
         try:
             async for message in ws:

@@ -17,9 +17,6 @@ import pytest
 import pipeline
 from pipeline.errors import PipelineError
 
-#: Modules that are entry points (`python -m ...`) or need an optional extra to import.
-OPTIONAL = {"pipeline.bench.peers"}
-
 
 def pipeline_modules() -> list[str]:
     names = [pipeline.__name__]
@@ -50,8 +47,6 @@ def outside_tree(module: ModuleType) -> list[str]:
 
 @pytest.mark.parametrize("module_name", pipeline_modules())
 def test_module_exceptions_are_pipeline_errors(module_name: str):
-    if module_name in OPTIONAL:
-        pytest.importorskip("faust")
     outside = outside_tree(importlib.import_module(module_name))
     assert outside == [], f"{module_name} defines exceptions outside PipelineError: {outside}"
 

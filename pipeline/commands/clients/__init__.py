@@ -36,7 +36,7 @@ def make_client(
         "ssi": SsiCancelClient,
         "futures_gateway": GatewayCancelClient,
     }
-    return kinds[account.venue](account, http=http, clock=clock)  # type: ignore[no-any-return]
+    return kinds[account.venue](account, http=http, clock=clock)
 
 
 __all__ = [

@@ -41,7 +41,9 @@ class BinanceCancelClient(HttpClientBase):
             if self._ws is None or self._ws.closed:
                 url = self.account.ws_url or self.account.base_url
                 async with self.transport():
-                    self._ws = await self.http.ws_connect(url, timeout=self.timeout.total or 10)
+                    self._ws = await self.http.ws_connect(
+                        url, timeout=aiohttp.ClientWSTimeout(ws_close=self.timeout.total or 10)
+                    )
                 self._reader = asyncio.get_running_loop().create_task(self._read(self._ws))
             return self._ws
 
