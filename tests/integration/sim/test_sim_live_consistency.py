@@ -18,6 +18,7 @@ import aiohttp
 
 from pipeline.domain.book import TradingBook
 from pipeline.envelope import RawEnvelope
+from pipeline.sim.engine import EventKind, StpMode
 from pipeline.sim.kits import UPBIT_KIT
 from pipeline.sim.probe import BinanceProbe, UpbitProbe
 from pipeline.sim.server import SimConfig, Simulator
@@ -123,6 +124,12 @@ async def test_live_payloads_fold_back_to_the_ground_truth(http: aiohttp.ClientS
             "wsapi.order.cancel", "wsapi.openOrders.status", "wsapi.order.amend.keepPriority",
             "wsapi.order.cancelReplace",
         }  # fmt: skip
+        reduced = [
+            e
+            for e in sim.exchanges["upbit"].log
+            if e.kind is EventKind.PREVENTED and e.stp is StpMode.DECREMENT
+        ]
+        assert reduced, "the flow never tripped Upbit's SMP reduce: the check would not cover it"
         book = fold(received)
         truth = sim.truth()
         result = compare(truth, book.orders(), book.positions())
