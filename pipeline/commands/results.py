@@ -27,6 +27,17 @@ class OutcomeStatus(StrEnum):
     FAILED = "failed"
 
 
+class CommandStatus(StrEnum):
+    """A command result's `status` on `commands.results` (the wire form is the value)."""
+
+    IN_PROGRESS = "in_progress"  # version 1: requests sent, confirmation pending
+    COMPLETED = "completed"
+    PARTIALLY_COMPLETED = "partially_completed"  # some outcomes failed, others succeeded
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"  # some outcome not confirmed by the canonical state in time
+    REJECTED = "rejected"  # refused before anything was sent (`reason` says why)
+
+
 PENDING = OutcomeStatus.PENDING
 CANCELED = OutcomeStatus.CANCELED
 PARTIALLY_CANCELED = OutcomeStatus.PARTIALLY_CANCELED
@@ -108,18 +119,18 @@ class Outcome:
         self.note = note if not self.note else f"{self.note}; {note}"
 
 
-def overall_status(outcomes: list[Outcome], final: bool, timed_out: bool) -> str:
+def overall_status(outcomes: list[Outcome], final: bool, timed_out: bool) -> CommandStatus:
     if not final:
-        return "in_progress"
+        return CommandStatus.IN_PROGRESS
     if timed_out:
-        return "timed_out"
+        return CommandStatus.TIMED_OUT
     failed = sum(o.outcome == FAILED for o in outcomes)
     succeeded = sum(o.outcome in SUCCESSES for o in outcomes)
     if failed and succeeded:
-        return "partially_completed"
+        return CommandStatus.PARTIALLY_COMPLETED
     if failed:
-        return "failed"
-    return "completed"
+        return CommandStatus.FAILED
+    return CommandStatus.COMPLETED
 
 
 def result_dict(
@@ -134,14 +145,14 @@ def result_dict(
     version: int,
     timed_out: bool = False,
     reason: str | None = None,
-    status: str | None = None,
+    status: CommandStatus | None = None,
     digest: str | None = None,
 ) -> dict[str, Any]:
     return {
         "command_id": command_id,
         "venue": venue,
         "account": account,
-        "status": status or overall_status(outcomes, final, timed_out),
+        "status": (status or overall_status(outcomes, final, timed_out)).value,
         "final": final,
         "reason": reason,
         "outcomes": [o.to_dict() for o in outcomes],
@@ -165,7 +176,7 @@ def rejected_result(
         finished_at=now,
         version=version,
         reason=reason,
-        status="rejected",
+        status=CommandStatus.REJECTED,
     )
 
 

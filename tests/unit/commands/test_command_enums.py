@@ -14,6 +14,7 @@ import orjson
 from pipeline.commands import results as r
 from pipeline.commands.planner import ActionKind
 from pipeline.domain.ledger import FoldOutcome
+from pipeline.metrics import COMMAND_STATUSES, ORDER_OUTCOMES
 
 
 def test_outcome_statuses_keep_their_wire_strings():
@@ -27,6 +28,25 @@ def test_outcome_statuses_keep_their_wire_strings():
         "FAILED": "failed",
     }
     assert {"canceled", "partially_canceled", "replaced"} == r.SUCCESSES
+
+
+def test_command_statuses_keep_their_wire_strings():
+    assert [s.value for s in r.CommandStatus] == [
+        "in_progress", "completed", "partially_completed", "failed", "timed_out", "rejected",
+    ]  # fmt: skip
+    rejected = r.rejected_result("c2", "binance", None, "not authenticated", now=5)
+    assert orjson.dumps(rejected) == (
+        b'{"command_id":"c2","venue":"binance","account":null,"status":"rejected","final":true,'
+        b'"reason":"not authenticated","outcomes":[],"started_at":5,"finished_at":5,'
+        b'"version":1,"command_digest":null}'
+    )
+    assert type(rejected["status"]) is str
+
+
+def test_metric_label_sets_are_the_final_statuses_and_outcomes():
+    """The metrics pre-create a series per final status / outcome (pipeline/metrics.py)."""
+    assert set(COMMAND_STATUSES) == set(r.CommandStatus) - {r.CommandStatus.IN_PROGRESS}
+    assert set(ORDER_OUTCOMES) == set(r.OutcomeStatus) - {r.OutcomeStatus.PENDING}
 
 
 def test_result_json_is_byte_identical_to_the_string_form():
