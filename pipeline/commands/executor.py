@@ -42,7 +42,7 @@ from pipeline.commands.model import (
     parse_command,
 )
 from pipeline.commands.planner import AMEND, CANCEL, CANCEL_SCOPE, REPLACE, Action, plan
-from pipeline.commands.ratelimit import RateLimiter
+from pipeline.commands.ratelimit import BudgetUnavailable, RateLimiter
 from pipeline.commands.state_view import StateView
 from pipeline.domain.events import OrderStatus
 from pipeline.domain.orders import OrderState
@@ -362,7 +362,10 @@ class CancelExecutor:
         group = SCOPE_GROUP if action.kind == CANCEL_SCOPE else ORDER_GROUP
         for attempt in range(1, self.max_attempts + 1):
             if group == ORDER_GROUP:
-                await self.limiter.acquire(venue, group, action.account, caps.order_limit)
+                try:
+                    await self.limiter.acquire(venue, group, action.account, caps.order_limit)
+                except BudgetUnavailable as exc:  # settled like a refusal: the outcome fails
+                    raise TransientError("rate_limited", str(exc)) from exc
             try:
                 state = action.orders[0] if action.orders else None
                 if action.kind == CANCEL_SCOPE:
