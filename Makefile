@@ -52,16 +52,18 @@ test: $(COMPILED) $(PROMTOOL) ## run the whole test suite (compiled hot path), a
 fuzz: $(COMPILED) ## the property tests with new random examples (`make test` repeats the same ones)
 	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -q -m hypothesis $(ARGS)
 
-lint: $(COMPILED) ## ruff check and format check; mypy on the compiled hot path
+lint: $(COMPILED) ## ruff check and format check; mypy on the whole package, and the hot path alone
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy pipeline
 	$(BIN)/mypy $(NATIVE)
 
 format: $(COMPILED) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Quix Streams, a peer of the bench, is an optional extra: installed on first `make bench`.
+# Quix Streams and faust-streaming, peers of the bench and nothing else, are the optional
+# `bench` extra: installed on first `make bench`.
 BENCH_STAMP := $(VENV)/.bench-extra
 $(BENCH_STAMP): $(STAMP)
 	PIPELINE_PURE_PYTHON=1 $(BIN)/python -m pip install --quiet -e '.[embedded,dev,bench]'

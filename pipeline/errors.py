@@ -8,7 +8,25 @@
      │    └── NormalizationError a venue payload field is missing or has a wrong value
      ├── StoreError             ClickHouse rejected or could not take a write or query
      │    └── RejectedDataError rows the store refuses for their values (never retried)
-     └── CheckpointError        a processing checkpoint cannot be read or written
+     ├── CheckpointError        a processing checkpoint cannot be read or written
+     ├── DomainError            the pure domain refuses an event (pipeline.domain.errors)
+     ├── SessionError           an ingest session cannot go on (pipeline.ingest.base)
+     ├── VenueError             a request to a venue failed (pipeline.venues.errors)
+     │    ├── TransientError    worth retrying (timeout, transport, 429, 5xx)
+     │    └── BusinessError     the venue refused it (unknown order, closed): never retried
+     ├── CommandRejected        a cancel command is refused before anything is sent
+     ├── SignatureError         a credential or signature does not verify (venues.credentials)
+     ├── KeyMaterialError       our own signing key is unusable (also a ValueError)
+     ├── QueryRefused           a query may not run through the read-only SQL endpoint
+     └── SimulatedVenueError    the exchange simulator refuses a request or its state
+          ├── EngineRejection   the matching engine refuses an order or cancel
+          ├── ReplayError       a journal record does not replay (also a ValueError)
+          └── UpbitError, BinanceError, CoinoneError, SsiError, GatewayError:
+                                a simulated venue's error reply (status and body)
+
+Classes below `CheckpointError` are defined next to the code that raises them; a test
+(tests/unit/test_exception_tree.py) fails when a module of the package defines an
+exception outside this tree.
 
 Third-party exceptions are translated once, at the boundary that calls the library
 (`raise StoreError(...) from exc`), so callers handle only these types. Messages name the
@@ -93,3 +111,8 @@ class RejectedDataError(StoreError):
 class CheckpointError(PipelineError):
     """A processing checkpoint is unreadable (corrupt, truncated, another format or version)
     or could not be written. Recovery then rebuilds the partition from its raw topic."""
+
+
+class SimulatedVenueError(PipelineError):
+    """The exchange simulator (pipeline.sim) refuses a request, as the venue it plays would,
+    or cannot restore its kept state. Its subclasses carry the venue's status and body."""

@@ -186,6 +186,8 @@ class RoleStatsCollector(Collector):
             labels=["group", "topic", "partition"],
         )
         for worker in (getattr(source, "process", None), getattr(source, "sink", None)):
+            if worker is None:
+                continue
             stats = getattr(worker, "stats", None)
             for (topic, partition), value in dict(getattr(stats, "lag", {})).items():
                 lag.add_metric([worker.group_id, topic, str(partition)], value)
@@ -285,7 +287,7 @@ class PipelineMetrics:
         self.sink_batch_rows.observe(rows)
         self.sink_write_seconds.observe(seconds)
         now_ms = time.time() * 1000
-        children: dict[str, Any] = {}
+        children: dict[Any, Any] = {}  # by the event's venue value, whatever it holds
         for event in events:
             venue = event.get("venue")
             event_time = event.get("event_time")

@@ -65,7 +65,8 @@ def report(
 ) -> QueryResult:  # fmt: skip
     """The rows of report `kind`, newest last, filtered by venue, account and time."""
     columns, time_column, source = REPORTS[kind]
-    conditions, parameters = [], {}
+    conditions: list[str] = []
+    parameters: dict[str, str | int] = {}
     if kind == "fills":
         conditions.append("qty > 0")  # voids: retracted derived fills
     if venue:

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,7 +36,7 @@ from pipeline.sink.store import Store
 
 log = logging.getLogger(__name__)
 
-RoleRun = Callable[[asyncio.Event], Awaitable[None]]
+RoleRun = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 #: Errors that say the broker cannot be reached or does not answer in time: the role restarts.
 BROKER_ERRORS: tuple[type[BaseException], ...] = (KafkaError, ConnectionError, TimeoutError)
 RESTART_BACKOFF_S = (1.0, 30.0)  # first wait, longest wait

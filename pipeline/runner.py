@@ -57,7 +57,7 @@ def main_job_roles(ingest_config: Any, cancel_config: Any, sim: bool) -> tuple[s
     simulator's."""
     if sim and ingest_config is None:
         return ("sim", "ingest", "cancel", *DEFAULT_ROLES)
-    roles = ("ingest",) if ingest_config is not None else ()
+    roles: tuple[str, ...] = ("ingest",) if ingest_config is not None else ()
     roles += ("cancel",) if cancel_config is not None else ()
     return (*roles, *DEFAULT_ROLES)
 

@@ -80,7 +80,9 @@ def render(result: QueryResult, fmt: str = "table") -> str:
             for row in result.rows
         )
     if fmt == "json":
-        types = result.types or [None] * len(result.columns)
+        types: list[str | None] = (
+            list(result.types) if result.types else [None] * len(result.columns)
+        )
         document = {
             "meta": [
                 {"name": name, "type": kind}

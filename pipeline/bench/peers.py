@@ -27,6 +27,7 @@ import os
 import resource
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -59,6 +60,14 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+@dataclass
+class Progress:
+    """A peer's count of events folded and when it folded its first one (perf_counter)."""
+
+    done: int = 0
+    first: float | None = None
 
 
 def _report(name: str, events: int, first: float | None, last: float, cpu0: float) -> None:
@@ -182,25 +191,25 @@ def run_faust(args: argparse.Namespace) -> None:
     source = app.topic(*RAW_TOPICS, value_type=bytes, key_type=bytes)
     sink = app.topic(args.out, value_type=bytes, key_type=bytes)
     state: dict[bytes, dict[str, Any]] = {}
-    progress = {"done": 0, "first": None}
+    progress = Progress()
     cpu0 = [time.process_time()]
 
     def finish() -> None:
-        _report("faust", progress["done"], progress["first"], time.perf_counter(), cpu0[0])
+        _report("faust", progress.done, progress.first, time.perf_counter(), cpu0[0])
         os._exit(0)  # faust's shutdown takes seconds and is not what is measured
 
     @app.agent(source)
     async def minimal_fold(stream: Any) -> None:
         loads, dumps = orjson.loads, orjson.dumps
         async for event in stream.events():
-            if progress["first"] is None:
-                progress["first"] = time.perf_counter()
+            if progress.first is None:
+                progress.first = time.perf_counter()
                 cpu0[0] = time.process_time()
             key = event.key or b""
             new = state[key] = fold(state.get(key), loads(event.value))
             await sink.send(key=key, value=dumps(new))
-            progress["done"] += 1
-            if progress["done"] >= args.events:
+            progress.done += 1
+            if progress.done >= args.events:
                 finish()
 
     @app.task
@@ -228,25 +237,25 @@ def run_quix(args: argparse.Namespace) -> None:
         producer_extra_config={"enable.idempotence": False},
         consumer_extra_config={"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000},
     )
-    progress = {"done": 0, "first": None}
+    progress = Progress()
     cpu0 = [time.process_time()]
     sink = app.topic(args.out, value_serializer="bytes", key_serializer="bytes")
 
     def finish() -> None:
-        _report("quix", progress["done"], progress["first"], time.perf_counter(), cpu0[0])
+        _report("quix", progress.done, progress.first, time.perf_counter(), cpu0[0])
         os._exit(0)
 
     def step(value: dict[str, Any], quix_state: Any) -> bytes:
-        if progress["first"] is None:
-            progress["first"] = time.perf_counter()
+        if progress.first is None:
+            progress.first = time.perf_counter()
             cpu0[0] = time.process_time()
         new = fold(quix_state.get("s"), value)
         quix_state.set("s", new)
-        progress["done"] += 1
+        progress.done += 1
         return orjson.dumps(new)
 
     def count(_value: Any) -> None:
-        if progress["done"] >= args.events:
+        if progress.done >= args.events:
             finish()
 
     for name in RAW_TOPICS:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import os
 import platform
 import shutil
@@ -66,12 +67,14 @@ class BenchOptions:
     latency_seconds: float = 60.0
 
 
-def quix_available() -> bool:
-    try:
-        import quixstreams  # noqa: F401
-    except ImportError:
-        return False
-    return True
+#: Peers whose framework is an optional extra (`bench`), by the module they import.
+OPTIONAL_PEERS = {"quix": "quixstreams", "faust": "faust"}
+
+
+def peer_available(name: str) -> bool:
+    """False for a peer whose framework is not installed (the `bench` extra is not)."""
+    module = OPTIONAL_PEERS.get(name)
+    return module is None or importlib.util.find_spec(module) is not None
 
 
 async def load(bootstrap: str, flow: BenchFlow, partitions: int) -> float:
@@ -138,7 +141,7 @@ def _last_json(text: bytes) -> dict[str, Any] | None:
         line = line.strip()
         if line.startswith("{"):
             with contextlib.suppress(orjson.JSONDecodeError):
-                return orjson.loads(line)  # type: ignore[no-any-return]
+                return orjson.loads(line)
     return None
 
 
@@ -178,7 +181,7 @@ def _read_line(child: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]
         if not line:
             break
         if line.strip().startswith(b"{"):
-            return orjson.loads(line)  # type: ignore[no-any-return]
+            return orjson.loads(line)
     raise TimeoutError(f"no answer from {child.args!r} within {timeout:.0f}s")
 
 
@@ -393,10 +396,10 @@ def run_bench(options: BenchOptions, out: TextIO) -> int:
         results["load_events_per_s"] = round(rate, 1)
         print(f"loaded into raw.* at {rate:,.0f} records/s", file=out, flush=True)
         for name in options.peers:
-            if name == "quix" and not quix_available():
+            if not peer_available(name):
                 results["runs"][name] = {
                     "label": PEER_LABELS[name],
-                    "skipped": "quixstreams not installed (pip install '.[bench]')",
+                    "skipped": f"{OPTIONAL_PEERS[name]} not installed (pip install '.[bench]')",
                 }
                 continue
             print(f"running {name} ...", file=out, flush=True)

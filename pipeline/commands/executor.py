@@ -42,7 +42,7 @@ from pipeline.commands.model import (
     parse_command,
 )
 from pipeline.commands.planner import AMEND, CANCEL, CANCEL_SCOPE, REPLACE, Action, plan
-from pipeline.commands.ratelimit import RateLimiter
+from pipeline.commands.ratelimit import BudgetUnavailable, RateLimiter
 from pipeline.commands.state_view import StateView
 from pipeline.domain.events import OrderStatus
 from pipeline.domain.orders import OrderState
@@ -66,7 +66,7 @@ class CancelExecutor:
         clients: Mapping[tuple[str, str], CancelClient],
         authenticator: Authenticator | None,
         limiter: RateLimiter | None = None,
-        clock: Callable[[], int] = _wall_ms,
+        clock: Callable[[], int] | None = None,  # None: the wall clock in ms
         capabilities: Mapping[str, VenueCapabilities] = CAPABILITIES,
         confirm_timeout_s: float | None = None,
         max_attempts: int = 4,
@@ -75,8 +75,8 @@ class CancelExecutor:
         self.view = view
         self.clients = dict(clients)
         self.authenticator = authenticator
-        self.clock = clock
-        self.limiter = limiter or RateLimiter(clock)
+        self.clock = clock or _wall_ms
+        self.limiter = limiter or RateLimiter(self.clock)
         self.capabilities = capabilities
         self.confirm_timeout_s = confirm_timeout_s
         self.max_attempts = max_attempts
@@ -271,7 +271,7 @@ class CancelExecutor:
         client = self.clients.get((command.venue, action.account))
         if client is None:
             for outcome in targets:
-                outcome.outcome, outcome.expect = r.FAILED, "none"
+                outcome.outcome, outcome.expect = r.FAILED, r.Expect.NONE
                 outcome.add_note(f"no credentials configured for {command.venue}/{action.account}")
             return
         sent_at = self.clock()
@@ -293,18 +293,18 @@ class CancelExecutor:
                 return
             for outcome in targets:
                 outcome.venue_error_code, outcome.venue_error = exc.code, exc.message
-                outcome.expect = "error"
+                outcome.expect = r.Expect.ERROR
             return
         for outcome in targets:
             outcome.latency_ms = max(0, self.clock() - sent_at)
             error = ack.errors.get(outcome.order_id)
             if error is not None:
                 outcome.venue_error_code, outcome.venue_error = error.code, error.message
-                outcome.expect = "error"
+                outcome.expect = r.Expect.ERROR
             if action.kind == REPLACE:
                 outcome.new_order_id = ack.new_order_id
                 if ack.new_order_id is None and error is None:
-                    outcome.expect = "cancel"  # nothing left to re-place
+                    outcome.expect = r.Expect.CANCEL  # nothing left to re-place
             refusal = ack.refusals.get(outcome.order_id)
             if refusal is not None:
                 self._watch_refusal(command.command_id, outcome, refusal)
@@ -312,7 +312,7 @@ class CancelExecutor:
             for order_id in ack.order_ids:
                 if (action.account, order_id) not in index:
                     extra = r.Outcome(
-                        order_id, action.account, None, expect="extra", sent_at=sent_at
+                        order_id, action.account, None, expect=r.Expect.EXTRA, sent_at=sent_at
                     )
                     extra.note = "canceled by the scope request; not in the canonical state"
                     index[(action.account, order_id)] = extra
@@ -351,7 +351,7 @@ class CancelExecutor:
                 return
             error = future.result()
             outcome.venue_error_code, outcome.venue_error = error.code, error.message
-            outcome.expect = "error"
+            outcome.expect = r.Expect.ERROR
             self.view.poke()
 
         refusal.add_done_callback(refused)
@@ -362,7 +362,10 @@ class CancelExecutor:
         group = SCOPE_GROUP if action.kind == CANCEL_SCOPE else ORDER_GROUP
         for attempt in range(1, self.max_attempts + 1):
             if group == ORDER_GROUP:
-                await self.limiter.acquire(venue, group, action.account, caps.order_limit)
+                try:
+                    await self.limiter.acquire(venue, group, action.account, caps.order_limit)
+                except BudgetUnavailable as exc:  # settled like a refusal: the outcome fails
+                    raise TransientError("rate_limited", str(exc)) from exc
             try:
                 state = action.orders[0] if action.orders else None
                 if action.kind == CANCEL_SCOPE:
@@ -410,9 +413,9 @@ class CancelExecutor:
             now = loop.time()
             if now >= grace_until:
                 for outcome in pending:
-                    if outcome.expect == "error":
+                    if outcome.expect is r.Expect.ERROR:
                         outcome.outcome = r.FAILED
-                    elif outcome.expect == "extra":
+                    elif outcome.expect is r.Expect.EXTRA:
                         outcome.outcome = r.CANCELED
                         outcome.add_note("unconfirmed")
                 pending = [o for o in outcomes if not o.resolved]
@@ -427,11 +430,11 @@ class CancelExecutor:
 
 def _resolve(outcome: r.Outcome, state: OrderState, now: int) -> None:
     """Settle `outcome` if `state` shows what became of the request."""
-    if outcome.expect == "none":
+    if outcome.expect is r.Expect.NONE:
         return
     done = state.status.is_terminal
     reduced = (
-        outcome.expect == "reduce"
+        outcome.expect is r.Expect.REDUCE
         and outcome.base_qty is not None
         and (state.qty < outcome.base_qty or state.canceled_qty > outcome.base_canceled)
     )
@@ -446,9 +449,9 @@ def _resolve(outcome: r.Outcome, state: OrderState, now: int) -> None:
         if outcome.base_qty is not None and state.qty < outcome.base_qty:
             removed += outcome.base_qty - state.qty
         outcome.canceled_qty = removed
-        if outcome.expect == "reduce" and not done:
+        if outcome.expect is r.Expect.REDUCE and not done:
             outcome.outcome = r.PARTIALLY_CANCELED
-        elif outcome.expect == "replace" and outcome.new_order_id:
+        elif outcome.expect is r.Expect.REPLACE and outcome.new_order_id:
             outcome.outcome = r.REPLACED
             outcome.canceled_qty = min(removed, outcome.requested_qty or removed)
         else:

@@ -14,25 +14,36 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 
 from pipeline.commands.capabilities import Partial, ScopeCancel, VenueCapabilities
 from pipeline.commands.model import CancelCommand, Scope
-from pipeline.commands.results import ALREADY_TERMINAL, FAILED, NOT_FOUND, Outcome
+from pipeline.commands.results import ALREADY_TERMINAL, FAILED, NOT_FOUND, Expect, Outcome
 from pipeline.commands.state_view import StateView
 from pipeline.domain.events import CANCELLABLE_STATUSES, OrderStatus
 from pipeline.domain.orders import OrderState
 
-CANCEL = "cancel"
-CANCEL_SCOPE = "cancel_scope"
-AMEND = "amend"
-REPLACE = "replace"
+
+class ActionKind(StrEnum):
+    """The venue request an `Action` sends (the executor picks the client method by it)."""
+
+    CANCEL = "cancel"  # cancel one order
+    CANCEL_SCOPE = "cancel_scope"  # the venue's cancel-all / cancel-by-symbol endpoint
+    AMEND = "amend"  # reduce one order's quantity in place (Binance keepPriority)
+    REPLACE = "replace"  # cancel one order and re-place its remainder less qty
+
+
+CANCEL = ActionKind.CANCEL
+CANCEL_SCOPE = ActionKind.CANCEL_SCOPE
+AMEND = ActionKind.AMEND
+REPLACE = ActionKind.REPLACE
 
 
 @dataclass
 class Action:
     """One venue request: `cancel` / `amend` / `replace` one order, or `cancel_scope`."""
 
-    kind: str
+    kind: ActionKind
     account: str
     orders: list[OrderState]
     venue_symbol: str | None = None
@@ -88,7 +99,7 @@ def _plan_order(command: CancelCommand, view: StateView, caps: VenueCapabilities
             command.symbol,
             NOT_FOUND,
             requested_qty=command.qty,
-            expect="none",
+            expect=Expect.NONE,
         )
         missing.note = (
             "not in the canonical state; nothing sent"
@@ -100,7 +111,7 @@ def _plan_order(command: CancelCommand, view: StateView, caps: VenueCapabilities
     outcome = _outcome(state, command.qty)
     out.outcomes.append(outcome)
     if state.status.is_terminal:
-        outcome.outcome, outcome.expect = ALREADY_TERMINAL, "none"
+        outcome.outcome, outcome.expect = ALREADY_TERMINAL, Expect.NONE
         outcome.canceled_qty = state.canceled_qty
         outcome.note = f"order is {state.status.value}; nothing sent"
         return out
@@ -119,13 +130,13 @@ def _plan_order(command: CancelCommand, view: StateView, caps: VenueCapabilities
         )
         out.actions.append(Action(CANCEL, state.account, [state], state.venue_symbol))
     elif caps.partial is Partial.AMEND:
-        outcome.expect = "reduce"
+        outcome.expect = Expect.REDUCE
         outcome.add_note("reduced with order.amend.keepPriority (queue priority kept)")
         out.actions.append(
             Action(AMEND, state.account, [state], state.venue_symbol, new_qty=state.qty - qty)
         )
     elif caps.partial is Partial.REPLACE and state.price is not None:
-        outcome.expect = "replace"
+        outcome.expect = Expect.REPLACE
         outcome.add_note(
             f"{caps.venue} cancels whole orders only: canceled and re-placed the remainder "
             "less qty at the same price (new order id, queue priority lost)"
@@ -134,7 +145,7 @@ def _plan_order(command: CancelCommand, view: StateView, caps: VenueCapabilities
             Action(REPLACE, state.account, [state], state.venue_symbol, reduce_by=qty)
         )
     else:
-        outcome.outcome, outcome.expect = FAILED, "none"
+        outcome.outcome, outcome.expect = FAILED, Expect.NONE
         outcome.note = (
             f"{caps.venue} cannot cancel part of this order; nothing sent "
             "(send the command without qty to cancel the whole remainder)"

@@ -15,8 +15,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from pipeline.commands.capabilities import Window
+from pipeline.errors import PipelineError
 
 Clock = Callable[[], int]
+
+
+class BudgetUnavailable(PipelineError, TimeoutError):
+    """No request slot within the wait allowed (a long 429 penalty): nothing was sent."""
 
 
 class RateLimiter:
@@ -60,12 +65,12 @@ class RateLimiter:
     async def acquire(
         self, venue: str, group: str, account: str, window: Window, max_wait_s: float = 120.0
     ) -> None:
-        """Take one request slot, waiting for it; `TimeoutError` after `max_wait_s`."""
+        """Take one request slot, waiting for it; `BudgetUnavailable` after `max_wait_s`."""
         waited = 0.0
         while not self.try_acquire(venue, group, account, window):
             delay = max(0.005, self.wait_ms(venue, group, account, window) / 1000)
             if waited + delay > max_wait_s:
-                raise TimeoutError(f"{venue} {group} budget unavailable for {max_wait_s:g}s")
+                raise BudgetUnavailable(f"{venue} {group} budget unavailable for {max_wait_s:g}s")
             await self.sleep(delay)
             waited += delay
 

@@ -9,18 +9,57 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from pipeline.domain.events import OrderStatus
 
-PENDING = "pending"
-CANCELED = "canceled"
-PARTIALLY_CANCELED = "partially_canceled"
-REPLACED = "replaced"
-ALREADY_TERMINAL = "already_terminal"
-NOT_FOUND = "not_found"
-FAILED = "failed"
+
+class OutcomeStatus(StrEnum):
+    """An outcome's `outcome` field on `commands.results` (the wire form is the value)."""
+
+    PENDING = "pending"
+    CANCELED = "canceled"
+    PARTIALLY_CANCELED = "partially_canceled"
+    REPLACED = "replaced"
+    ALREADY_TERMINAL = "already_terminal"
+    NOT_FOUND = "not_found"
+    FAILED = "failed"
+
+
+class CommandStatus(StrEnum):
+    """A command result's `status` on `commands.results` (the wire form is the value)."""
+
+    IN_PROGRESS = "in_progress"  # version 1: requests sent, confirmation pending
+    COMPLETED = "completed"
+    PARTIALLY_COMPLETED = "partially_completed"  # some outcomes failed, others succeeded
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"  # some outcome not confirmed by the canonical state in time
+    REJECTED = "rejected"  # refused before anything was sent (`reason` says why)
+
+
+PENDING = OutcomeStatus.PENDING
+CANCELED = OutcomeStatus.CANCELED
+PARTIALLY_CANCELED = OutcomeStatus.PARTIALLY_CANCELED
+REPLACED = OutcomeStatus.REPLACED
+ALREADY_TERMINAL = OutcomeStatus.ALREADY_TERMINAL
+NOT_FOUND = OutcomeStatus.NOT_FOUND
+FAILED = OutcomeStatus.FAILED
 SUCCESSES = frozenset({CANCELED, PARTIALLY_CANCELED, REPLACED})
+
+
+class Expect(StrEnum):
+    """What the confirmation of an outcome waits for in the canonical state (not published).
+
+    The planner sets it from the request it plans, the executor from the venue's answer.
+    """
+
+    CANCEL = "cancel"  # the order ends canceled (another terminal state: already_terminal)
+    REDUCE = "reduce"  # its quantity shrinks (amend): partially_canceled
+    REPLACE = "replace"  # canceled and re-placed under a new id: replaced
+    NONE = "none"  # settled when planned or sent: nothing to wait for
+    ERROR = "error"  # the venue refused: the state may explain it within a grace, else failed
+    EXTRA = "extra"  # a scope request canceled an order the plan did not know: canceled
 
 
 def _dec(value: Decimal | None) -> str | None:
@@ -32,7 +71,7 @@ class Outcome:
     order_id: str
     account: str | None = None
     symbol: str | None = None
-    outcome: str = PENDING
+    outcome: OutcomeStatus = PENDING
     requested_qty: Decimal | None = None
     canceled_qty: Decimal | None = None
     filled_qty: Decimal | None = None
@@ -45,7 +84,7 @@ class Outcome:
     # what confirmation compares against (not published)
     base_canceled: Decimal = field(default=Decimal(0), repr=False)
     base_qty: Decimal | None = field(default=None, repr=False)
-    expect: str = field(default="cancel", repr=False)  # cancel | reduce | replace | none
+    expect: Expect = field(default=Expect.CANCEL, repr=False)
     sent_at: int | None = field(default=None, repr=False)
 
     @property
@@ -57,7 +96,7 @@ class Outcome:
             "order_id": self.order_id,
             "account": self.account,
             "symbol": self.symbol,
-            "outcome": self.outcome,
+            "outcome": self.outcome.value,
             "requested_qty": _dec(self.requested_qty),
             "canceled_qty": _dec(self.canceled_qty),
             "filled_qty": _dec(self.filled_qty),
@@ -80,18 +119,18 @@ class Outcome:
         self.note = note if not self.note else f"{self.note}; {note}"
 
 
-def overall_status(outcomes: list[Outcome], final: bool, timed_out: bool) -> str:
+def overall_status(outcomes: list[Outcome], final: bool, timed_out: bool) -> CommandStatus:
     if not final:
-        return "in_progress"
+        return CommandStatus.IN_PROGRESS
     if timed_out:
-        return "timed_out"
+        return CommandStatus.TIMED_OUT
     failed = sum(o.outcome == FAILED for o in outcomes)
     succeeded = sum(o.outcome in SUCCESSES for o in outcomes)
     if failed and succeeded:
-        return "partially_completed"
+        return CommandStatus.PARTIALLY_COMPLETED
     if failed:
-        return "failed"
-    return "completed"
+        return CommandStatus.FAILED
+    return CommandStatus.COMPLETED
 
 
 def result_dict(
@@ -106,14 +145,14 @@ def result_dict(
     version: int,
     timed_out: bool = False,
     reason: str | None = None,
-    status: str | None = None,
+    status: CommandStatus | None = None,
     digest: str | None = None,
 ) -> dict[str, Any]:
     return {
         "command_id": command_id,
         "venue": venue,
         "account": account,
-        "status": status or overall_status(outcomes, final, timed_out),
+        "status": (status or overall_status(outcomes, final, timed_out)).value,
         "final": final,
         "reason": reason,
         "outcomes": [o.to_dict() for o in outcomes],
@@ -137,7 +176,7 @@ def rejected_result(
         finished_at=now,
         version=version,
         reason=reason,
-        status="rejected",
+        status=CommandStatus.REJECTED,
     )
 
 

@@ -112,7 +112,7 @@ class CancelWorker:
                 auth,
                 confirm_timeout_s=self.config.confirm_timeout_s,
                 publish=lambda result: self._publish(producer, result),
-                **({"clock": self.clock} if self.clock else {}),
+                clock=self.clock,
             )
             results_reader = self._consumer()
             await results_reader.start()

@@ -97,20 +97,20 @@ class TradingBook:
             self._orders[order_key] = ledger  # only once the first event proved legal
         else:
             outcome = ledger.fold_into(event, out, True)
-            if outcome == DUPLICATE:
+            if outcome is DUPLICATE:
                 self.duplicates += 1
                 return out
-            if outcome == LATE:
+            if outcome is LATE:
                 self.late_events += 1
         if out[0].status in TERMINAL_STATUSES:  # type: ignore[union-attr]
             self._terminal[order_key] = ledger
         fill = event.fill
-        if len(out) == 2 and fill is out[1] and outcome != REPLACED:
+        if len(out) == 2 and fill is out[1] and outcome is not REPLACED:
             # The common fill-bearing case: the event's own new fill, nothing else.
             self._own_position(event).apply_one(fill, out)
         elif len(out) > 1 or fill is not None or (event.fills_implied and event.filled_qty):
             # an earlier copy replacing an event already counted is no new fill-bearing event
-            bump = 0 if outcome == REPLACED else 1
+            bump = 0 if outcome is REPLACED else 1
             self._positions_into(event, out[1:], out, bump)  # type: ignore[arg-type]
         return out
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import IntEnum
 from typing import Any
 
 from pipeline.domain.errors import ForeignEventError, InvalidQuantityError
@@ -123,9 +124,19 @@ def check_event(event: OrderEvent) -> None:
             )
 
 
-#: `OrderLedger.fold_into` results.
-#: REPLACED: an earlier copy of an event already held replaced it (no new distinct event).
-DUPLICATE, IN_ORDER, LATE, REPLACED = -1, 0, 1, 2
+class FoldOutcome(IntEnum):
+    """What `OrderLedger.fold_into` did with an event (compare with `is`)."""
+
+    DUPLICATE = -1  # a copy of an event held, not earlier: nothing changed
+    IN_ORDER = 0  # a new distinct event that sorts last
+    LATE = 1  # a new distinct event that sorts before one held: refolded
+    REPLACED = 2  # an earlier copy of an event held replaced it (no new distinct event)
+
+
+DUPLICATE = FoldOutcome.DUPLICATE
+IN_ORDER = FoldOutcome.IN_ORDER
+LATE = FoldOutcome.LATE
+REPLACED = FoldOutcome.REPLACED
 #: Keep the fold's state after every this many events (and after the last one).
 CHECKPOINT_EVERY = 8
 #: (implied level up to which derived fills are unchanged, recomputed (level, fill) pairs)
@@ -203,11 +214,11 @@ class OrderLedger:
         """Fold `event` in; `None` for a duplicate. Raises `DomainError` on illegal input."""
         out: list[Any] = []
         outcome = self.fold_into(event, out)
-        if outcome == DUPLICATE:
+        if outcome is DUPLICATE:
             return None
-        return OrderUpdate(out[0], out[1:], outcome != IN_ORDER)
+        return OrderUpdate(out[0], out[1:], outcome is not IN_ORDER)
 
-    def fold_into(self, event: OrderEvent, out: list[Any], routed: bool = False) -> int:
+    def fold_into(self, event: OrderEvent, out: list[Any], routed: bool = False) -> FoldOutcome:
         """`apply` without allocating an update: append the new state, then the fills, to
         `out`; return `DUPLICATE` (nothing appended), `IN_ORDER`, `LATE` or `REPLACED`.
 
@@ -227,7 +238,7 @@ class OrderLedger:
                 f"event {event.event_id} of order {event.order_key} sent to {key}"
             )
 
-    def _fold_copy(self, event: OrderEvent, out: list[Any]) -> int:
+    def _fold_copy(self, event: OrderEvent, out: list[Any]) -> FoldOutcome:
         """A second copy of an event held: a duplicate, or an earlier report replacing it."""
         prior = self._ids[event.event_id]
         if (order_sort_key(event), event.received_at) >= (
@@ -243,7 +254,7 @@ class OrderLedger:
         self._forget(prior)
         return self._accept(event, out, True)
 
-    def _accept(self, event: OrderEvent, out: list[Any], replaced: bool) -> int:
+    def _accept(self, event: OrderEvent, out: list[Any], replaced: bool) -> FoldOutcome:
         """Hold a new distinct event (its owner already checked) and fold it in."""
         check_event(event)
         sort_key = order_sort_key(event)

@@ -39,6 +39,7 @@ import aiohttp
 import orjson
 
 from pipeline.envelope import RawEnvelope
+from pipeline.errors import PipelineError
 from pipeline.ingest.config import AccountConfig
 from pipeline.ingest.publisher import RawPublisher, now_ms
 from pipeline.ingest.ratelimit import TokenBucket
@@ -52,7 +53,7 @@ UNPARSEABLE = "unparseable_frame"
 HISTORY_MARGIN_MS = 5_000
 
 
-class SessionError(Exception):
+class SessionError(PipelineError):
     """A session cannot go on (closed by the venue, auth refused, request failed)."""
 
 

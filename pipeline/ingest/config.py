@@ -262,7 +262,7 @@ def _entry(
         credentials=_credentials(venue, account, env, secrets),
         backoff=backoff,
         options=dict(options),
-        **tunables,  # type: ignore[arg-type]
+        **tunables,
     )
 
 

@@ -97,6 +97,8 @@ class ClickHouseEndpoint:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
+        if isinstance(host, bytes):  # the type allows it (AF_UNIX); a TCP server gives str
+            host = host.decode()
         return f"http://{host}:{port}"
 
     @property

@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.errors import PipelineError
+
 #: Table functions that read nothing outside the query (generators, literals, subqueries).
 ALLOWED_TABLE_FUNCTIONS = frozenset(
     {
@@ -41,7 +43,7 @@ _OUTFILE_RE = re.compile(r"\bINTO\s+OUTFILE\b|\bFROM\s+INFILE\b", re.IGNORECASE)
 _TRAILING_FORMAT_RE = re.compile(r"\s+FORMAT\s+(\w+)\s*$")
 
 
-class QueryRefused(Exception):
+class QueryRefused(PipelineError):
     """The query may not run through the endpoint; the message says why."""
 
 

@@ -13,7 +13,6 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pipeline.config import ENV_KAFKA, Settings
 from pipeline.errors import ConfigError
@@ -90,8 +89,8 @@ class EmbeddedStack:
             StackState(
                 pid=os.getpid(),
                 started_at=int(time.time() * 1000),
-                store_path=str(Path(store_target.path).resolve())
-                if self.own_store and store_target.is_embedded
+                store_path=str(store_target.path.resolve())
+                if self.own_store and store_target.is_embedded and store_target.path is not None
                 else None,
                 starting=True,
             ),
@@ -108,8 +107,8 @@ class EmbeddedStack:
                 started_at=int(time.time() * 1000),
                 broker=self.broker.bootstrap if self.broker else None,
                 broker_pid=self.broker.pid if self.broker else None,
-                store_path=str(Path(store_target.path).resolve())
-                if self.own_store and store_target.is_embedded
+                store_path=str(store_target.path.resolve())
+                if self.own_store and store_target.is_embedded and store_target.path is not None
                 else None,
                 query_url=self.query_server.url if self.query_server else None,
                 query_token_file=self.query_token_file if self.query_server else None,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pipeline.errors import SimulatedVenueError
 from pipeline.sim.binance_wire import (
     STP_MODES,
     amended_order,
@@ -53,7 +54,7 @@ TIME_IN_FORCE = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInFo
 UNKNOWN_ORDER = "Unknown order sent."
 
 
-class BinanceError(Exception):
+class BinanceError(SimulatedVenueError):
     """An error response: `{"status", "error": {"code", "msg"[, "data"]}}`."""
 
     def __init__(self, status: int, code: int, msg: str, data: Any = None) -> None:

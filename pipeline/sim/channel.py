@@ -18,7 +18,6 @@ from aiohttp import web
 from pipeline.sim.faults import Drop, FaultAction, FaultInjector, Pause, Send
 
 FrameKind = Literal["stream", "reply"]
-_CLOSE = object()
 IDLE_FLUSH_SECONDS = 0.02
 
 
@@ -31,7 +30,8 @@ class OutboundChannel:
         self.binary = binary
         self.dropped = False
         self.sent = 0
-        self._queue: asyncio.Queue[tuple[str, FrameKind] | object] = asyncio.Queue()
+        # (frame, kind) to send; None: close once what is queued before it is sent
+        self._queue: asyncio.Queue[tuple[str, FrameKind] | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -50,7 +50,7 @@ class OutboundChannel:
         """Deliver what is queued, then close the socket."""
         if self._task is None:
             return
-        self._queue.put_nowait(_CLOSE)
+        self._queue.put_nowait(None)
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(self._task, timeout=2.0)
         if not self._task.done():
@@ -74,10 +74,10 @@ class OutboundChannel:
                 if not await self._perform(self.injector.flush()):
                     return
                 continue
-            if item is _CLOSE:
+            if item is None:
                 await self._perform(self.injector.flush())
                 return
-            frame, kind = item  # type: ignore[misc]
+            frame, kind = item
             actions = (
                 self.injector.reply(frame) if kind == "reply" else self.injector.outgoing(frame)
             )

@@ -43,6 +43,7 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
+from pipeline.errors import SimulatedVenueError
 from pipeline.sim import coinone_wire as wire
 from pipeline.sim.channel import OutboundChannel
 from pipeline.sim.engine import (
@@ -67,7 +68,7 @@ AUTH_FAILED_CLOSE = 4280
 Body = dict[str, Any]
 
 
-class CoinoneError(Exception):
+class CoinoneError(SimulatedVenueError):
     def __init__(self, code: str, message: str, status: int = 200) -> None:
         self.code, self.message, self.status = code, message, status
         super().__init__(f"{code}: {message}")
@@ -380,10 +381,10 @@ class CoinoneServer(VenueServer):
             short = subscribed is None or subscribed.short
             channel.send('{"r":"PONG"}' if short else '{"response_type":"PONG"}', "reply")
             return
-        if kind != "SUBSCRIBE" or request.get("channel") != "MYORDER":  # type: ignore[union-attr]
+        if kind != "SUBSCRIBE" or request.get("channel") != "MYORDER":
             channel.send(_ws_error("Unknown request"), "reply")
             return
-        topics = request.get("topic")  # type: ignore[union-attr]
+        topics = request.get("topic")
         pairs: set[str] | None = None
         if topics is not None:
             if isinstance(topics, dict):
@@ -393,7 +394,7 @@ class CoinoneServer(VenueServer):
             except (TypeError, KeyError):
                 channel.send(_ws_error("Invalid topic"), "reply")
                 return
-        short = request.get("format") == "SHORT"  # type: ignore[union-attr]
+        short = request.get("format") == "SHORT"
         self._subscriptions[channel] = MyOrderSubscription(
             credential.account, None if pairs is None else frozenset(pairs), short
         )

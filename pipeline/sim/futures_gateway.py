@@ -43,6 +43,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from pipeline.errors import SimulatedVenueError
 from pipeline.sim import futures_gateway_wire as wire
 from pipeline.sim.engine import (
     EngineEvent,
@@ -76,7 +77,7 @@ TYPES: dict[str, tuple[OrderType, TriggerKind | None]] = {
 TIME_IN_FORCE = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK}
 
 
-class GatewayError(Exception):
+class GatewayError(SimulatedVenueError):
     def __init__(self, status: int, code: str, message: str) -> None:
         self.status, self.code, self.message = status, code, message
         super().__init__(f"{status} {code}: {message}")
@@ -318,7 +319,7 @@ def order_request(account: str, params: Mapping[str, Any]) -> OrderRequest:
     order_type, trigger = kind
     tif_label = params.get("time_in_force")
     post_only = tif_label == "GTX"
-    tif = TimeInForce.GTC if tif_label in (None, "GTX") else TIME_IN_FORCE.get(tif_label)  # type: ignore[arg-type]
+    tif = TimeInForce.GTC if tif_label in (None, "GTX") else TIME_IN_FORCE.get(tif_label)
     if tif is None or (order_type is OrderType.MARKET and tif_label is not None):
         raise GatewayError(400, "INVALID_PARAMETER", f"time_in_force {tif_label!r} invalid.")
     client_id = params.get("client_order_id")

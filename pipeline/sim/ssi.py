@@ -41,6 +41,7 @@ import orjson
 from aiohttp import WSMsgType, web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from pipeline.errors import SimulatedVenueError
 from pipeline.sim import ssi_wire as wire
 from pipeline.sim.channel import OutboundChannel
 from pipeline.sim.engine import (
@@ -80,7 +81,7 @@ class SsiCredential(Credential):
     private_key: str = field(default="", repr=False)
 
 
-class SsiError(Exception):
+class SsiError(SimulatedVenueError):
     def __init__(self, status: int, message: str, http: int = 200) -> None:
         self.status, self.message, self.http = status, message, http
         super().__init__(f"{status} {message}")
@@ -354,10 +355,10 @@ class SsiServer(VenueServer):
         await ws.prepare(request)
         channel = self.open_channel(ws, binary=False)
         if notify_from >= 0:
-            for account, message in self.messages:
-                if account == session.account and message["data"]["notifyID"] > notify_from:
-                    channel.send(orjson.dumps(message).decode())
-                    self.record(account, "stream", message)
+            for account, kept in self.messages:
+                if account == session.account and kept["data"]["notifyID"] > notify_from:
+                    channel.send(orjson.dumps(kept).decode())
+                    self.record(account, "stream", kept)
         self._listeners[channel] = session.account
         try:
             async for message in ws:

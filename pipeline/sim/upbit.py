@@ -31,8 +31,9 @@ from urllib.parse import unquote
 
 import orjson
 from aiohttp import WSMsgType, web
-from multidict import MultiDict, MultiDictProxy
+from multidict import MultiDict, MultiDictProxy, MultiMapping
 
+from pipeline.errors import SimulatedVenueError
 from pipeline.sim.channel import OutboundChannel
 from pipeline.sim.engine import EngineEvent, Order, Side, Status
 from pipeline.sim.limits import Limit, RateLimiter
@@ -52,10 +53,10 @@ PRIVATE_TYPES = ("myOrder", "myAsset")
 NONCE_MEMORY = 100_000
 WEEK_MS = 7 * 86_400_000
 RATE_LIMITS = {"default": Limit(30, 1000), "order-cancel-all": Limit(1, 2000)}
-Params = MultiDictProxy[str]
+Params = MultiMapping[str]
 
 
-class UpbitError(Exception):
+class UpbitError(SimulatedVenueError):
     """An error reply: HTTP status and Upbit's `{"error": {"name", "message"}}`."""
 
     def __init__(self, status: int, name: str, message: str) -> None:
@@ -215,7 +216,7 @@ class UpbitServer(VenueServer):
         100, at most 1000 (orders beyond it are not returned: split the window);
         `order_by` desc (default) or asc. Objects have the REST order shape, no `trades`.
         """
-        if params.get("state") is not None and params.getall("states[]", []):
+        if params.get("state") is not None and "states[]" in params:
             raise UpbitError(400, "validation_error", "state and states[] cannot be used together.")
         states = params.getall("states[]", []) or (
             [params["state"]] if params.get("state") is not None else ["done", "cancel"]

@@ -93,7 +93,7 @@ class BatchingProducer:
                 if builder.append(key=key, value=value, timestamp=None) is None:  # type: ignore[attr-defined]
                     futures.append(await self._send(builder, topic, partition))
                     builder = builders[partition] = producer.create_batch()
-                    builder.append(key=key, value=value, timestamp=None)  # type: ignore[attr-defined]
+                    builder.append(key=key, value=value, timestamp=None)
                 self.messages += 1
             for partition, builder in builders.items():
                 futures.append(await self._send(builder, topic, partition))
@@ -104,7 +104,7 @@ class BatchingProducer:
         future = await self.producer.send_batch(builder, topic, partition=partition)
         if self.sent is not None:
             self.sent.append((future, topic, partition, count))
-        return future  # type: ignore[no-any-return]
+        return future
 
     def take_sent(self) -> list[tuple[str, int, int, int]]:
         """(topic, partition, base offset, count) of the tracked batches delivered since the

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, PipelineError
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def load_secrets_file(path: Path) -> dict[tuple[str, str], Credentials]:
     return found
 
 
-class SignatureError(Exception):
+class SignatureError(PipelineError):
     """A credential or signature did not verify; `reason` names why (for the venue's error)."""
 
     def __init__(self, reason: str, message: str) -> None:
@@ -107,6 +107,6 @@ class SignatureError(Exception):
         super().__init__(f"{reason}: {message}")
 
 
-class KeyMaterialError(ValueError):
+class KeyMaterialError(PipelineError, ValueError):
     """Our own signing key is unusable (not a readable PEM, not RSA): a configuration
     problem on the signing side, never a venue's verdict. The message never shows the key."""

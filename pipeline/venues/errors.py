@@ -14,8 +14,10 @@ so that "the venue was busy" never means two different things.
 
 from __future__ import annotations
 
+from pipeline.errors import PipelineError
 
-class VenueError(Exception):
+
+class VenueError(PipelineError):
     """A venue request failed; `code` is the venue's own error code (text), never a secret."""
 
     def __init__(self, code: str | None, message: str, retry_after_ms: int | None = None) -> None:

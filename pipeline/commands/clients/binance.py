@@ -35,7 +35,9 @@ class BinanceCancelClient(HttpClientBase):
             if self._api is None or self._api.ws.closed:
                 url = self.account.ws_url or self.account.base_url
                 async with self.transport():
-                    ws = await self.http.ws_connect(url, timeout=self.timeout.total or 10)
+                    ws = await self.http.ws_connect(
+                        url, timeout=aiohttp.ClientWSTimeout(ws_close=self.timeout.total or 10)
+                    )
                 self._api = WsApiClient(ws, self.account.credentials, "cx", self.clock)
                 self._reader = asyncio.get_running_loop().create_task(self._read(self._api))
             return self._api

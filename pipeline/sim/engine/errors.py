@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from pipeline.errors import SimulatedVenueError
+
 
 class RejectCode(StrEnum):
     UNKNOWN_SYMBOL = "unknown_symbol"
@@ -24,7 +26,7 @@ class RejectCode(StrEnum):
     AMEND_LIMIT = "amend_limit"
 
 
-class EngineRejection(Exception):
+class EngineRejection(SimulatedVenueError):
     """A request the engine refused, with a machine-readable code and a human message."""
 
     def __init__(self, code: RejectCode, message: str) -> None:

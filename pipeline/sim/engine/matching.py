@@ -195,7 +195,7 @@ class MatchingCore:
                         kind=EventKind.PREVENTED, removed=overlap, **extra,
                     )  # fmt: skip
                 else:
-                    self._emit(EventKind.PREVENTED, order, now, qty=overlap, **extra)  # type: ignore[arg-type]
+                    self._emit(EventKind.PREVENTED, order, now, qty=overlap, **extra)
             return
         if mode is StpMode.CANCEL_MAKER:
             victims = [(maker, taker)]

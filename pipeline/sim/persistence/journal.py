@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from pipeline.errors import SimulatedVenueError
 from pipeline.sim.engine import EngineEvent, EngineRejection, Exchange, Order, OrderRequest, Side
 from pipeline.sim.flow import OrderFlow
 from pipeline.sim.persistence.codec import dec, decode_request, encode_request, undec
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 Args = Callable[[], dict[str, Any]]
 
 
-class ReplayError(ValueError):
+class ReplayError(SimulatedVenueError, ValueError):
     """A journal record that does not replay to what was recorded."""
 
 

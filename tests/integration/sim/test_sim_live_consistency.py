@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -20,17 +19,15 @@ from venue_probes import BinanceProbe, UpbitProbe
 
 from pipeline.domain.book import TradingBook
 from pipeline.envelope import RawEnvelope
-from pipeline.sim.engine import StpMode
+from pipeline.sim.engine import EventKind, StpMode
 from pipeline.sim.kits import UPBIT_KIT
 from pipeline.sim.server import SimConfig, Simulator
 from pipeline.sim.truth import compare
 from pipeline.venues import normalizer_for
 
-# Upbit SMP `reduce` is left out until the normalizer's event id tells two reduce reports of
-# one order in one millisecond apart (xfail in tests/unit/sim/test_sim_wire_consistency.py).
-UPBIT_FLOW = replace(
-    UPBIT_KIT.flow, stp_modes=(StpMode.NONE, StpMode.CANCEL_MAKER, StpMode.CANCEL_TAKER)
-)
+# Upbit's flow with every SMP mode, `reduce` included (two reduce reports of one order in
+# one millisecond stay distinct: tests/unit/sim/test_sim_wire_consistency.py).
+UPBIT_FLOW = UPBIT_KIT.flow
 FORMATS = ("DEFAULT", "SIMPLE", "JSON_LIST", "SIMPLE_LIST")
 BUY_LIMIT = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC"}
 
@@ -127,6 +124,12 @@ async def test_live_payloads_fold_back_to_the_ground_truth(http: aiohttp.ClientS
             "wsapi.order.cancel", "wsapi.openOrders.status", "wsapi.order.amend.keepPriority",
             "wsapi.order.cancelReplace",
         }  # fmt: skip
+        reduced = [
+            e
+            for e in sim.exchanges["upbit"].log
+            if e.kind is EventKind.PREVENTED and e.stp is StpMode.DECREMENT
+        ]
+        assert reduced, "the flow never tripped Upbit's SMP reduce: the check would not cover it"
         book = fold(received)
         truth = sim.truth()
         result = compare(truth, book.orders(), book.positions())

@@ -194,3 +194,18 @@ async def test_rate_limiter_sliding_window():
     assert limiter.available("v", "g", "a", window) == 2
     limiter.penalize("v", "g", "a", 5000)
     assert limiter.available("v", "g", "a", window) == 0
+
+
+async def test_exhausted_local_budget_fails_the_outcome_without_sending():
+    """A 429 penalty longer than the limiter will wait: the outcome fails naming the budget
+    (nothing is sent), and the command still gets its final result."""
+    executor, clients, published, _ = setup("binance", state("binance", "1"))
+    executor.limiter.penalize("binance", "order", "alice", 3_600_000)  # an hour
+    result = await executor.handle(cmd("binance", symbol="BTCUSDT", order_id="1"))
+    assert clients[("binance", "alice")].calls == []
+    assert result["final"]
+    assert result["status"] == "failed"
+    assert result["outcomes"][0]["outcome"] == "failed"
+    assert result["outcomes"][0]["venue_error_code"] == "rate_limited"
+    assert "budget unavailable" in result["outcomes"][0]["venue_error"]
+    assert published[-1] == result

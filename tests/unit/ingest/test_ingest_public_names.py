@@ -17,6 +17,15 @@ def test_public_names_are_pinned() -> None:
             "parse_ingest_config", "run_ingestors",
         ]
     )  # fmt: skip
-    for name in ingest.__all__:
-        assert getattr(ingest, name) is not None
+    # every pinned name is really importable (a stale `__all__` entry fails the star import)
+    namespace: dict[str, object] = {}
+    exec("from pipeline.ingest import *", namespace)
+    assert set(ingest.__all__) <= namespace.keys()
+
+
+def test_each_venue_has_its_own_ingestor_registered_under_its_id() -> None:
     assert set(ingest.INGESTORS) == {"upbit", "binance", "coinone", "ssi", "futures_gateway"}
+    for venue, kind in ingest.INGESTORS.items():
+        assert issubclass(kind, ingest.Ingestor)
+        assert kind.venue == venue
+    assert len(set(ingest.INGESTORS.values())) == len(ingest.INGESTORS)
