@@ -558,7 +558,6 @@ async def test_kept_state_is_not_used_once_another_worker_moved_the_partition_on
 
     from pipeline.streams import process_worker
     from pipeline.streams.checkpoint import Checkpoint, record_fingerprint
-    from pipeline.streams.outputs import batch_messages
     from pipeline.streams.state import processor_state, restore_processor
 
     caplog.set_level(logging.INFO, logger="pipeline.streams.process_worker")
@@ -589,7 +588,7 @@ async def test_kept_state_is_not_used_once_another_worker_moved_the_partition_on
         finally:
             await reader.stop()
         batch = processor.process(records, 0)
-        await asyncio.gather(*await worker._send(batch_messages(batch)))
+        await asyncio.gather(*await worker._deliver(batch))
         if how == "commit":
             assert worker._consumer is not None
             await worker._consumer.commit({tp: processor.next_offset})
