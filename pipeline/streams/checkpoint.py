@@ -180,7 +180,7 @@ class FileCheckpoints:
 
     async def save(self, checkpoint: Checkpoint) -> str:
         path = self.path(checkpoint.group, checkpoint.topic, checkpoint.partition)
-        # encoded in the thread too: a partition's body is megabytes (JSON, zlib, SHA-256),
+        # encoded in the thread too: a partition's body is megabytes (JSON, LZ4, SHA-256),
         # tens to hundreds of milliseconds that would otherwise block the event loop
         return await asyncio.to_thread(self._encode_and_write, path, checkpoint)
 
