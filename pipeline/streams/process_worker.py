@@ -328,7 +328,8 @@ class ProcessWorker:
             if self.checkpoints is not None
             else []
         )
-        previous, self._inflight = self._inflight, current
+        sent = current if current.deliveries or current.commits else None  # idle: nothing
+        previous, self._inflight = self._inflight, sent
         if previous is not None:  # acknowledged meanwhile, most likely: commit it
             await self._settle_one(previous)
         if due or not self.overlap:  # a checkpoint needs every output so far acknowledged
