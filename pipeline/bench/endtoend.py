@@ -24,6 +24,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
+import os
 import resource
 import sys
 import time
@@ -100,7 +102,12 @@ async def run_process(args: argparse.Namespace) -> None:
             first = stats.first_batch_at
             cpu_first = time.process_time()
         # the lock is held from a batch's fold to its commit: free, the last one committed
-        if caught_up is None and stats.records >= args.events and not worker._lock.locked():
+        if (
+            caught_up is None
+            and stats.records >= args.events
+            and not worker._lock.locked()
+            and not worker.in_flight  # the last batch's commit is part of the figure
+        ):
             caught_up = stats.last_batch_at
             at_caught_up = stats.messages_out
             cpu_caught_up = time.process_time()
@@ -263,7 +270,19 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    asyncio.run(run_process(args) if args.role == "process" else run_sink(args))
+    # PIPELINE_BENCH_PROFILE=DIR: each role's run under cProfile, its stats written to
+    # DIR/<role>-<pid>.prof (py-spy is not on every host; `python -m pstats` reads these)
+    profile_dir = os.environ.get("PIPELINE_BENCH_PROFILE")
+    profiler = cProfile.Profile() if profile_dir else None
+    if profiler is not None:
+        profiler.enable()
+    try:
+        asyncio.run(run_process(args) if args.role == "process" else run_sink(args))
+    finally:
+        if profiler is not None and profile_dir:
+            profiler.disable()
+            Path(profile_dir).mkdir(parents=True, exist_ok=True)
+            profiler.dump_stats(str(Path(profile_dir) / f"{args.role}-{os.getpid()}.prof"))
     return 0
 
 

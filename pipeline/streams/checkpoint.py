@@ -10,9 +10,12 @@ outputs are durable, resuming from `max(checkpoint, committed offset)` is exact 
 instant of a crash: between outputs, checkpoint and commit.
 
 Encoding (`encode` / `decode`): one JSON header line (format name, format version, where and
-what, SHA-256 of the body), then the zlib-compressed JSON body (pipeline/streams/state.py).
-A file of another format or version, or whose body does not match its digest, raises
-`CheckpointError` with what was found; the worker then rebuilds from the raw topic and says so.
+what, SHA-256 of the body), then the compressed JSON body (pipeline/streams/state.py): LZ4
+frame in format version 2, zlib in version 1 (still read: a checkpoint written by the release
+before is restored, not rebuilt; LZ4 compresses a 12 MB body in ~8 ms where zlib's fastest
+level took ~40, and decompresses it in ~2 ms against ~14). A file of another format or
+version, or whose body does not match its digest, raises `CheckpointError` with what was
+found; the worker then rebuilds from the raw topic and says so.
 The body's digest also names a checkpoint: `save` returns it, `load` gives it back
 (`Checkpoint.digest`), and `FileCheckpoints.digest` reads it alone, so a worker can tell
 cheaply whether the checkpoint on record is still the very one it wrote (process_worker.py
@@ -33,11 +36,12 @@ import logging
 import os
 import re
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import lz4.frame
 import orjson
 
 from pipeline.errors import CheckpointError
@@ -47,7 +51,9 @@ from pipeline.streams.processor import RawRecord
 log = logging.getLogger(__name__)
 
 FORMAT = "pipeline-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: format version -> how its body is decompressed (every version this release reads)
+_DECOMPRESS: dict[int, Callable[[bytes], bytes]] = {1: zlib.decompress, 2: lz4.frame.decompress}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +94,7 @@ def encode(checkpoint: Checkpoint) -> bytes:
 
 def encode_with_digest(checkpoint: Checkpoint) -> tuple[bytes, str]:
     """The encoded checkpoint and its body's digest (what `Checkpoint.digest` will say)."""
-    body = zlib.compress(orjson.dumps(checkpoint.body), 1)
+    body = lz4.frame.compress(orjson.dumps(checkpoint.body))
     digest = hashlib.sha256(body).hexdigest()
     header = {
         "format": FORMAT,
@@ -114,17 +120,18 @@ def decode(data: bytes, where: str) -> Checkpoint:
     if not newline or not isinstance(header, dict) or header.get("format") != FORMAT:
         raise CheckpointError(f"{where} is not a {FORMAT} file")
     version = header.get("format_version")
-    if version != FORMAT_VERSION:
+    decompress = _DECOMPRESS.get(version) if type(version) is int else None
+    if decompress is None:
         raise CheckpointError(
             f"{where} has checkpoint format version {version!r}; this release reads "
-            f"version {FORMAT_VERSION} only"
+            f"versions {', '.join(map(str, _DECOMPRESS))}"
         )
     digest = hashlib.sha256(body).hexdigest()
     if digest != header.get("body_sha256"):
         raise CheckpointError(f"{where} is damaged: its body does not match its digest")
     try:
         with paused():  # a large acyclic tree: the collector would rescan it as it grows
-            parsed = orjson.loads(zlib.decompress(body))
+            parsed = orjson.loads(decompress(body))
         return Checkpoint(
             group=header["group"],
             topic=header["topic"],
@@ -135,7 +142,7 @@ def decode(data: bytes, where: str) -> Checkpoint:
             body=parsed,
             digest=digest,
         )
-    except (KeyError, zlib.error, orjson.JSONDecodeError) as exc:
+    except (KeyError, zlib.error, RuntimeError, orjson.JSONDecodeError) as exc:
         raise CheckpointError(f"{where} is damaged: {type(exc).__name__}: {exc}") from exc
 
 
@@ -172,9 +179,14 @@ class FileCheckpoints:
         return await asyncio.to_thread(self._load, self.path(group, topic, partition))
 
     async def save(self, checkpoint: Checkpoint) -> str:
-        data, digest = encode_with_digest(checkpoint)
         path = self.path(checkpoint.group, checkpoint.topic, checkpoint.partition)
-        await asyncio.to_thread(self._write, path, data)
+        # encoded in the thread too: a partition's body is megabytes (JSON, LZ4, SHA-256),
+        # tens to hundreds of milliseconds that would otherwise block the event loop
+        return await asyncio.to_thread(self._encode_and_write, path, checkpoint)
+
+    def _encode_and_write(self, path: Path, checkpoint: Checkpoint) -> str:
+        data, digest = encode_with_digest(checkpoint)
+        self._write(path, data)
         return digest
 
     async def digest(self, group: str, topic: str, partition: int) -> str | None:
@@ -252,7 +264,8 @@ class FileCheckpoints:
         if (
             not isinstance(header, dict)
             or header.get("format") != FORMAT
-            or header.get("format_version") != FORMAT_VERSION
+            or type(header.get("format_version")) is not int
+            or header["format_version"] not in _DECOMPRESS
         ):
             return None
         digest = header.get("body_sha256")

@@ -6,9 +6,13 @@ with the default thresholds it costs ~40% of the fold, and even with a large you
 generation ~10% (BENCHMARKS.md). None of that state forms reference cycles (it is freed by
 reference counting when an order is evicted), so after each batch the survivors are moved to
 the permanent generation (`gc.freeze()`), where the collector never looks. Cycles created
-elsewhere (asyncio tasks, exception tracebacks) would then never be collected, so every
-`full_every_s` everything is unfrozen and one full collection runs: one pause a minute,
-instead of rescans on every few thousand allocations.
+elsewhere (asyncio tasks, exception tracebacks) must still be collected: before each freeze
+the youngest generation is collected (~1 ms; the older young generation too would cost
+40-100 ms per 5,000-record batch and found nothing in the bench flow), so the most recent
+garbage cycles are not frozen; the others wait for the full collection, which runs every
+`full_every_s` (an hour): everything unfrozen, one pause that grows with the heap (~0.8-2 s
+with 60k orders held, BENCHMARKS.md). It ran every minute until issue 12 measured that pause
+as the longest block of the process worker's event loop.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ class GcPolicy:
     """Call `start()` once, then `after_batch()` after every processed batch."""
 
     def __init__(
-        self, full_every_s: float = 60.0, clock: Callable[[], float] = time.monotonic
+        self, full_every_s: float = 3600.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
         if full_every_s <= 0:
             raise ValueError(f"full_every_s must be positive, got {full_every_s!r}")
@@ -42,13 +46,16 @@ class GcPolicy:
         self._last_full = self._clock()
 
     def after_batch(self) -> None:
-        """Freeze what survived the batch; unfreeze and collect fully every `full_every_s`."""
+        """Collect the batch's garbage cycles and freeze what survived it; unfreeze and
+        collect fully every `full_every_s`."""
         now = self._clock()
         if now - self._last_full >= self.full_every_s:
             self._last_full = now
             gc.unfreeze()
             gc.collect()
             self.full_collections += 1
+        else:
+            gc.collect(0)  # the youngest generation: the batch's latest garbage cycles
         gc.freeze()
 
 

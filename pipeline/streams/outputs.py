@@ -6,6 +6,7 @@ table rebuilt by `pipeline replay` equals the one the sink fills from the topics
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from pipeline.codec import event_to_dict, fill_to_dict, order_state_to_dict, position_to_dict
@@ -61,3 +62,26 @@ def batch_messages(batch: ProcessedBatch) -> dict[str, list[Message]]:
     for letter in batch.dead_letters:
         letters.append((letter.raw_key.encode(), letter.to_dict()))
     return out
+
+
+def split_batch(batch: ProcessedBatch, size: int) -> Iterator[ProcessedBatch]:
+    """`batch` cut into batches of at most `size` items of each kind (events, fills, order
+    states, positions, dead letters), in order: their messages, one slice after the other,
+    are `batch_messages(batch)`'s, per topic in the same order. `batch` itself when it is
+    small enough."""
+    orders, positions = list(batch.orders.items()), list(batch.positions.items())
+    longest = max(len(batch.events), len(batch.fills), len(orders), len(positions),
+                  len(batch.dead_letters))  # fmt: skip
+    if longest <= size:
+        yield batch
+        return
+    for start in range(0, longest, size):
+        end = start + size
+        yield ProcessedBatch(
+            events=batch.events[start:end],
+            orders=dict(orders[start:end]),
+            fills=batch.fills[start:end],
+            positions=dict(positions[start:end]),
+            dead_letters=batch.dead_letters[start:end],
+            version_base=batch.version_base,
+        )

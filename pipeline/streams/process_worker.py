@@ -47,14 +47,15 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 
 from pipeline.config import Settings
 from pipeline.errors import CheckpointError
-from pipeline.kafka import DEAD_LETTERS, ORDERS_EVENTS, RAW_TOPICS
+from pipeline.kafka import DEAD_LETTERS, RAW_TOPICS
 from pipeline.streams import recovery
 from pipeline.streams.checkpoint import Checkpoint, CheckpointStore, record_fingerprint
 from pipeline.streams.gcpolicy import GcPolicy
-from pipeline.streams.outputs import batch_messages
+from pipeline.streams.outputs import batch_messages, split_batch
 from pipeline.streams.processor import PartitionProcessor, ProcessedBatch, ProcessingSettings
 from pipeline.streams.producer import BatchingProducer
 from pipeline.streams.recovery import Kept, Recovered
@@ -129,6 +130,18 @@ def consumer_timeouts(settings: Settings) -> dict[str, int]:
     }
 
 
+@dataclass
+class _InFlight:
+    """One step's outputs sent, not yet acknowledged, and the offsets to commit once they
+    are (see `ProcessWorker.step`)."""
+
+    started: float
+    deliveries: list[asyncio.Future[object]] = field(default_factory=list)
+    commits: dict[TopicPartition, int] = field(default_factory=dict)
+    records: int = 0
+    letters: list[Any] = field(default_factory=list)
+
+
 class ProcessWorker:
     """Consumes raw topics in a consumer group and emits the canonical outputs."""
 
@@ -191,6 +204,14 @@ class ProcessWorker:
         self._kept: dict[TopicPartition, Kept] = {}
         self._lock = asyncio.Lock()  # a batch (fold, deliver, checkpoint, commit) vs a revoke
         self._covered_at = 0.0
+        # Records folded, and output messages per topic encoded, between two turns of the
+        # event loop (see `_fold`, `_deliver`): each slice takes a few milliseconds.
+        self.fold_chunk = 1000
+        self.send_chunk = 500
+        # a step's outputs in flight while the next is folded (`step`); False: each step
+        # waits for its own acknowledgements and commits before the next fetch
+        self.overlap = True
+        self._inflight: _InFlight | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         self._gc.start()
@@ -220,6 +241,7 @@ class ProcessWorker:
             while not stop.is_set():
                 await self.step(timeout_ms=200)
             async with self._lock:
+                await self._settle()
                 # Checkpoint first: the events the flush releases stay in the checkpoint, so a
                 # restart sends them again should the sink not have stored them (harmless:
                 # the same rows) rather than never.
@@ -242,13 +264,30 @@ class ProcessWorker:
                     await self.checkpoints.close()
 
     async def step(self, timeout_ms: int) -> None:
-        """One poll: process what arrived, flush idle partitions, deliver, then commit."""
+        """One poll: process what arrived, flush idle partitions, deliver, then commit.
+
+        A batch's acknowledgements are awaited, and its offsets committed, in the next step,
+        after the next fetch is folded and sent (`_settle`): the broker acknowledges one batch
+        while the next is folded, instead of the worker waiting idle for each. With a batch
+        in flight the poll does not wait for records: an empty one settles the batch first.
+        """
         consumer, producer = self._consumer, self._producer
         assert consumer is not None
         assert producer is not None
-        fetched = await consumer.getmany(timeout_ms=timeout_ms, max_records=self.max_records)
+        waiting = self._inflight is not None
+        fetched = await consumer.getmany(
+            timeout_ms=0 if waiting else timeout_ms, max_records=self.max_records
+        )
         async with self._lock:
+            if not fetched and self._inflight is not None:
+                await self._settle()
+                return
             await self._step(fetched)
+
+    @property
+    def in_flight(self) -> bool:
+        """Is a batch's delivery or commit still pending (see `step`)?"""
+        return self._inflight is not None
 
     async def _step(self, fetched: dict[TopicPartition, list[Any]]) -> None:
         consumer = self._consumer
@@ -256,11 +295,8 @@ class ProcessWorker:
         now_wall = time.monotonic()
         if fetched and not self.stats.first_batch_at:
             self.stats.first_batch_at = time.time()
-        letters: list = []
-        records_in = 0
         now_ms = int(time.time() * 1000)
-        deliveries: list[asyncio.Future[object]] = []
-        commits: dict[TopicPartition, int] = {}
+        current = _InFlight(started=now_wall)
         for tp, records in fetched.items():
             processor = self.processors.get(tp)
             if processor is None:
@@ -270,44 +306,34 @@ class ProcessWorker:
                 if tp in consumer.assignment():
                     consumer.seek(tp, records[0].offset)
                 continue
-            batch = processor.process(records, now_ms)
+            batch = await self._fold(processor, records, now_ms)
             self._changed(tp)
             self.stats.add(batch)
-            records_in += batch.records
-            letters += batch.dead_letters
+            current.records += batch.records
+            current.letters += batch.dead_letters
             self._last_seen[tp] = now_wall
-            deliveries += await self._send(batch_messages(batch))
-            commits[tp] = processor.next_offset
+            current.deliveries += await self._deliver(batch)
+            current.commits[tp] = processor.next_offset
         for tp, processor in self.processors.items():
             if (
                 len(processor.reorder)
                 and now_wall - self._last_seen.get(tp, 0) >= self.idle_flush_s
             ):
-                deliveries += await self._send_events(processor.flush())
+                current.deliveries += await self._send_events(processor.flush())
                 self._changed(tp)
         self.stats.reorder_depth = sum(len(p.reorder) for p in self.processors.values())
-        if deliveries:
-            await asyncio.gather(*deliveries)
-        if self._gate is not None:
-            assert self._batcher is not None
-            self._gate.produced(self._batcher.take_sent())
-        self._crash_point("outputs")
-        if self.checkpoints is not None:
-            # every partition, idle ones too: their outputs were all delivered in earlier steps
-            due = [tp for tp in self.processors if self._checkpoint_due(tp, now_wall)]
-            for tp in due:
-                await self._checkpoint(tp)
-            if due:
-                self._crash_point("checkpoint")
-        if commits:
-            await consumer.commit(commits)
-            self.stats.last_batch_at = time.time()
-            self._crash_point("commit")
-            self._gc.after_batch()
-            self.stats.batches += 1
-            if self.metrics is not None:
-                elapsed = time.monotonic() - now_wall
-                self.metrics.observe_process_batch(records_in, elapsed, letters)
+        # every partition, idle ones too: their outputs were all delivered in earlier steps
+        due = (
+            [tp for tp in self.processors if self._checkpoint_due(tp, now_wall)]
+            if self.checkpoints is not None
+            else []
+        )
+        sent = current if current.deliveries or current.commits else None  # idle: nothing
+        previous, self._inflight = self._inflight, sent
+        if previous is not None:  # acknowledged meanwhile, most likely: commit it
+            await self._settle_one(previous)
+        if due or not self.overlap:  # a checkpoint needs every output so far acknowledged
+            await self._settle(due)
         if now_wall - self._covered_at >= 1.0:
             self._covered_at = now_wall
             await self._release_held()
@@ -316,23 +342,93 @@ class ProcessWorker:
             self._lag_at = now_wall
             self.stats.lag = await consumer_lag(consumer)
 
-    async def _send(self, messages: dict[str, list[tuple[bytes, dict]]]) -> list:
+    async def _settle(self, due: Sequence[TopicPartition] = (), revoking: bool = False) -> None:
+        """Wait for the batch in flight's acknowledgements, checkpoint `due` (whose outputs
+        are then all acknowledged), then commit its offsets. Every caller holds `_lock`.
+        `revoking`: a commit refused by the rebalance under way is logged, not raised (the
+        revoke's checkpoint, or the records processed again with the same outputs, cover
+        it)."""
+        current, self._inflight = self._inflight, None
+        if current is None:
+            if revoking:
+                return  # nothing sent since the last commit
+            current = _InFlight(started=time.monotonic())
+        await self._settle_one(current, due, revoking)
+
+    async def _settle_one(
+        self, batch: _InFlight, due: Sequence[TopicPartition] = (), revoking: bool = False
+    ) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        if batch.deliveries:
+            await asyncio.gather(*batch.deliveries)
+        if self._gate is not None and self._inflight is None:
+            assert self._batcher is not None  # every batch sent so far is acknowledged now
+            self._gate.produced(self._batcher.take_sent())
+        # (not from the revoke listener: aiokafka logs what a listener raises, and goes on)
+        crash = self._crash_point if not revoking else _no_crash
+        crash("outputs")
+        for tp in due:
+            await self._checkpoint(tp)
+        if due:
+            crash("checkpoint")
+        commits = {tp: offset for tp, offset in batch.commits.items()
+                   if tp in self.processors}  # fmt: skip
+        if commits:
+            try:
+                await consumer.commit(commits)
+            except KafkaError as exc:
+                if not revoking:
+                    raise
+                log.warning("commit of %s before a revoke refused: %s", commits, exc)
+        if batch.commits:
+            self.stats.last_batch_at = time.time()
+            crash("commit")
+            self._gc.after_batch()
+            self.stats.batches += 1
+            if self.metrics is not None:
+                elapsed = time.monotonic() - batch.started
+                self.metrics.observe_process_batch(batch.records, elapsed, batch.letters)
+
+    async def _fold(
+        self, processor: PartitionProcessor, records: list[Any], now_ms: int
+    ) -> ProcessedBatch:
+        """`processor.process(records)`, a slice of `fold_chunk` records at a time with the
+        event loop let run between them: a whole fetch (up to `max_records`) folded at once
+        held the loop for hundreds of milliseconds on a loaded host. The result is the one
+        a single call gives (the processor's outputs do not depend on how records are cut
+        into calls; the order and position states still collapse over the whole fetch)."""
+        chunk = self.fold_chunk
+        if len(records) <= chunk:
+            return processor.process(records, now_ms)
+        batch = ProcessedBatch(version_base=processor.version_base)
+        for start in range(0, len(records), chunk):
+            if start:
+                await asyncio.sleep(0)
+            batch.merge(processor.process(records[start : start + chunk], now_ms))
+        return batch
+
+    async def _deliver(self, batch: ProcessedBatch) -> list:
+        """Send `batch`'s outputs; the futures of their acknowledgements. Encoded a slice at
+        a time (`split_batch`), letting the event loop run between slices, then sent at
+        once, so that the broker still gets one record batch per output partition."""
+        pieces = split_batch(batch, self.send_chunk)
+        encoded = _encode(batch_messages(next(pieces)))
+        for piece in pieces:
+            await asyncio.sleep(0)
+            for topic, items in _encode(batch_messages(piece)).items():
+                encoded.setdefault(topic, []).extend(items)
+        return await self._send_encoded(encoded)
+
+    async def _send_encoded(self, encoded: dict[str, list[tuple[bytes, bytes]]]) -> list:
         assert self._batcher is not None
-        dumps = orjson.dumps
-        encoded = {
-            topic: [(key, dumps(value)) for key, value in items]
-            for topic, items in messages.items()
-            if items
-        }
         before = self._batcher.messages
         futures = await self._batcher.send_all(encoded)
         self.stats.messages_out += self._batcher.messages - before
         return futures
 
     async def _send_events(self, events: list) -> list:
-        batch = ProcessedBatch(events=events)
-        messages = batch_messages(batch)
-        return await self._send({ORDERS_EVENTS: messages[ORDERS_EVENTS]})
+        return await self._deliver(ProcessedBatch(events=events))
 
     async def _flush_all(self) -> None:
         deliveries = []
@@ -384,6 +480,13 @@ class ProcessWorker:
             fingerprint: str | None = record_fingerprint(processor.last_record)
         else:
             fingerprint = processor.last_fingerprint
+        # Built in a thread: walking a partition's whole state takes tens to hundreds of
+        # milliseconds, which on the loop would stall heartbeats, fetches and deliveries.
+        # Safe because every caller holds `_lock`: no batch folds while the thread reads the
+        # state, and the body it returns is a snapshot (new lists, dicts and immutable
+        # fragments), so what is done with it later needs no lock.
+        writer = self._writers.setdefault(tp, StateWriter())
+        body = await asyncio.to_thread(writer.state, processor)
         now_ms = int(time.time() * 1000)
         checkpoint = Checkpoint(
             group=self.group_id,
@@ -392,7 +495,7 @@ class ProcessWorker:
             offset=processor.next_offset,
             fingerprint=fingerprint,
             written_at=now_ms,
-            body=self._writers.setdefault(tp, StateWriter()).state(processor),
+            body=body,
         )
         self._taken[tp] = (processor.next_offset, time.monotonic())
         self._described[tp] = (checkpoint, self._generation.get(tp, 0))
@@ -546,11 +649,25 @@ class ProcessWorker:
                 batch = ProcessedBatch(version_base=processor.version_base)
                 batch.orders = {state.key: state for state in processor.book.orders()}
                 batch.positions = {p.key: p for p in processor.book.positions()}
-                deliveries = await self._send(batch_messages(batch))
+                deliveries = await self._deliver(batch)
                 if deliveries:
                     await asyncio.gather(*deliveries)
                 await self._checkpoint(tp)  # the state now belongs to this topic
         gc.freeze()  # recovered state is long-lived: keep the collector from rescanning it
+
+
+def _no_crash(name: str) -> None:
+    return None
+
+
+def _encode(messages: dict[str, list[tuple[bytes, dict]]]) -> dict[str, list[tuple[bytes, bytes]]]:
+    """The messages with their values as JSON bytes; topics without any left out."""
+    dumps = orjson.dumps
+    return {
+        topic: [(key, dumps(value)) for key, value in items]
+        for topic, items in messages.items()
+        if items
+    }
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -565,9 +682,17 @@ class _Rebalance(ConsumerRebalanceListener):
             task = worker._loading.pop(tp, None)
             if task is not None:
                 task.cancel()
-        async with worker._lock:  # no batch is half done: every output so far is delivered
+        async with worker._lock:  # no batch is half done
+            # every output so far acknowledged, the offsets committed while the group lets
+            try:
+                await worker._settle(revoking=True)
+                settled = True
+            except Exception as exc:  # outputs not acknowledged: no checkpoint may claim them
+                settled = False
+                log.error("outputs in flight at the revoke of %s failed (%s): not "
+                          "checkpointed, the next owner replays them", revoked, exc)  # fmt: skip
             for tp in revoked:
-                if tp in worker.processors:  # the next owner resumes from here
+                if settled and tp in worker.processors:  # the next owner resumes from here
                     await worker._checkpoint(tp, unless_current=True)
             await worker._release_held()
             for tp in revoked:

@@ -48,6 +48,10 @@ def murmur2(data: bytes) -> int:
     return h ^ (h >> 15)
 
 
+#: Messages appended between two turns of the event loop in `send_all`.
+YIELD_EVERY = 2000
+
+
 class BatchingProducer:
     """Appends keyed messages to per-partition batches and sends them whole."""
 
@@ -80,6 +84,7 @@ class BatchingProducer:
         """Queue every (key, value) per topic; return the delivery futures of the batches."""
         producer = self.producer
         futures: list[asyncio.Future[object]] = []
+        appended = 0
         for topic, items in messages.items():
             builders: dict[int, object] = {}
             parts: list[int] | None = None
@@ -95,6 +100,9 @@ class BatchingProducer:
                     builder = builders[partition] = producer.create_batch()
                     builder.append(key=key, value=value, timestamp=None)
                 self.messages += 1
+                appended += 1
+                if appended % YIELD_EVERY == 0:  # a few ms of appends: let the loop run
+                    await asyncio.sleep(0)
             for partition, builder in builders.items():
                 futures.append(await self._send(builder, topic, partition))
         return futures

@@ -76,7 +76,8 @@ class TopicCheckpoints:
         name = _name(checkpoint.group, checkpoint.topic, checkpoint.partition)
         producer = await self._start()
         partition = await self._partition_of(name)
-        data, digest = encode_with_digest(checkpoint)
+        # off the event loop: a partition's body is megabytes to encode (checkpoint.py)
+        data, digest = await asyncio.to_thread(encode_with_digest, checkpoint)
         chunks = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)] or [b""]
         slot = 1 - self._slots.get(name, 1)
         ident = str(time.time_ns()).encode()

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-import zlib
 from pathlib import Path
 
 import clickhouse_connect
@@ -29,6 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.roles import simulator_config
 from pipeline.sim.server import Simulator
+from pipeline.streams.checkpoint import decode
 
 PIPELINE = [sys.executable, "-m", "pipeline.cli"]
 SEED = 5
@@ -67,9 +67,9 @@ def _file_texts(data: Path) -> dict[str, bytes]:
         if not path.is_file() or path.name == "command-keys.json" or "store" in path.parts:
             continue
         body = path.read_bytes()
-        if path.suffix == ".ckpt":  # a JSON header line, then the zlib-compressed body
-            header, _, compressed = body.partition(b"\n")
-            body = header + zlib.decompress(compressed)
+        if path.suffix == ".ckpt":  # a JSON header line, then the compressed body
+            header = body.partition(b"\n")[0]
+            body = header + orjson.dumps(decode(body, str(path)).body)
         out[str(path.relative_to(data))] = body
     return out
 

@@ -207,6 +207,48 @@ async def test_crashes_between_outputs_checkpoint_and_commit_leave_the_oracle_ta
     _assert_not_backwards(before, _versions(store))
 
 
+async def test_a_crash_while_the_next_batch_is_in_flight_leaves_the_oracle_tables(
+    fresh_broker: TansuBroker, store: Store, tmp_path: Path
+) -> None:
+    """The overlapped steps' own instant: a batch's offsets just committed while the next
+    batch's outputs are sent and not yet acknowledged (`ProcessWorker.step`). The worker dies
+    there (its checkpoints rarely due: the commit is what recovery starts from), another
+    one carries on, and the tables equal the oracle's."""
+    bootstrap = fresh_broker.bootstrap
+    await ensure_topics(bootstrap, partitions=4)
+    flow = as_records(disordered(SCENARIO, seed=4))
+    await produce(bootstrap, flow)
+    sink = SinkWorker(bootstrap, TEST_SETTINGS, store)
+    sink_stop = asyncio.Event()
+    sink_task = asyncio.create_task(sink.run(sink_stop))
+    seen: list[bool] = []
+    worker: ProcessWorker | None = None
+
+    def hook(name: str) -> None:
+        if name != "commit":
+            return
+        assert worker is not None
+        seen.append(worker.in_flight)
+        if worker.in_flight and sum(seen) == 3:  # the third such instant
+            raise SimulatedCrash("commit with the next batch in flight")
+
+    try:
+        worker = ProcessWorker(
+            bootstrap, TEST_SETTINGS, TEST_PROCESSING, group_id="proc",
+            checkpoints=FileCheckpoints(tmp_path / "ckpt"), checkpoint_records=10_000,
+            checkpoint_interval_s=3600, max_records=10, crash_hook=hook,
+        )  # fmt: skip
+        errors = await _run([worker], lambda: False, timeout=60)
+        assert isinstance(errors[0], SimulatedCrash), (errors, seen)
+        assert worker.stats.records < len(flow), "crashed before the end of the flow"
+        final = _process(bootstrap, tmp_path / "ckpt", "proc")
+        await _run([final], lambda: _complete(store))
+    finally:
+        sink_stop.set()
+        await asyncio.wait_for(sink_task, timeout=30)
+    _assert_oracle(store)
+
+
 async def _produce_with_times(bootstrap: str, records: list[tuple[bytes, bytes, str, int]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
     await producer.start()
@@ -558,7 +600,6 @@ async def test_kept_state_is_not_used_once_another_worker_moved_the_partition_on
 
     from pipeline.streams import process_worker
     from pipeline.streams.checkpoint import Checkpoint, record_fingerprint
-    from pipeline.streams.outputs import batch_messages
     from pipeline.streams.state import processor_state, restore_processor
 
     caplog.set_level(logging.INFO, logger="pipeline.streams.process_worker")
@@ -589,7 +630,7 @@ async def test_kept_state_is_not_used_once_another_worker_moved_the_partition_on
         finally:
             await reader.stop()
         batch = processor.process(records, 0)
-        await asyncio.gather(*await worker._send(batch_messages(batch)))
+        await asyncio.gather(*await worker._deliver(batch))
         if how == "commit":
             assert worker._consumer is not None
             await worker._consumer.commit({tp: processor.next_offset})

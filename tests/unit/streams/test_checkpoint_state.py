@@ -3,6 +3,9 @@ one, whatever the cut and the batching; the encoding refuses what it cannot read
 
 from __future__ import annotations
 
+import hashlib
+import zlib
+
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -110,7 +113,9 @@ def test_checkpoint_of_another_format_version_is_refused_naming_the_file(tmp_pat
     header, _, body = data.partition(b"\n")
     old = orjson.loads(header)
     old["format_version"] = FORMAT_VERSION + 1
-    with pytest.raises(CheckpointError, match=r"ckpt-file has checkpoint format version 2"):
+    with pytest.raises(
+        CheckpointError, match=rf"ckpt-file has checkpoint format version {FORMAT_VERSION + 1}"
+    ):
         decode(orjson.dumps(old) + b"\n" + body, "ckpt-file")
     with pytest.raises(CheckpointError, match="is damaged"):
         decode(data[:-3] + b"xyz", "ckpt-file")
@@ -120,6 +125,49 @@ def test_checkpoint_of_another_format_version_is_refused_naming_the_file(tmp_pat
     state["state_version"] = STATE_VERSION - 1
     with pytest.raises(CheckpointError, match="state version 0"):
         restore_processor(state, TEST_PROCESSING)
+
+
+def _version_1(checkpoint: Checkpoint) -> bytes:
+    """The checkpoint as the release before wrote it: format version 1, a zlib body."""
+    body = zlib.compress(orjson.dumps(checkpoint.body), 1)
+    header = {
+        "format": "pipeline-checkpoint", "format_version": 1, "group": checkpoint.group,
+        "topic": checkpoint.topic, "partition": checkpoint.partition,
+        "offset": checkpoint.offset, "fingerprint": checkpoint.fingerprint,
+        "written_at": checkpoint.written_at, "body_sha256": hashlib.sha256(body).hexdigest(),
+    }  # fmt: skip
+    return orjson.dumps(header) + b"\n" + body
+
+
+async def test_a_version_1_checkpoint_is_restored_and_the_next_one_written_as_version_2(
+    tmp_path,
+) -> None:
+    records = _records(seed=4)
+    processor = PartitionProcessor("raw.all", 0, SHORT)
+    _run(processor, records[:60], 7)
+    checkpoint = Checkpoint("g", "raw.all", 0, 60, "f", 1, processor_state(processor))
+    store = FileCheckpoints(tmp_path)
+    path = store.path("g", "raw.all", 0)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(_version_1(checkpoint))
+    assert await store.digest("g", "raw.all", 0) is not None
+
+    loaded = await store.load("g", "raw.all", 0)
+    assert loaded is not None
+    assert loaded.body == checkpoint.body
+    assert loaded.offset == 60
+    restored = restore_processor(loaded.body, SHORT, trusted=True)
+    assert processor_state(restored) == processor_state(processor)
+    rest_restored = _run(restored, records[60:], 9)
+    assert rest_restored == _run(processor, records[60:], 9)
+
+    await store.save(Checkpoint("g", "raw.all", 0, len(records), "f", 2,
+                                processor_state(restored)))  # fmt: skip
+    header = orjson.loads(path.read_bytes().partition(b"\n")[0])
+    assert header["format_version"] == FORMAT_VERSION == 2
+    again = await store.load("g", "raw.all", 0)
+    assert again is not None
+    assert again.body == processor_state(processor)
 
 
 async def test_file_checkpoints_replace_atomically_and_load_the_latest(tmp_path) -> None:

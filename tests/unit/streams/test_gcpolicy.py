@@ -54,8 +54,12 @@ def test_frozen_cycles_are_collected_at_the_next_full_interval() -> None:
     clock = _Clock()
     policy = GcPolicy(full_every_s=60, clock=clock)
     policy.start()
-    garbage = _cycle()
-    policy.after_batch()  # the cycle is frozen while still referenced by nothing but itself
+    held = _Node()
+    held.other = _Node()
+    held.other.other = held
+    garbage = weakref.ref(held)
+    policy.after_batch()  # the cycle is alive at the freeze ...
+    del held  # ... and garbage after it
     gc.collect()
     assert garbage() is not None, "a frozen cycle is not collected"
     clock.now += 59
@@ -66,6 +70,16 @@ def test_frozen_cycles_are_collected_at_the_next_full_interval() -> None:
     policy.after_batch()
     assert garbage() is None
     assert policy.full_collections == 1
+
+
+def test_a_cycle_already_garbage_at_the_batch_end_is_collected_not_frozen() -> None:
+    policy = GcPolicy(full_every_s=60, clock=_Clock())
+    policy.start()
+    gc.unfreeze()
+    garbage = _cycle()
+    policy.after_batch()
+    assert garbage() is None
+    assert policy.full_collections == 0
 
 
 @pytest.mark.parametrize("interval", [0, -5])
