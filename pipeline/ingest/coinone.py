@@ -1,6 +1,6 @@
 """Coinone (private API v2.1): REST polling per pair plus the MYORDER WebSocket.
 
-Every call is a signed POST (`pipeline.venues.coinone.auth.signed`: `access_token` + UUID v4
+Every call is a signed POST (`pipeline.venues.coinone.client.post`: `access_token` + UUID v4
 `nonce` in the body, base64 payload and HMAC-SHA512 signature headers). One session:
 
 1. if a `ws_url` is configured (option `myorder`, default true): open the MYORDER
@@ -60,7 +60,7 @@ from pipeline.ingest.base import (
 )
 from pipeline.ingest.publisher import now_ms
 from pipeline.venues.coinone import auth as coinone_auth
-from pipeline.venues.coinone import errors as coinone_errors
+from pipeline.venues.coinone import client as coinone_client
 from pipeline.venues.coinone.mapping import CHANNEL_ACTIVE_ORDERS as ACTIVE_ORDERS
 from pipeline.venues.coinone.mapping import CHANNEL_COMPLETED_ORDERS as COMPLETED_ORDERS
 from pipeline.venues.coinone.mapping import CHANNEL_MYORDER as MYORDER
@@ -251,34 +251,30 @@ class CoinoneIngestor(RestPoller):
 
     async def _post(
         self, http: aiohttp.ClientSession, path: str, params: dict[str, Any]
-    ) -> tuple[bytes, Any]:
-        """(raw reply, parsed reply or None if not JSON); raises on HTTP errors."""
+    ) -> coinone_client.Reply:
+        """The reply of one signed POST (`.body` None if not JSON); raises on HTTP errors."""
         await self.throttle()
-        body, headers = coinone_auth.signed(self.credentials, params)
-        async with http.post(f"{self.config.base_url}{path}", data=body, headers=headers) as r:
-            status, raw = r.status, await r.read()
-        try:
-            payload = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            payload = None
-        if status != 200:
+        reply = await coinone_client.post(
+            http, self.config.base_url, path, params, self.credentials
+        )
+        if reply.status != 200:
             self.counters.errors += 1
-            raise coinone_errors.classify(status, payload, f"POST {path}")
-        return raw, payload
+            raise reply.error(f"POST {path}")
+        return reply
 
     async def _call(
         self, http: aiohttp.ClientSession, path: str, params: dict[str, Any], channel: str,
         symbol: str,
     ) -> Any:  # fmt: skip
         """A successful reply, filed on `channel` if it changed; errors end the session."""
-        raw, payload = await self._post(http, path, params)
-        if payload is None:
-            await self.file(channel, raw, symbol)  # -> dead letter
+        reply = await self._post(http, path, params)
+        if reply.body is None:
+            await self.file(channel, reply.raw, symbol)  # -> dead letter
             raise SessionError(f"POST {path}: reply is not JSON")
-        if coinone_errors.failed(200, payload):
+        if reply.failed:
             self.counters.errors += 1
-            raise coinone_errors.classify(200, payload, f"POST {path}")
-        return await self.file_changed(channel, raw, symbol)
+            raise reply.error(f"POST {path}")
+        return await self.file_changed(channel, reply.raw, symbol)
 
     async def poll(self, http: aiohttp.ClientSession) -> None:
         for symbol in self.config.symbols:
@@ -301,14 +297,14 @@ class CoinoneIngestor(RestPoller):
 
     async def _detail(self, http: aiohttp.ClientSession, order_id: str, symbol: str) -> bool:
         params = {"order_id": order_id, **pair_of(symbol)}
-        raw, payload = await self._post(http, "/v2.1/order/detail", params)
-        if isinstance(payload, dict) and payload.get("result") != "success":
-            if str(payload.get("error_code")) == "104":  # the venue does not know it
+        reply = await self._post(http, "/v2.1/order/detail", params)
+        if isinstance(reply.body, dict) and reply.failed:
+            if str(reply.body.get("error_code")) == "104":  # the venue does not know it
                 return False
             self.counters.errors += 1
-            raise coinone_errors.classify(200, payload, "order detail")
-        await self.file(ORDER_DETAIL, raw, symbol)
-        return payload is not None
+            raise reply.error("order detail")
+        await self.file(ORDER_DETAIL, reply.raw, symbol)
+        return reply.body is not None
 
     async def _completed(self, http: aiohttp.ClientSession, symbol: str) -> None:
         """The pair's trades since the newest one seen, newest first, paged back."""

@@ -15,8 +15,7 @@ from pipeline.commands.clients.base import (
     VenueError,
 )
 from pipeline.domain.orders import OrderState
-from pipeline.venues.coinone import auth as coinone_auth
-from pipeline.venues.coinone import errors as coinone_errors
+from pipeline.venues.coinone import client as coinone_client
 
 
 def _pair(venue_symbol: str) -> dict[str, str]:
@@ -26,14 +25,16 @@ def _pair(venue_symbol: str) -> dict[str, str]:
 
 class CoinoneCancelClient(HttpClientBase):
     async def post(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        raw, headers = coinone_auth.signed(self.account.credentials, params)
-        status, body = await self.request_json(
-            "POST", self.account.base_url + path, data=raw, headers=headers
-        )
-        if coinone_errors.failed(status, body):
-            raise coinone_errors.classify(status, body)
-        assert isinstance(body, dict)  # not failed: a success reply
-        return body
+        """The success reply of one signed POST; the classified `VenueError` otherwise."""
+        async with self.transport():
+            reply = await coinone_client.post(
+                self.http, self.account.base_url, path, params, self.account.credentials,
+                self.timeout,
+            )  # fmt: skip
+        if reply.failed:
+            raise reply.error()
+        assert isinstance(reply.body, dict)  # not failed: a success reply
+        return reply.body
 
     async def cancel_order(self, state: OrderState) -> Ack:
         body = await self.post(
