@@ -2,7 +2,7 @@
 
 The account is the exchange behind the gateway (`EXCHANGE_2`); its API key belongs to that
 exchange. Every request carries the gateway's HMAC headers (`X-GW-API-KEY`,
-`X-GW-TIMESTAMP`, `X-GW-SIGNATURE`: `pipeline.venues.futures_gateway.auth.headers`). Each poll (at
+`X-GW-TIMESTAMP`, `X-GW-SIGNATURE`: `pipeline.venues.futures_gateway.client.request`). Each poll (at
 once after every (re)connect, then every `poll_interval`), for every configured symbol:
 
 - `GET /trade/api/v2/futures/open_orders?exchange=<account>&symbol=<symbol>` -> channel
@@ -46,14 +46,13 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
 import orjson
 
 from pipeline.ingest.base import RestPoller, SessionError, oldest_executed
 from pipeline.ingest.publisher import now_ms
-from pipeline.venues.futures_gateway import auth as gateway_auth
+from pipeline.venues.futures_gateway import client as gateway_client
 from pipeline.venues.futures_gateway import errors as gateway_errors
 from pipeline.venues.futures_gateway.mapping import CHANNEL_OPEN_ORDERS as OPEN_ORDERS
 from pipeline.venues.futures_gateway.mapping import CHANNEL_ORDER_STATUS as ORDER_STATUS
@@ -62,7 +61,6 @@ from pipeline.venues.futures_gateway.mapping import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
 
-PREFIX = "/trade/api/v2/futures"
 HISTORY_PAGE = 1000
 TRADES_PAGE = 1000
 #: How far back a history or trades request may start (the contract's 7 days, less a margin).
@@ -128,15 +126,13 @@ class FuturesGatewayIngestor(RestPoller):
         self, http: aiohttp.ClientSession, path: str, params: dict[str, str]
     ) -> tuple[int, bytes]:
         await self.throttle()
-        full = PREFIX + path
-        headers = gateway_auth.headers(self.credentials, "GET", full, params)
-        url = f"{self.config.base_url}{full}?{urlencode(params)}"
-        async with http.get(url, headers=headers) as response:
-            status, raw = response.status, await response.read()
-        if status == 429:
+        reply = await gateway_client.request(
+            http, self.credentials, "GET", self.config.base_url, path, params
+        )
+        if reply.status == 429:
             self.counters.errors += 1
-            raise gateway_errors.classify_raw(status, raw, f"GET {path}")
-        return status, raw
+            raise reply.error(f"GET {path}")
+        return reply.status, reply.raw
 
     async def poll(self, http: aiohttp.ClientSession) -> None:
         if not self.config.symbols:

@@ -5,16 +5,10 @@ for one order. Both only raise the cancel (CANCELLATION_RAISED -> CANCELLED late
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
-
-import orjson
 
 from pipeline.commands.clients.base import Ack, HttpClientBase
 from pipeline.domain.orders import OrderState
-from pipeline.venues.futures_gateway import auth as gateway_auth
-from pipeline.venues.futures_gateway import errors as gateway_errors
-
-PREFIX = "/trade/api/v2/futures"
+from pipeline.venues.futures_gateway import client as gateway_client
 
 
 class GatewayCancelClient(HttpClientBase):
@@ -25,21 +19,22 @@ class GatewayCancelClient(HttpClientBase):
         params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
     ) -> Any:
+        """The `data` of a 200 reply; the classified `VenueError` otherwise. The exchange
+        goes in the query, or in the body when there is one."""
         exchange = {"exchange": self.account.account}
         if body is None:
-            query, raw = {**exchange, **(params or {})}, b""
+            params = {**exchange, **(params or {})}
         else:
-            query, raw = dict(params or {}), orjson.dumps({**exchange, **body})
-        full = PREFIX + path
-        now = self.clock() if self.clock else None
-        headers = gateway_auth.headers(self.account.credentials, method, full, query, raw, now)
-        if raw:
-            headers["Content-Type"] = "application/json"
-        url = self.account.base_url + full + ("?" + urlencode(query) if query else "")
-        status, reply = await self.request_json(method, url, data=raw or None, headers=headers)
-        if status == 200 and isinstance(reply, dict):
-            return reply.get("data")
-        raise gateway_errors.classify(status, reply)
+            body = {**exchange, **body}
+        async with self.transport():
+            reply = await gateway_client.request(
+                self.http, self.account.credentials, method, self.account.base_url, path,
+                params, body, self.clock() if self.clock else None, self.timeout,
+            )  # fmt: skip
+        payload = reply.json()
+        if reply.ok and isinstance(payload, dict):
+            return payload.get("data")
+        raise reply.error()
 
     async def cancel_order(self, state: OrderState) -> Ack:
         await self.call("DELETE", "/order", params={"order_id": state.order_id})
