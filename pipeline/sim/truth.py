@@ -11,8 +11,9 @@ Canonical, as the pipeline defines it (pipeline/domain/orders.py):
   less executed (self-trade decrement or a partial cancel removed the rest) is `canceled`;
 - a live order with fills is `partially_filled`; a quote-sized order's `qty` is what it
   bought;
-- venues that have no "expired" status spell a released remainder as a cancel
-  (`VENUES_WITHOUT_EXPIRED`), so there it is `canceled` with the same reason;
+- venues that have no "expired" status spell a released remainder as a cancel (each
+  venue's `mapping.STATES_EXPIRED`, via `pipeline.venues.registry.states_expired`), so
+  there it is `canceled` with the same reason;
 - positions fold each account's fills at average cost in the pipeline's canonical fill
   order `(trade_time, trade_id, order_id)`; realized PnL excludes fees, fees are per asset.
 
@@ -28,11 +29,9 @@ from decimal import Decimal
 from typing import Any
 
 from pipeline.sim.engine import Exchange, Fill, Order, Side, Status
+from pipeline.venues import registry
 
 ZERO = Decimal(0)
-VENUES_WITHOUT_EXPIRED: frozenset[str] = frozenset({"upbit", "coinone", "ssi"})
-"""Venues whose payloads cannot say "expired": a released remainder reads as `canceled`
-(SSI has `EX`, but reports the released remainder of MP/MAK/MOK orders as `CL`/`FFPC`)."""
 
 OrderKey = tuple[str, str, str]  # (venue, account, order_id)
 PositionKey = tuple[str, str, str]  # (venue, account, symbol)
@@ -58,7 +57,7 @@ def canonical_status(order: Order) -> tuple[str, str | None]:
     if status is Status.FILLED:  # ended "filled" with part of it prevented or canceled
         return "canceled", None
     reason = None if order.end_reason is None else order.end_reason.value
-    if status is Status.EXPIRED and order.venue in VENUES_WITHOUT_EXPIRED:
+    if status is Status.EXPIRED and not registry.states_expired(order.venue):
         return "canceled", reason
     return status.value, reason
 

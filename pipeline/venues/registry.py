@@ -33,6 +33,7 @@ class VenueAdapter:
     capabilities: str  # what its cancels can do (`VenueCapabilities`)
     ingestor: str  # the ingest side (an `Ingestor` class)
     canceller: str  # the command side (a `CancelClient` class)
+    states_expired: str  # whether its payloads can say "expired" (a `bool`)
     #: a private WebSocket that speaks two spellings: its format names, long keys first,
     #: short keys second (the subscription's `format` value)
     wire_formats: str | None = None
@@ -52,6 +53,7 @@ def _adapter(
         capabilities=f"pipeline.venues.{package}.capabilities:CAPABILITIES",
         ingestor=f"pipeline.ingest.{package}:{ingestor}",
         canceller=f"pipeline.commands.clients.{package}:{canceller}",
+        states_expired=f"pipeline.venues.{package}.mapping:STATES_EXPIRED",
         wire_formats=wire_formats and f"pipeline.venues.{package}.mapping:{wire_formats}",
     )
 
@@ -114,6 +116,13 @@ def ingestor_class(venue: str) -> Any:
 def canceller_class(venue: str) -> Any:
     """`venue`'s `CancelClient` class (typed `Any` here: commands own the type)."""
     return _load(adapter(venue).canceller)
+
+
+def states_expired(venue: str) -> bool:
+    """Whether `venue`'s payloads can say "expired"; where they cannot, a remainder the venue
+    released reads as `canceled` (with the same reason)."""
+    found: bool = _load(adapter(venue).states_expired)
+    return found
 
 
 def wire_formats(venue: str) -> tuple[str, str] | None:

@@ -70,6 +70,10 @@ CHANNELS: tuple[str, ...] = (
     CHANNEL_MY_PREVENTED_MATCHES,
 )
 
+STATES_EXPIRED: bool = True
+"""Whether a remainder the venue released can read "expired" (else `canceled`, same
+reason): yes, Binance states `EXPIRED`."""
+
 STATUS_MAP: dict[str, OrderStatus] = {
     "NEW": OrderStatus.OPEN,  # UNTRIGGERED for a stop order not yet working
     "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,

@@ -65,6 +65,10 @@ private-websocket-1-myorder). The short keys double as the attribute names of `M
 MYORDER_FORMATS: tuple[str, ...] = ("DEFAULT", "SHORT")
 """The subscription's `format`: absent or anything but SHORT gives the DEFAULT (long) keys."""
 
+STATES_EXPIRED: bool = False
+"""Whether a remainder the venue released can read "expired" (else `canceled`, same
+reason): no, Coinone states it as a cancel (`CANCELED_NO_ORDER`, MYORDER `cancel`)."""
+
 STATUS_MAP: dict[str, OrderStatus] = {
     "LIVE": OrderStatus.OPEN,  # partially_filled once executed_qty > 0
     "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,

@@ -32,6 +32,10 @@ CHANNELS: tuple[str, ...] = (
     CHANNEL_CANCEL_ALL,
 )
 
+STATES_EXPIRED: bool = True
+"""Whether a remainder the venue released can read "expired" (else `canceled`, same
+reason): yes, the gateway states `EXPIRED`."""
+
 STATUS_MAP: dict[str, OrderStatus] = {
     "NEW": OrderStatus.OPEN,  # untriggered for TP/SL types
     "OPEN": OrderStatus.OPEN,  # untriggered for TP/SL types

@@ -34,6 +34,11 @@ CHANNELS: tuple[str, ...] = (
     CHANNEL_STREAM,
 )
 
+STATES_EXPIRED: bool = False
+"""Whether a remainder the venue released can read "expired" (else `canceled`, same
+reason): no, SSI has `EX` but reports the released remainder of MP/MAK/MOK orders as
+`CL` / `FFPC`."""
+
 STATUS_MAP: dict[str, OrderStatus] = {
     "WA": OrderStatus.OPEN,  # waiting approval (accepted by the broker, cancellable)
     "RS": OrderStatus.OPEN,  # ready to send to the exchange

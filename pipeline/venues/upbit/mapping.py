@@ -23,6 +23,10 @@ CHANNEL_REST_ORDERS = "rest.orders"
 """An array of REST order objects: `GET /v1/orders/open`, `/v1/orders/closed` (snapshots)."""
 CHANNELS: tuple[str, ...] = (CHANNEL_MY_ORDER, CHANNEL_REST_ORDER, CHANNEL_REST_ORDERS)
 
+STATES_EXPIRED: bool = False
+"""Whether a remainder the venue released can read "expired" (else `canceled`, same
+reason): no, Upbit's states are wait / watch / done / cancel."""
+
 STATUS_MAP: dict[str, OrderStatus] = {
     "wait": OrderStatus.OPEN,
     "watch": OrderStatus.UNTRIGGERED,

@@ -43,6 +43,17 @@ def test_wire_formats_long_keys_first_for_the_venues_that_have_two() -> None:
     assert registry.wire_formats("binance") is None
 
 
+def test_whether_a_venue_can_say_expired_is_its_mapping_s_word() -> None:
+    from pipeline.venues.coinone import mapping as coinone_mapping
+
+    said = {venue: registry.states_expired(venue) for venue in registry.VENUES}
+    assert said == {"upbit": False, "binance": True, "coinone": False, "ssi": False,
+                    "futures_gateway": True}  # fmt: skip
+    assert registry.states_expired("coinone") is coinone_mapping.STATES_EXPIRED
+    with pytest.raises(UnknownVenueError):
+        registry.states_expired("kraken")
+
+
 def test_an_unknown_venue_is_refused_by_name() -> None:
     with pytest.raises(UnknownVenueError, match="'kraken'"):
         registry.adapter("kraken")
