@@ -196,10 +196,15 @@ async def read_from_committed(
 
 
 async def _assign(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """Assign every partition of `topic`. A consumer's metadata covers the topics it is
+    assigned, so a topic read after another is unknown until the cluster is asked again:
+    every topic's metadata is fetched (a refresh would cover the assigned ones only)."""
     partitions = consumer.partitions_for_topic(topic) or set()
     if not partitions:
-        await consumer._client.force_metadata_update()
-        partitions = consumer.partitions_for_topic(topic) or set()
+        cluster = await consumer._client.fetch_all_metadata()
+        partitions = cluster.partitions_for_topic(topic) or set()
+    if not partitions:
+        log.warning("%s: no partitions known (does the topic exist?): nothing read", topic)
     tps = [TopicPartition(topic, p) for p in sorted(partitions)]
     consumer.assign(tps)
     return tps
