@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from aiokafka.errors import KafkaError
 
@@ -34,13 +34,22 @@ from pipeline.config import Settings
 from pipeline.errors import CheckpointError, ConfigError, StoreError
 from pipeline.sink.store import Store
 
+if TYPE_CHECKING:  # the roles import their workers when they start, not at import time
+    from pipeline.commands.config import CancelConfig
+    from pipeline.grouplag import GroupLag
+    from pipeline.ingest import IngestStats
+    from pipeline.ingest.config import IngestConfig
+    from pipeline.metrics import PipelineMetrics
+    from pipeline.sim.server import Simulator
+    from pipeline.streams.process_worker import ProcessWorker
+    from pipeline.streams.sink_worker import SinkWorker
+
 log = logging.getLogger(__name__)
 
 RoleRun = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 #: Errors that say the broker cannot be reached or does not answer in time: the role restarts.
 BROKER_ERRORS: tuple[type[BaseException], ...] = (KafkaError, ConnectionError, TimeoutError)
 RESTART_BACKOFF_S = (1.0, 30.0)  # first wait, longest wait
-GATEWAY_ACCOUNTS = ("EXCHANGE_1", "EXCHANGE_2", "EXCHANGE_3")
 
 
 @dataclass
@@ -55,10 +64,10 @@ class RunContext:
     sim_rate: float | None = None  # run the simulator at this many flow actions per second
     sim_seed: int = 1
     sim_faults: str | None = None  # e.g. "duplicate=0.05,reorder=0.05" (pipeline sim's form)
-    ingest_config: Any = None  # an IngestConfig; None with a simulator: ingest from it
-    cancel_config: Any = None  # a CancelConfig; None with a simulator: cancel on it
+    ingest_config: IngestConfig | None = None  # None with a simulator: ingest from it
+    cancel_config: CancelConfig | None = None  # None with a simulator: cancel on it
     command_keys: Path | None = None  # the local operator's key file (embedded runs)
-    metrics: Any = None  # a PipelineMetrics (pipeline/metrics.py) when /metrics is served
+    metrics: PipelineMetrics | None = None  # when /metrics is served
     endpoints: tuple[str, ...] = ()  # broker, store, endpoint, metrics: the live view's header
 
 
@@ -68,11 +77,11 @@ class Roles:
 
     ctx: RunContext
     names: tuple[str, ...]
-    process: Any = None
-    sink: Any = None
-    simulator: Any = None
+    process: ProcessWorker | None = None
+    sink: SinkWorker | None = None
+    simulator: Simulator | None = None
     truth_ok: bool | None = None  # after `truth_summary()`: did the tables match the truth
-    ingest_stats: Any = None
+    ingest_stats: IngestStats | None = None
     sim_ready: asyncio.Event = field(default_factory=asyncio.Event)
     ingest_resume: dict[str, int] | None = None  # venue -> ms (see `_ingest_resume`)
     ingest_live: dict[tuple[str, str], dict[str, str]] | None = None  # (venue, account) -> ...
@@ -80,7 +89,7 @@ class Roles:
     restarts: dict[str, int] = field(default_factory=dict)  # role -> restarts after broker errors
     last_error: dict[str, str] = field(default_factory=dict)  # role -> the last such error
     _runs: dict[str, int] = field(default_factory=dict)  # role -> times its worker was run
-    lag_probe: Any = None  # a GroupLag (pipeline/grouplag.py), while the roles run
+    lag_probe: GroupLag | None = None  # while the roles run
     process_lag: int | None = None  # the process group's lag on raw.*, at the last look
     sink_lag: int | None = None  # the sink group's lag on the output topics
 
@@ -189,6 +198,7 @@ class Roles:
 
     async def _run_simulator(self, stop: asyncio.Event) -> None:
         from pipeline.sim.server import Simulator
+        from pipeline.simwiring import simulator_config
 
         ctx = self.ctx
         config = simulator_config(ctx.sim_seed, ctx.sim_rate, ctx.sim_faults, ctx.settings.data_dir)
@@ -334,6 +344,7 @@ class Roles:
         if config is None:
             await self.sim_ready.wait()
             assert self.ctx.command_keys is not None
+            assert self.simulator is not None
             venues = tuple(self.simulator.endpoints())
             config = cancel_config(self.simulator, self.ctx.command_keys, venues)
         metrics = self.ctx.metrics.cancel if self.ctx.metrics is not None else None
@@ -446,57 +457,10 @@ class Roles:
         """Compare the tables with the simulator's ground truth (embedded runs)."""
         if self.simulator is None or self.ctx.store is None:
             return None
-        from pipeline.sim.truth import compare
+        from pipeline.simwiring import truth_report
 
-        store = self.ctx.store
-        orders = store.query(
-            "SELECT venue, account, order_id, status, cancel_reason, symbol, side, qty, "
-            "filled_qty, remaining_qty, canceled_qty, fee, client_order_id, avg_fill_price "
-            f"FROM {store.database}.orders FINAL"
-        )
-        positions = store.query(
-            "SELECT venue, account, symbol, qty, fill_count, avg_price, realized_pnl, fees "
-            f"FROM {store.database}.positions FINAL"
-        )
-        order_rows = [dict(zip(orders.columns, row, strict=True)) for row in orders.rows]
-        position_rows = [dict(zip(positions.columns, row, strict=True)) for row in positions.rows]
-        # Every order and every position of every venue is compared: the polled venues
-        # recover what happened between polls from their order history and trade lists.
-        result = compare(self.simulator.truth(), order_rows, position_rows)
-        self.truth_ok = result.ok
-        names = ", ".join(sorted(self.simulator.servers))
-        lines = [f"vs simulator ground truth ({names}): {result.summary()}"]
-        lines += [f"  {problem}" for problem in result.problems[:10]]
-        if len(result.problems) > 10:
-            lines.append(f"  ... and {len(result.problems) - 10} more")
-        return "\n".join(lines)
-
-
-def simulator_config(
-    seed: int, rate: float | None, faults: str | None, data_dir: Path | None
-) -> Any:
-    """The `SimConfig` of `pipeline run`'s simulated venues (with `data_dir`: kept there)."""
-    from pipeline.ingest import INGESTORS
-    from pipeline.sim.faults import FaultPlan
-    from pipeline.sim.server import SimConfig
-
-    venues = tuple(v for v in INGESTORS if v in _simulated_venues())
-    plan = FaultPlan.parse(faults) if faults else None
-    return SimConfig(
-        seed=seed,
-        rate=rate or 0.0,
-        venues=venues,
-        venue_accounts={"futures_gateway": GATEWAY_ACCOUNTS},  # accounts are exchanges
-        faults=dict.fromkeys(venues, plan) if plan else {},
-        # the venues keep their books and id sequences across runs, as real ones do
-        state_dir=None if data_dir is None else data_dir / "sim",
-    )
-
-
-def _simulated_venues() -> tuple[str, ...]:
-    from pipeline.sim.kits import VENUE_KITS
-
-    return tuple(VENUE_KITS)
+        self.truth_ok, text = truth_report(self.simulator, self.ctx.store)
+        return text
 
 
 async def run_roles(

@@ -9,7 +9,7 @@ its duck type: `endpoints()`, `exchanges`, `credentials(venue)`, `base_url(venue
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,12 @@ from pipeline.commands.config import CancelConfig, load_keys_file, local_operato
 from pipeline.errors import ConfigError
 from pipeline.ingest.config import AccountConfig, IngestConfig
 from pipeline.ingest.service import INGESTORS
+from pipeline.sim.faults import FaultPlan
+from pipeline.sim.kits import VENUE_KITS
+from pipeline.sim.server import SimConfig, Simulator
 from pipeline.sim.ssi import ANY_PIN
+from pipeline.sim.truth import compare
+from pipeline.sink.store import Store
 from pipeline.venues import registry
 from pipeline.venues.credentials import Credentials
 from pipeline.venues.registry import VENUES
@@ -105,3 +110,57 @@ def cancel_config(simulator: Any, keys_path: Path, venues: tuple[str, ...]) -> C
         grants=tuple(grants),
         keys=KeyRing(file_keys=load_keys_file(keys_path)),
     )
+
+
+GATEWAY_ACCOUNTS = ("EXCHANGE_1", "EXCHANGE_2", "EXCHANGE_3")
+"""The futures gateway's accounts are the exchanges behind it."""
+
+TRUTH_ORDER_COLUMNS = (
+    "venue, account, order_id, status, cancel_reason, symbol, side, qty, filled_qty, "
+    "remaining_qty, canceled_qty, fee, client_order_id, avg_fill_price"
+)
+TRUTH_POSITION_COLUMNS = "venue, account, symbol, qty, fill_count, avg_price, realized_pnl, fees"
+
+
+def simulator_config(
+    seed: int, rate: float | None, faults: str | None, data_dir: Path | None
+) -> SimConfig:
+    """The `SimConfig` of `pipeline run`'s simulated venues (with `data_dir`: kept there)."""
+    venues = tuple(v for v in INGESTORS if v in VENUE_KITS)
+    plan = FaultPlan.parse(faults) if faults else None
+    return SimConfig(
+        seed=seed,
+        rate=rate or 0.0,
+        venues=venues,
+        venue_accounts={"futures_gateway": GATEWAY_ACCOUNTS},
+        faults=dict.fromkeys(venues, plan) if plan else {},
+        # the venues keep their books and id sequences across runs, as real ones do
+        state_dir=None if data_dir is None else data_dir / "sim",
+    )
+
+
+def truth_rows(
+    query: Callable[[str], Any], database: str = "trading"
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The stored orders and positions (`FINAL`) as `compare` reads them; `query(sql)` is a
+    store's query or a running stack's endpoint (anything returning `.columns`, `.rows`)."""
+    orders = query(f"SELECT {TRUTH_ORDER_COLUMNS} FROM {database}.orders FINAL")
+    positions = query(f"SELECT {TRUTH_POSITION_COLUMNS} FROM {database}.positions FINAL")
+    return (
+        [dict(zip(orders.columns, row, strict=True)) for row in orders.rows],
+        [dict(zip(positions.columns, row, strict=True)) for row in positions.rows],
+    )
+
+
+def truth_report(simulator: Simulator, store: Store) -> tuple[bool, str]:
+    """Whether the store matches the simulator's ground truth, and the lines that say so.
+
+    Every order and every position of every venue is compared: the polled venues recover
+    what happened between polls from their order history and trade lists."""
+    result = compare(simulator.truth(), *truth_rows(store.query, store.database))
+    names = ", ".join(sorted(simulator.servers))
+    lines = [f"vs simulator ground truth ({names}): {result.summary()}"]
+    lines += [f"  {problem}" for problem in result.problems[:10]]
+    if len(result.problems) > 10:
+        lines.append(f"  ... and {len(result.problems) - 10} more")
+    return result.ok, "\n".join(lines)

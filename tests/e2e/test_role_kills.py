@@ -38,17 +38,13 @@ from pipeline.local.broker import TansuBroker
 from pipeline.local.query import state_query
 from pipeline.local.statefile import read_state
 from pipeline.sim.truth import GroundTruth, compare
+from pipeline.simwiring import truth_rows
 
 ROLES = ("ingest", "process", "sink", "cancel")
 FLOW_SECONDS = 40.0
 KILLS_PER_ROLE = 2
 FEE_SHARE = Decimal("0.0001")  # an Upbit fee rounded per trade vs shared pro rata: well within
 COMMAND_KEY = "e2e-role-kills-" + "k" * 32
-ORDER_COLUMNS = (
-    "venue, account, order_id, status, cancel_reason, symbol, side, qty, filled_qty, "
-    "remaining_qty, canceled_qty, fee, client_order_id, avg_fill_price"
-)
-POSITION_COLUMNS = "venue, account, symbol, qty, fill_count, avg_price, realized_pnl, fees"
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -199,12 +195,7 @@ def _store_rows(tmp_path: Path) -> tuple[list[dict], list[dict]] | None:
     state = read_state(tmp_path / "data-sink")
     if state is None or not state.query_url:
         return None
-    orders = state_query(state, f"SELECT {ORDER_COLUMNS} FROM trading.orders FINAL")
-    positions = state_query(state, f"SELECT {POSITION_COLUMNS} FROM trading.positions FINAL")
-    return (
-        [dict(zip(orders.columns, row, strict=True)) for row in orders.rows],
-        [dict(zip(positions.columns, row, strict=True)) for row in positions.rows],
-    )
+    return truth_rows(lambda sql: state_query(state, sql))
 
 
 def _problems(

@@ -26,8 +26,8 @@ import clickhouse_connect
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
-from pipeline.roles import simulator_config
 from pipeline.sim.server import Simulator
+from pipeline.simwiring import simulator_config
 from pipeline.streams.checkpoint import decode
 
 PIPELINE = [sys.executable, "-m", "pipeline.cli"]
