@@ -12,7 +12,7 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help venv run test fuzz lint format clean bench bench-parts soak
+.PHONY: help venv run test fuzz chaos lint format clean bench bench-parts soak
 
 help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -51,6 +51,9 @@ test: $(COMPILED) $(PROMTOOL) ## run the whole test suite (compiled hot path), a
 
 fuzz: $(COMPILED) ## the property tests with new random examples (`make test` repeats the same ones)
 	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -q -m hypothesis $(ARGS)
+
+chaos: $(COMPILED) ## each role its own process, each SIGKILLed and restarted, vs the ground truth
+	$(BIN)/python -m pytest -q -s -m chaos $(ARGS)
 
 lint: $(COMPILED) ## ruff check and format check; mypy on the whole package, and the hot path alone
 	$(BIN)/ruff check .

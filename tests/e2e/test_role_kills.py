@@ -245,6 +245,7 @@ def _problems(
     return problems, len(lost), drifted
 
 
+@pytest.mark.chaos
 @pytest.mark.parametrize("seed", [23, 61])
 async def test_each_role_killed_several_times_and_restarted_matches_the_ground_truth(
     fresh_broker: TansuBroker, tmp_path: Path, seed: int
