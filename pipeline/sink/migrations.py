@@ -10,7 +10,9 @@ statement by statement (`cluster_statements`): every table becomes a `<name>_loc
 Replicated*MergeTree created `ON CLUSTER`, with a Distributed table `<name>` over it sharded
 by a hash of its sorting key (so every version of one key lands on one shard and FINAL stays
 correct per shard); views and the database are created `ON CLUSTER` over the Distributed
-tables. Readers and the sink keep using the plain names.
+tables. Readers and the sink keep using the plain names. `ALTER TABLE <name> ...` (a column
+added to a table) becomes the same ALTER `ON CLUSTER` on `<name>_local` and then on the
+Distributed `<name>`, so both keep one structure.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ _CREATE_VIEW_RE = re.compile(
     r"^(?P<head>CREATE (?:OR REPLACE )?VIEW (?:IF NOT EXISTS )?\w+\.\w+)\s+AS\b", re.DOTALL
 )
 _CREATE_DATABASE_RE = re.compile(r"^(CREATE DATABASE IF NOT EXISTS \w+)$")
+_ALTER_TABLE_RE = re.compile(
+    r"^ALTER TABLE (?P<db>\w+)\.(?P<table>\w+)\s+(?P<rest>(?:ADD|MODIFY|COMMENT) COLUMN\b.*)$",
+    re.DOTALL,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +75,7 @@ def cluster_statements(statements: list[str], cluster: str) -> list[str]:
         table = _CREATE_TABLE_RE.match(statement)
         view = _CREATE_VIEW_RE.match(statement)
         database = _CREATE_DATABASE_RE.match(statement)
+        alter = _ALTER_TABLE_RE.match(statement)
         if table is not None:
             db, name, rest = table["db"], table["table"], table["rest"]
             order = _ORDER_BY_RE.search(rest)
@@ -89,6 +96,10 @@ def cluster_statements(statements: list[str], cluster: str) -> list[str]:
             out.append(f"{view['head']} {on} AS{statement[view.end() :]}")
         elif database is not None:
             out.append(f"{database.group(1)} {on}")
+        elif alter is not None:
+            db, name, rest = alter["db"], alter["table"], alter["rest"]
+            out.append(f"ALTER TABLE {db}.{name}_local {on} {rest}")  # the data first,
+            out.append(f"ALTER TABLE {db}.{name} {on} {rest}")  # then the table over it
         else:
             raise StoreError(f"no cluster form for the statement: {statement[:80]}")
     return out
