@@ -16,6 +16,16 @@ and the same content. A `ReplacingMergeTree(version)` therefore converges to the
 whatever the replay. (Counting fill changes instead would make the version depend on how
 often derived fills were revised, i.e. on arrival order.)
 
+Final-state corrections (reconciliation drift): an accepted report that changes the filled
+quantity or the status of an order whose state was already final (terminal) before it is
+counted, in `snapshot_corrections` when the report is a snapshot (a REST poll, a reconnect
+snapshot, a request's reply: the venue's own view of the order disagreed with what its
+streams had made final) and in `stream_corrections` when it is a live report (a trade reported
+after the cancel that ended the order). Normal polling never counts: a poll restating the
+final state changes nothing, and a poll older than it (stale: less filled, or still open)
+changes nothing either. These counters are runtime telemetry, not state: a checkpoint does not
+carry them and a restored book starts them at 0.
+
 Eviction: `evict(now_ms, retention_ms)` drops ledgers of orders terminal for longer than the
 retention (by their last event time) and remembers their keys for `tombstone_ms`. A report
 about a remembered order changes no order state (counted in `after_eviction`); a real fill on
@@ -71,6 +81,8 @@ class TradingBook:
         "after_eviction",
         "duplicates",
         "late_events",
+        "snapshot_corrections",
+        "stream_corrections",
         "tombstone_ms",
     )
 
@@ -83,6 +95,8 @@ class TradingBook:
         self.duplicates = 0
         self.late_events = 0
         self.after_eviction = 0
+        self.snapshot_corrections = 0
+        self.stream_corrections = 0
 
     def apply(self, event: OrderEvent) -> list[BookOutput]:
         """Fold one canonical event; return the outputs to emit. Raises `DomainError`."""
@@ -96,12 +110,15 @@ class TradingBook:
             outcome = ledger.fold_into(event, out, True)
             self._orders[order_key] = ledger  # only once the first event proved legal
         else:
+            before = ledger.state
             outcome = ledger.fold_into(event, out, True)
             if outcome == DUPLICATE:
                 self.duplicates += 1
                 return out
             if outcome == LATE:
                 self.late_events += 1
+            if before is not None and before.status in TERMINAL_STATUSES:
+                self._count_correction(before, out[0], event)  # type: ignore[arg-type]
         if out[0].status in TERMINAL_STATUSES:  # type: ignore[union-attr]
             self._terminal[order_key] = ledger
         fill = event.fill
@@ -113,6 +130,14 @@ class TradingBook:
             bump = 0 if outcome == REPLACED else 1
             self._positions_into(event, out[1:], out, bump)  # type: ignore[arg-type]
         return out
+
+    def _count_correction(self, before: OrderState, after: OrderState, event: OrderEvent) -> None:
+        """Count `event` if it changed a final order's filled quantity or status."""
+        if after.filled_qty != before.filled_qty or after.status is not before.status:
+            if event.is_snapshot:
+                self.snapshot_corrections += 1
+            else:
+                self.stream_corrections += 1
 
     def _own_position(self, event: OrderEvent) -> PositionLedger:
         key = (event.venue, event.account, event.symbol)

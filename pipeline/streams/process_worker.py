@@ -92,6 +92,8 @@ class ProcessStats:
     last_batch_at: float = 0.0  # wall time (s) the last batch's offsets were committed
     assigned: set[TopicPartition] = field(default_factory=set)
     lag: dict[tuple[str, int], int] = field(default_factory=dict)  # fetch high watermark - position
+    # (venue, "snapshot" | "stream") -> reports that changed an order already final
+    corrections: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def add(self, batch: ProcessedBatch) -> None:
         self.records += batch.records
@@ -99,6 +101,8 @@ class ProcessStats:
         self.duplicates += batch.duplicates
         self.late += batch.late
         self.dead_letters += len(batch.dead_letters)
+        for key, count in batch.corrections.items():
+            self.corrections[key] = self.corrections.get(key, 0) + count
 
 
 async def consumer_lag(consumer: AIOKafkaConsumer) -> dict[tuple[str, int], int]:

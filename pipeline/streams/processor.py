@@ -120,6 +120,9 @@ class ProcessedBatch:
     normalized: int = 0
     duplicates: int = 0
     late: int = 0
+    # (venue, "snapshot" | "stream") -> reports that changed an order already final
+    # (TradingBook.snapshot_corrections / stream_corrections); empty in the common case
+    corrections: dict[tuple[str, str], int] = field(default_factory=dict)
     # the processor's `version_base`, added to the versions of order states, fills and
     # positions on the way out, so that a state carried onto a new topic incarnation wins
     # over whatever an earlier incarnation stored, however far that one got
@@ -137,6 +140,8 @@ class ProcessedBatch:
         self.normalized += other.normalized
         self.duplicates += other.duplicates
         self.late += other.late
+        for key, count in other.corrections.items():
+            self.corrections[key] = self.corrections.get(key, 0) + count
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +186,11 @@ class PartitionProcessor:
         orders, positions, fills = batch.orders, batch.positions, batch.fills
         reorder = self.reorder
         base = self.version_base
+        book = self.book
+        snapshot_corrections, stream_corrections = (
+            book.snapshot_corrections,
+            book.stream_corrections,
+        )
         record = None
         for record in records:
             batch.records += 1
@@ -235,8 +245,18 @@ class PartitionProcessor:
                     self._evict()
         if record is not None:
             self.last_record = record
+        if book.snapshot_corrections != snapshot_corrections:
+            batch.corrections[self._venue, "snapshot"] = (
+                book.snapshot_corrections - snapshot_corrections
+            )
+        if book.stream_corrections != stream_corrections:
+            batch.corrections[self._venue, "stream"] = book.stream_corrections - stream_corrections
         events_out.extend(reorder.drain())
         return batch
+
+    @property
+    def _venue(self) -> str:
+        return self.topic.removeprefix("raw.")
 
     def flush(self) -> list[tuple[OrderEvent, bool, int]]:
         """Release every buffered canonical event (the partition went idle, or shutdown)."""
