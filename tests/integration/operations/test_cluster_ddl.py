@@ -56,7 +56,7 @@ def test_an_added_column_is_altered_on_the_local_table_then_the_distributed_one(
     ]
     for statement in statements:
         formatted = store.query("SELECT formatQuery({sql:String})", {"sql": statement}).rows[0][0]
-        assert "ADD COLUMN IF NOT EXISTS avg_fill_price_source" in formatted
+        assert "ADD COLUMN IF NOT EXISTS `avg_fill_price_source`" in formatted
         assert "AFTER avg_fill_price" in formatted
 
 
