@@ -225,7 +225,10 @@ def _corrections(process: Any) -> Metric:
         labels=["venue", "source"],
     )
     if process is not None:
-        counts: Mapping[tuple[str, str], int] = dict(process.corrections)
+        counts: dict[tuple[str, str], int] = {}
+        for (venue, source), count in dict(process.corrections).items():
+            key = (known_venue(venue), source)
+            counts[key] = counts.get(key, 0) + count
         for venue in sorted(set(VENUES) | {v for v, _ in counts}):
             for source in CORRECTION_SOURCES:
                 family.add_metric([venue, source], counts.get((venue, source), 0))
