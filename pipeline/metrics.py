@@ -168,6 +168,20 @@ class RoleStatsCollector(Collector):
         yield from self._ingest(ingest)
         yield from _counters(PROCESS_COUNTERS, process)
         yield _corrections(process)
+        missing = GaugeMetricFamily(
+            "pipeline_process_final_orders_missing_fills",
+            "Final orders (settled a minute of event time) whose filled quantity is more than "
+            "their fills account for: executions lost on the way (ground-truth drift). As of "
+            "the last eviction pass of each assigned partition.",
+            labels=["venue"],
+        )
+        if process is not None:
+            by_venue: dict[str, int] = dict.fromkeys(VENUES, 0)
+            for venue, count in dict(process.missing_fills).items():
+                by_venue[known_venue(venue)] = by_venue.get(known_venue(venue), 0) + count
+            for venue, count in sorted(by_venue.items()):
+                missing.add_metric([venue], count)
+        yield missing
         yield from _counters(SINK_COUNTERS, sink)
         depth = GaugeMetricFamily(
             "pipeline_process_reorder_buffer_events",

@@ -26,6 +26,13 @@ final state changes nothing, and a poll older than it (stale: less filled, or st
 changes nothing either. These counters are runtime telemetry, not state: a checkpoint does not
 carry them and a restored book starts them at 0.
 
+Final orders missing fills (ground-truth drift): `final_orders_missing_fills(before_ms)`
+counts the final orders, settled (last updated) by `before_ms`, whose filled quantity is more
+than their fills account for (`OrderLedger.unaccounted_filled_qty`): the venue said more was
+executed than the trades we hold, so executions were lost and the positions lack them. It
+scans the final orders held (the eviction candidates), so the owner calls it as often as it
+evicts, not per event.
+
 Eviction: `evict(now_ms, retention_ms)` drops ledgers of orders terminal for longer than the
 retention (by their last event time) and remembers their keys for `tombstone_ms`. A report
 about a remembered order changes no order state (counted in `after_eviction`); a real fill on
@@ -204,6 +211,20 @@ class TradingBook:
         for key in stale:
             del self._evicted[key]
         return gone
+
+    def final_orders_missing_fills(self, before_ms: int) -> int:
+        """How many final orders last updated at or before `before_ms` lack fills for part of
+        their filled quantity (see the module doc)."""
+        count = 0
+        for ledger in self._terminal.values():
+            state = ledger.state
+            if (
+                state is not None
+                and state.updated_at <= before_ms
+                and ledger.unaccounted_filled_qty > 0
+            ):
+                count += 1
+        return count
 
     def export(self) -> BookState:
         """Everything the book holds, as plain values (a checkpoint's part; see `restore`)."""

@@ -94,6 +94,8 @@ class ProcessStats:
     lag: dict[tuple[str, int], int] = field(default_factory=dict)  # fetch high watermark - position
     # (venue, "snapshot" | "stream") -> reports that changed an order already final
     corrections: dict[tuple[str, str], int] = field(default_factory=dict)
+    # venue -> final orders whose fills fall short of their filled quantity (assigned partitions)
+    missing_fills: dict[str, int] = field(default_factory=dict)
 
     def add(self, batch: ProcessedBatch) -> None:
         self.records += batch.records
@@ -290,6 +292,11 @@ class ProcessWorker:
                 deliveries += await self._send_events(processor.flush())
                 self._changed(tp)
         self.stats.reorder_depth = sum(len(p.reorder) for p in self.processors.values())
+        missing: dict[str, int] = {}
+        for tp, processor in self.processors.items():
+            venue = tp.topic.removeprefix("raw.")
+            missing[venue] = missing.get(venue, 0) + processor.missing_fills
+        self.stats.missing_fills = missing
         if deliveries:
             await asyncio.gather(*deliveries)
         if self._gate is not None:

@@ -38,6 +38,9 @@ from pipeline.errors import BadInputError
 
 HOUR_MS = 3_600_000
 EVICT_EVERY_MS = 60_000  # event time between two evictions of finished orders
+#: A final order counts as missing fills only once settled this long (event time): its trades
+#: may arrive just after the report that ended it.
+MISSING_FILLS_GRACE_MS = 60_000
 EPOCH_SPAN = 1 << 40  # `version_base` step: above any offset a partition reaches
 
 log = logging.getLogger(__name__)
@@ -176,6 +179,9 @@ class PartitionProcessor:
         self.version_base = 0
         self._last_eviction = 0
         self._evict_at = 0  # the event time at which the watermark reaches the next eviction
+        # final orders settled for MISSING_FILLS_GRACE_MS that lack fills, as of the last
+        # eviction pass (TradingBook.final_orders_missing_fills)
+        self.missing_fills = 0
 
     def process(self, records: Iterable[RawRecord], now_ms: int) -> ProcessedBatch:
         """Fold `records` (in offset order); `now_ms` only stamps dead letters."""
@@ -273,6 +279,9 @@ class PartitionProcessor:
         if watermark - self._last_eviction >= EVICT_EVERY_MS:
             self._last_eviction = watermark
             self.book.evict(watermark, self.settings.order_retention_ms)
+            self.missing_fills = self.book.final_orders_missing_fills(
+                watermark - MISSING_FILLS_GRACE_MS
+            )
         self._evict_at = self._last_eviction + EVICT_EVERY_MS + self.reorder.lateness_ms
 
     def _dead_letter(self, record: RawRecord, reason: str, detail: str, now_ms: int) -> DeadLetter:

@@ -157,3 +157,71 @@ def test_the_processor_counts_drift_per_venue_and_the_metric_exports_it() -> Non
 
     stats.add(processor.process(records, now_ms=0))  # redelivered: duplicates, nothing new
     assert {k: v for k, v in _exported(stats).items() if v} == {("binance", "snapshot"): 1}
+
+
+def _canceled_without_its_trade() -> list[tuple[str, Any]]:
+    """The stream lost the TRADE frame: NEW, then the CANCELED stating 0.005 executed."""
+    new, _trade, canceled = _stream_until_canceled()
+    return [new, canceled]
+
+
+def test_a_final_order_whose_fills_fall_short_counts_once_settled() -> None:
+    """Ground-truth drift: the venue's CANCELED says 0.005 executed, no fill of it reached us.
+    Counted once the order is settled (a minute, for trades a moment late), not before."""
+    book = _book(_canceled_without_its_trade())
+    (state,) = book.orders()
+    assert (state.status, state.filled_qty) == (OrderStatus.CANCELED, D("0.005"))
+    assert book.final_orders_missing_fills(CANCELED_AT - 1) == 0  # not settled yet
+    assert book.final_orders_missing_fills(CANCELED_AT + 60_000) == 1
+
+
+def test_final_orders_with_all_their_fills_count_nothing() -> None:
+    book = _book(
+        [
+            *_stream_until_canceled(),
+            _poll("CANCELED", "0.00500000", "7.50000000", CANCELED_AT),
+        ]
+    )
+    assert book.final_orders_missing_fills(CANCELED_AT + 600_000) == 0
+    late = _book([*_canceled_without_its_trade()])
+    (channel, trade) = _stream_until_canceled()[1]
+    for event in HARNESS.run(channel, trade):  # the lost trade, redelivered
+        late.apply(event)
+    assert late.final_orders_missing_fills(CANCELED_AT + 600_000) == 0
+
+
+def test_the_processor_exports_final_orders_missing_fills_per_venue() -> None:
+    """Through the partition processor's eviction pass into the gauge: another order's report
+    two minutes later moves the watermark past the grace; redelivering the lost trade and
+    passing another minute brings the gauge back to 0."""
+    from pipeline.streams.processor import MISSING_FILLS_GRACE_MS
+
+    def later_order(offset_ms: int, order: int) -> tuple[str, Any]:
+        new = HARNESS.load("fixture_executionReport_NEW.json")
+        at = CANCELED_AT + offset_ms
+        new["event"].update(i=order, E=at, T=at, O=at, W=at)
+        return (STREAM, new)
+
+    processor = PartitionProcessor("raw.binance", 0, ProcessingSettings())
+    stats = ProcessStats()
+    lost = [*_canceled_without_its_trade(), later_order(MISSING_FILLS_GRACE_MS + 70_000, 2)]
+    processor.process(_records(lost), now_ms=0)
+    stats.missing_fills = {"binance": processor.missing_fills}
+
+    def gauge() -> dict[str, float]:
+        metrics = PipelineMetrics(CollectorRegistry())
+        metrics.watch(SimpleNamespace(process=SimpleNamespace(stats=stats, group_id="g")))
+        return {
+            s.labels["venue"]: s.value
+            for family in metrics.registry.collect()
+            if family.name == "pipeline_process_final_orders_missing_fills"
+            for s in family.samples
+        }
+
+    assert gauge() == {"binance": 1, "coinone": 0, "futures_gateway": 0, "ssi": 0, "upbit": 0}
+    trade = _stream_until_canceled()[1]
+    more = [trade, later_order(MISSING_FILLS_GRACE_MS + 200_000, 3)]
+    records = _records([*lost, *more])[len(lost) :]
+    processor.process(records, now_ms=0)
+    stats.missing_fills = {"binance": processor.missing_fills}
+    assert set(gauge().values()) == {0}
