@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from pipeline.domain.events import Fill, Liquidity, OrderEvent, OrderStatus, Side
+from pipeline.domain.events import AvgPriceSource, Fill, Liquidity, OrderEvent, OrderStatus, Side
 from pipeline.domain.orders import OrderState
 from pipeline.domain.positions import Position
 from pipeline.errors import BadInputError
@@ -246,6 +246,7 @@ def order_state_to_dict(state: OrderState) -> dict[str, Any]:
         "updated_at": state.updated_at,
         "version": state.version,
         "last_event_id": state.last_event_id,
+        "avg_fill_price_source": state.avg_fill_price_source,
     }
 
 
@@ -278,7 +279,21 @@ def order_state_from_dict(obj: dict[str, Any]) -> OrderState:
         updated_at=_typed(obj, "updated_at", int),
         version=_typed(obj, "version", int),
         last_event_id=_typed(obj, "last_event_id", str),
+        avg_fill_price_source=_avg_source(obj),
     )
+
+
+_AVG_SOURCES = frozenset(source.value for source in AvgPriceSource)
+
+
+def _avg_source(obj: dict[str, Any]) -> str | None:
+    """`avg_fill_price_source`; absent in records written before it existed (None)."""
+    source = _opt_str(obj, "avg_fill_price_source")
+    if source is not None and source not in _AVG_SOURCES:
+        raise BadInputError(
+            f"field 'avg_fill_price_source' must be one of {sorted(_AVG_SOURCES)}, got {source!r}"
+        )
+    return source
 
 
 def position_to_dict(position: Position) -> dict[str, Any]:

@@ -167,6 +167,21 @@ class RoleStatsCollector(Collector):
         sink = getattr(getattr(source, "sink", None), "stats", None)
         yield from self._ingest(ingest)
         yield from _counters(PROCESS_COUNTERS, process)
+        yield _corrections(process)
+        missing = GaugeMetricFamily(
+            "pipeline_process_final_orders_missing_fills",
+            "Final orders (settled a minute of event time) whose filled quantity is more than "
+            "their fills account for: executions lost on the way (ground-truth drift). As of "
+            "the last eviction pass of each assigned partition.",
+            labels=["venue"],
+        )
+        if process is not None:
+            by_venue: dict[str, int] = dict.fromkeys(VENUES, 0)
+            for venue, count in dict(process.missing_fills).items():
+                by_venue[known_venue(venue)] = by_venue.get(known_venue(venue), 0) + count
+            for venue, count in sorted(by_venue.items()):
+                missing.add_metric([venue], count)
+        yield missing
         yield from _counters(SINK_COUNTERS, sink)
         depth = GaugeMetricFamily(
             "pipeline_process_reorder_buffer_events",
@@ -208,6 +223,32 @@ class RoleStatsCollector(Collector):
         if ingest is not None:
             queue.add_metric([], ingest.queue_depth)
         yield queue
+
+
+#: Where a report that changed an order already final came from (TradingBook).
+CORRECTION_SOURCES = ("snapshot", "stream")
+
+
+def _corrections(process: Any) -> Metric:
+    """`pipeline_process_final_state_corrections_total{venue, source}`: every venue and
+    source from the start (at 0) when the process role runs here."""
+    family = CounterMetricFamily(
+        "pipeline_process_final_state_corrections",
+        "Reports that changed the filled quantity or status of an order already final "
+        "(terminal). source=snapshot: a REST poll, reconnect snapshot or reply disagreed with "
+        "what the streams had made final (reconciliation drift); source=stream: a live "
+        "report did (a trade reported after the cancel).",
+        labels=["venue", "source"],
+    )
+    if process is not None:
+        counts: dict[tuple[str, str], int] = {}
+        for (venue, source), count in dict(process.corrections).items():
+            key = (known_venue(venue), source)
+            counts[key] = counts.get(key, 0) + count
+        for venue in sorted(set(VENUES) | {v for v, _ in counts}):
+            for source in CORRECTION_SOURCES:
+                family.add_metric([venue, source], counts.get((venue, source), 0))
+    return family
 
 
 def _counters(spec: Mapping[str, tuple[str, str]], stats: Any) -> Iterator[Metric]:

@@ -15,6 +15,7 @@ Imports only the standard library (a test enforces it). Time is passed in, never
 from pipeline.domain.book import BookOutput, TradingBook
 from pipeline.domain.errors import DomainError, ForeignEventError, InvalidQuantityError
 from pipeline.domain.events import (
+    AvgPriceSource,
     CancelReason,
     Fill,
     Liquidity,
@@ -27,6 +28,7 @@ from pipeline.domain.orders import OrderState, order_sort_key
 from pipeline.domain.positions import Position, PositionLedger
 
 __all__ = [
+    "AvgPriceSource",
     "BookOutput",
     "CancelReason",
     "DomainError",

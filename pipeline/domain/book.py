@@ -16,6 +16,23 @@ and the same content. A `ReplacingMergeTree(version)` therefore converges to the
 whatever the replay. (Counting fill changes instead would make the version depend on how
 often derived fills were revised, i.e. on arrival order.)
 
+Final-state corrections (reconciliation drift): an accepted report that changes the filled
+quantity or the status of an order whose state was already final (terminal) before it is
+counted, in `snapshot_corrections` when the report is a snapshot (a REST poll, a reconnect
+snapshot, a request's reply: the venue's own view of the order disagreed with what its
+streams had made final) and in `stream_corrections` when it is a live report (a trade reported
+after the cancel that ended the order). Normal polling never counts: a poll restating the
+final state changes nothing, and a poll older than it (stale: less filled, or still open)
+changes nothing either. These counters are runtime telemetry, not state: a checkpoint does not
+carry them and a restored book starts them at 0.
+
+Final orders missing fills (ground-truth drift): `final_orders_missing_fills(before_ms)`
+counts the final orders, settled (last updated) by `before_ms`, whose filled quantity is more
+than their fills account for (`OrderLedger.unaccounted_filled_qty`): the venue said more was
+executed than the trades we hold, so executions were lost and the positions lack them. It
+scans the final orders held (the eviction candidates), so the owner calls it as often as it
+evicts, not per event.
+
 Eviction: `evict(now_ms, retention_ms)` drops ledgers of orders terminal for longer than the
 retention (by their last event time) and remembers their keys for `tombstone_ms`. A report
 about a remembered order changes no order state (counted in `after_eviction`); a real fill on
@@ -71,6 +88,8 @@ class TradingBook:
         "after_eviction",
         "duplicates",
         "late_events",
+        "snapshot_corrections",
+        "stream_corrections",
         "tombstone_ms",
     )
 
@@ -83,6 +102,8 @@ class TradingBook:
         self.duplicates = 0
         self.late_events = 0
         self.after_eviction = 0
+        self.snapshot_corrections = 0
+        self.stream_corrections = 0
 
     def apply(self, event: OrderEvent) -> list[BookOutput]:
         """Fold one canonical event; return the outputs to emit. Raises `DomainError`."""
@@ -96,12 +117,15 @@ class TradingBook:
             outcome = ledger.fold_into(event, out, True)
             self._orders[order_key] = ledger  # only once the first event proved legal
         else:
+            before = ledger.state
             outcome = ledger.fold_into(event, out, True)
             if outcome is DUPLICATE:
                 self.duplicates += 1
                 return out
             if outcome is LATE:
                 self.late_events += 1
+            if before is not None and before.status in TERMINAL_STATUSES:
+                self._count_correction(before, out[0], event)  # type: ignore[arg-type]
         if out[0].status in TERMINAL_STATUSES:  # type: ignore[union-attr]
             self._terminal[order_key] = ledger
         fill = event.fill
@@ -113,6 +137,14 @@ class TradingBook:
             bump = 0 if outcome is REPLACED else 1
             self._positions_into(event, out[1:], out, bump)  # type: ignore[arg-type]
         return out
+
+    def _count_correction(self, before: OrderState, after: OrderState, event: OrderEvent) -> None:
+        """Count `event` if it changed a final order's filled quantity or status."""
+        if after.filled_qty != before.filled_qty or after.status is not before.status:
+            if event.is_snapshot:
+                self.snapshot_corrections += 1
+            else:
+                self.stream_corrections += 1
 
     def _own_position(self, event: OrderEvent) -> PositionLedger:
         key = (event.venue, event.account, event.symbol)
@@ -179,6 +211,20 @@ class TradingBook:
         for key in stale:
             del self._evicted[key]
         return gone
+
+    def final_orders_missing_fills(self, before_ms: int) -> int:
+        """How many final orders last updated at or before `before_ms` lack fills for part of
+        their filled quantity (see the module doc)."""
+        count = 0
+        for ledger in self._terminal.values():
+            state = ledger.state
+            if (
+                state is not None
+                and state.updated_at <= before_ms
+                and ledger.unaccounted_filled_qty > 0
+            ):
+                count += 1
+        return count
 
     def export(self) -> BookState:
         """Everything the book holds, as plain values (a checkpoint's part; see `restore`)."""

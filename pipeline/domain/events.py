@@ -73,6 +73,17 @@ class CancelReason(StrEnum):
     EXCHANGE = "exchange"
 
 
+class AvgPriceSource(StrEnum):
+    """Where an order's `avg_fill_price` comes from (`OrderState.avg_fill_price_source`).
+
+    Analysts reconcile an order's average against `trading.fills`: only `fills` averages are
+    guaranteed to equal the VWAP of the fills stored there, to the last digit.
+    """
+
+    FILLS = "fills"  # the VWAP of the order's real fills, every filled unit has one
+    VENUE = "venue"  # the venue's own cumulative figure: some filled quantity has no fill seen
+
+
 @dataclass(slots=True)
 class Fill:
     """One execution (trade) of an order: first-class, keyed by the venue's trade id."""

@@ -192,6 +192,21 @@ class OrderLedger:
         """True once the order is filled/canceled/rejected/expired: safe to evict later."""
         return self._state is not None and self._state.status in TERMINAL_STATUSES
 
+    @property
+    def unaccounted_filled_qty(self) -> Decimal:
+        """Filled quantity that no fill accounts for: the order's `filled_qty` beyond its real
+        fills (or, while it has none, beyond the fills derived from its cumulative reports).
+
+        0 whenever the venue's executions all reached us; above 0 on a final order, trades were
+        lost on the way (the venue's cumulative figure says more than the fills we hold).
+        """
+        state, memo = self._state, self._memo
+        if state is None or memo is None:
+            return _ZERO
+        covered = memo.real_filled if memo.real_filled > _ZERO else memo.implied.level
+        gap = state.filled_qty - covered
+        return gap if gap > _ZERO else _ZERO
+
     def __len__(self) -> int:
         return len(self._events)
 

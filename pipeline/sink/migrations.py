@@ -10,7 +10,9 @@ statement by statement (`cluster_statements`): every table becomes a `<name>_loc
 Replicated*MergeTree created `ON CLUSTER`, with a Distributed table `<name>` over it sharded
 by a hash of its sorting key (so every version of one key lands on one shard and FINAL stays
 correct per shard); views and the database are created `ON CLUSTER` over the Distributed
-tables. Readers and the sink keep using the plain names.
+tables. Readers and the sink keep using the plain names. `ALTER TABLE <name> ...` (a column
+added to a table) becomes the same ALTER `ON CLUSTER` on `<name>_local` and then on the
+Distributed `<name>`, so both keep one structure.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ _CREATE_VIEW_RE = re.compile(
     r"^(?P<head>CREATE (?:OR REPLACE )?VIEW (?:IF NOT EXISTS )?\w+\.\w+)\s+AS\b", re.DOTALL
 )
 _CREATE_DATABASE_RE = re.compile(r"^(CREATE DATABASE IF NOT EXISTS \w+)$")
+_ALTER_TABLE_RE = re.compile(
+    r"^ALTER TABLE (?P<db>\w+)\.(?P<table>\w+)\s+(?P<rest>(?:ADD|MODIFY|COMMENT) COLUMN\b.*)$",
+    re.DOTALL,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +75,7 @@ def cluster_statements(statements: list[str], cluster: str) -> list[str]:
         table = _CREATE_TABLE_RE.match(statement)
         view = _CREATE_VIEW_RE.match(statement)
         database = _CREATE_DATABASE_RE.match(statement)
+        alter = _ALTER_TABLE_RE.match(statement)
         if table is not None:
             db, name, rest = table["db"], table["table"], table["rest"]
             order = _ORDER_BY_RE.search(rest)
@@ -89,6 +96,10 @@ def cluster_statements(statements: list[str], cluster: str) -> list[str]:
             out.append(f"{view['head']} {on} AS{statement[view.end() :]}")
         elif database is not None:
             out.append(f"{database.group(1)} {on}")
+        elif alter is not None:
+            db, name, rest = alter["db"], alter["table"], alter["rest"]
+            out.append(f"ALTER TABLE {db}.{name}_local {on} {rest}")  # the data first,
+            out.append(f"ALTER TABLE {db}.{name} {on} {rest}")  # then the table over it
         else:
             raise StoreError(f"no cluster form for the statement: {statement[:80]}")
     return out
@@ -118,6 +129,30 @@ def applied_migrations(store: Store) -> dict[int, str]:
     return {int(v): str(c) for v, c in result.rows}
 
 
+#: ClickHouse's answers to a user without the rights for a statement: ACCESS_DENIED (497),
+#: QUERY_IS_PROHIBITED (392, `allow_ddl = 0`), READONLY (164).
+_DENIED = re.compile(r"Code: (497|392|164)\.")
+
+
+def _pending(migrations: list[Migration], recorded: dict[int, str]) -> list[Migration]:
+    """The migrations not yet recorded; a recorded one whose file changed is an error."""
+    pending = []
+    for migration in migrations:
+        previous = recorded.get(migration.version)
+        if previous is None:
+            pending.append(migration)
+        elif previous != migration.checksum:
+            raise StoreError(
+                f"migration {migration.version:04d}_{migration.name} changed after it was "
+                f"applied (checksum {previous} -> {migration.checksum}); add a new migration"
+            )
+    return pending
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+
+
 def migrate(
     store: Store, migrations: list[Migration] | None = None, cluster: str | None = None
 ) -> list[Migration]:
@@ -125,12 +160,37 @@ def migrate(
 
     `cluster` (`Settings.clickhouse_cluster`, from PIPELINE_CLICKHOUSE_CLUSTER; None = single
     node) selects the replicated + distributed form of every statement (`cluster_statements`).
+
+    A store already up to date gets only a read of `schema_migrations`, no DDL: the sink runs
+    this at start, and with the least-privilege users of infra/clickhouse/pipeline-users.xml
+    it may only insert and select; `pipeline migrate`, run as `pipeline_migrate`, applies the
+    DDL. A pending migration on a user without DDL rights fails with an error that says so.
     """
     migrations = load_migrations() if migrations is None else migrations
     db = store.database
+    try:
+        recorded: dict[int, str] | None = applied_migrations(store)
+    except StoreError:
+        recorded = None  # a new store: no database or no schema_migrations table yet
+    if recorded is not None and not _pending(migrations, recorded):
+        return []  # up to date: no DDL at all, so a user without DDL rights may run this
 
     def ddl(statements: list[str]) -> list[str]:
         return cluster_statements(statements, cluster) if cluster else statements
+
+    def run(statement: str) -> None:
+        try:
+            store.command(statement)
+        except StoreError as exc:
+            if _DENIED.search(str(exc)):
+                pending = _pending(migrations, recorded or {})
+                names = ", ".join(f"{m.version:04d}_{m.name}" for m in pending) or "the first"
+                raise StoreError(
+                    f"migrations {names} are not applied and ClickHouse user of this store may "
+                    f"not run DDL ({_first_line(exc)}); run `pipeline migrate` with a user "
+                    "allowed DDL (infra/clickhouse/pipeline-users.xml: pipeline_migrate)"
+                ) from exc
+            raise
 
     for statement in ddl(
         [
@@ -140,21 +200,13 @@ def migrate(
             ") ENGINE = MergeTree ORDER BY version",
         ]
     ):
-        store.command(statement)
+        run(statement)
     done = applied_migrations(store)
     applied: list[Migration] = []
-    for migration in migrations:
-        previous = done.get(migration.version)
-        if previous is not None:
-            if previous != migration.checksum:
-                raise StoreError(
-                    f"migration {migration.version:04d}_{migration.name} changed after it was "
-                    f"applied (checksum {previous} -> {migration.checksum}); add a new migration"
-                )
-            continue
+    for migration in _pending(migrations, done):
         started = time.monotonic()
         for statement in ddl(migration.statements(db)):
-            store.command(statement)
+            run(statement)
         store.insert(
             "schema_migrations",
             [[migration.version, migration.name, migration.checksum, datetime.now(UTC)]],

@@ -22,7 +22,8 @@ ORDER_COLUMNS: tuple[str, ...] = (
     "venue", "account", "order_id", "client_order_id", "symbol", "venue_symbol", "side",
     "order_type", "status", "venue_status", "cancel_reason", "time_in_force", "qty", "price",
     "stop_price", "quote_qty", "filled_qty", "remaining_qty", "canceled_qty", "avg_fill_price",
-    "fee", "fee_asset", "created_at", "updated_at", "version", "last_event_id",
+    "avg_fill_price_source", "fee", "fee_asset", "created_at", "updated_at", "version",
+    "last_event_id",
 )  # fmt: skip
 _ORDER_DECIMALS = frozenset(
     {"qty", "price", "stop_price", "quote_qty", "filled_qty", "remaining_qty",
@@ -63,6 +64,8 @@ def _row(obj: dict[str, Any], columns: tuple[str, ...], decimals: frozenset[str]
 
 
 def order_row(obj: dict[str, Any]) -> list[Any]:
+    if "avg_fill_price_source" not in obj:  # a record written before the field existed
+        obj = {**obj, "avg_fill_price_source": None}
     return _row(obj, ORDER_COLUMNS, _ORDER_DECIMALS)
 
 

@@ -93,6 +93,10 @@ class ProcessStats:
     last_batch_at: float = 0.0  # wall time (s) the last batch's offsets were committed
     assigned: set[TopicPartition] = field(default_factory=set)
     lag: dict[tuple[str, int], int] = field(default_factory=dict)  # fetch high watermark - position
+    # (venue, "snapshot" | "stream") -> reports that changed an order already final
+    corrections: dict[tuple[str, str], int] = field(default_factory=dict)
+    # venue -> final orders whose fills fall short of their filled quantity (assigned partitions)
+    missing_fills: dict[str, int] = field(default_factory=dict)
 
     def add(self, batch: ProcessedBatch) -> None:
         self.records += batch.records
@@ -100,6 +104,8 @@ class ProcessStats:
         self.duplicates += batch.duplicates
         self.late += batch.late
         self.dead_letters += len(batch.dead_letters)
+        for key, count in batch.corrections.items():
+            self.corrections[key] = self.corrections.get(key, 0) + count
 
 
 async def consumer_lag(consumer: AIOKafkaConsumer) -> dict[tuple[str, int], int]:
@@ -322,6 +328,11 @@ class ProcessWorker:
                 current.deliveries += await self._send_events(processor.flush())
                 self._changed(tp)
         self.stats.reorder_depth = sum(len(p.reorder) for p in self.processors.values())
+        missing: dict[str, int] = {}
+        for tp, processor in self.processors.items():
+            venue = tp.topic.removeprefix("raw.")
+            missing[venue] = missing.get(venue, 0) + processor.missing_fills
+        self.stats.missing_fills = missing
         # every partition, idle ones too: their outputs were all delivered in earlier steps
         due = (
             [tp for tp in self.processors if self._checkpoint_due(tp, now_wall)]

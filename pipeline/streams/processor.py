@@ -38,6 +38,9 @@ from pipeline.errors import BadInputError
 
 HOUR_MS = 3_600_000
 EVICT_EVERY_MS = 60_000  # event time between two evictions of finished orders
+#: A final order counts as missing fills only once settled this long (event time): its trades
+#: may arrive just after the report that ended it.
+MISSING_FILLS_GRACE_MS = 60_000
 EPOCH_SPAN = 1 << 40  # `version_base` step: above any offset a partition reaches
 
 log = logging.getLogger(__name__)
@@ -120,6 +123,9 @@ class ProcessedBatch:
     normalized: int = 0
     duplicates: int = 0
     late: int = 0
+    # (venue, "snapshot" | "stream") -> reports that changed an order already final
+    # (TradingBook.snapshot_corrections / stream_corrections); empty in the common case
+    corrections: dict[tuple[str, str], int] = field(default_factory=dict)
     # the processor's `version_base`, added to the versions of order states, fills and
     # positions on the way out, so that a state carried onto a new topic incarnation wins
     # over whatever an earlier incarnation stored, however far that one got
@@ -137,6 +143,8 @@ class ProcessedBatch:
         self.normalized += other.normalized
         self.duplicates += other.duplicates
         self.late += other.late
+        for key, count in other.corrections.items():
+            self.corrections[key] = self.corrections.get(key, 0) + count
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +179,9 @@ class PartitionProcessor:
         self.version_base = 0
         self._last_eviction = 0
         self._evict_at = 0  # the event time at which the watermark reaches the next eviction
+        # final orders settled for MISSING_FILLS_GRACE_MS that lack fills, as of the last
+        # eviction pass (TradingBook.final_orders_missing_fills)
+        self.missing_fills = 0
 
     def process(self, records: Iterable[RawRecord], now_ms: int) -> ProcessedBatch:
         """Fold `records` (in offset order); `now_ms` only stamps dead letters."""
@@ -181,6 +192,11 @@ class PartitionProcessor:
         orders, positions, fills = batch.orders, batch.positions, batch.fills
         reorder = self.reorder
         base = self.version_base
+        book = self.book
+        snapshot_corrections, stream_corrections = (
+            book.snapshot_corrections,
+            book.stream_corrections,
+        )
         record = None
         for record in records:
             batch.records += 1
@@ -235,8 +251,18 @@ class PartitionProcessor:
                     self._evict()
         if record is not None:
             self.last_record = record
+        if book.snapshot_corrections != snapshot_corrections:
+            batch.corrections[self._venue, "snapshot"] = (
+                book.snapshot_corrections - snapshot_corrections
+            )
+        if book.stream_corrections != stream_corrections:
+            batch.corrections[self._venue, "stream"] = book.stream_corrections - stream_corrections
         events_out.extend(reorder.drain())
         return batch
+
+    @property
+    def _venue(self) -> str:
+        return self.topic.removeprefix("raw.")
 
     def flush(self) -> list[tuple[OrderEvent, bool, int]]:
         """Release every buffered canonical event (the partition went idle, or shutdown)."""
@@ -253,6 +279,9 @@ class PartitionProcessor:
         if watermark - self._last_eviction >= EVICT_EVERY_MS:
             self._last_eviction = watermark
             self.book.evict(watermark, self.settings.order_retention_ms)
+            self.missing_fills = self.book.final_orders_missing_fills(
+                watermark - MISSING_FILLS_GRACE_MS
+            )
         self._evict_at = self._last_eviction + EVICT_EVERY_MS + self.reorder.lateness_ms
 
     def _dead_letter(self, record: RawRecord, reason: str, detail: str, now_ms: int) -> DeadLetter:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import orjson
 import pytest
 
 from pipeline.errors import StoreError
 from pipeline.sink.migrations import Migration, load_migrations, migrate
+from pipeline.sink.rows import ORDER_COLUMNS, order_row
 from pipeline.sink.store import Store
 
 EXPECTED_TABLES = {
@@ -123,3 +125,58 @@ def test_replacing_table_keeps_highest_version_under_final(store: Store) -> None
     store.insert("positions", [[*base, Decimal(1), Decimal(10), 0, {}, 1, when, 1]], columns)
     rows = store.query(f"SELECT qty, version FROM {store.database}.positions FINAL").rows
     assert rows == [(Decimal(2), 2)]
+
+
+def _order_record(order_id: str, **changes: object) -> dict:
+    """An orders.state record as the processor writes it (codec dict)."""
+    record = {
+        "venue": "binance", "account": "main", "order_id": order_id, "symbol": "ETH/BTC",
+        "venue_symbol": "ETHBTC", "side": "buy", "order_type": "limit", "status": "filled",
+        "venue_status": "FILLED", "cancel_reason": None, "qty": "1", "price": "0.1026441",
+        "stop_price": None, "quote_qty": None, "filled_qty": "1", "remaining_qty": "0",
+        "canceled_qty": "0", "avg_fill_price": "0.102644093", "avg_fill_price_source": "fills",
+        "fee": "0", "fee_asset": None, "client_order_id": None, "time_in_force": "GTC",
+        "created_at": 1_700_000_000_000, "updated_at": 1_700_000_000_001, "version": 3,
+        "last_event_id": "e",
+    }  # fmt: skip
+    record.update(changes)
+    return record
+
+
+def test_avg_source_column_added_to_a_store_holding_rows_without_it(store_factory) -> None:
+    """0007 adds `orders.avg_fill_price_source` to a store migrated before it existed: the
+    rows already there read NULL, both insert paths write it, and a record from before the
+    field existed (no key) is stored with NULL rather than refused."""
+    store = store_factory(migrated=False)
+    earlier = [m for m in load_migrations() if m.name != "orders_avg_fill_price_source"]
+    assert len(earlier) == len(load_migrations()) - 1
+    migrate(store, earlier)
+    old = _order_record("old")
+    del old["avg_fill_price_source"]
+    at = ORDER_COLUMNS.index("avg_fill_price_source")
+    columns_then = ORDER_COLUMNS[:at] + ORDER_COLUMNS[at + 1 :]
+    row_then = order_row(old)
+    store.insert("orders", [row_then[:at] + row_then[at + 1 :]], list(columns_then))
+
+    applied = migrate(store)
+
+    assert [m.name for m in applied] == ["orders_avg_fill_price_source"]
+    store.insert_json("orders", orjson.dumps(_order_record("json", avg_fill_price_source="venue")))
+    store.insert_json("orders", orjson.dumps(old | {"order_id": "json-old"}))
+    rows_path = [_order_record("rows"), old | {"order_id": "rows-old"}]
+    store.insert("orders", [order_row(r) for r in rows_path], list(ORDER_COLUMNS))
+    got = store.query(
+        f"SELECT order_id, avg_fill_price, avg_fill_price_source FROM {store.database}.orders "
+        "FINAL ORDER BY order_id"
+    ).rows
+    vwap = Decimal("0.102644093")
+    assert got == [
+        ("json", vwap, "venue"),
+        ("json-old", vwap, None),
+        ("old", vwap, None),
+        ("rows", vwap, "fills"),
+        ("rows-old", vwap, None),
+    ]
+    layout = [row[0] for row in store.query(f"DESCRIBE TABLE {store.database}.orders").rows]
+    assert layout.index("avg_fill_price_source") == layout.index("avg_fill_price") + 1
+    assert migrate(store) == []

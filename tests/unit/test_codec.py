@@ -23,7 +23,7 @@ from pipeline.codec import (
     position_from_dict,
     position_to_dict,
 )
-from pipeline.domain.events import Fill, Liquidity, OrderEvent, OrderStatus, Side
+from pipeline.domain.events import AvgPriceSource, Fill, Liquidity, OrderEvent, OrderStatus, Side
 from pipeline.domain.orders import OrderState
 from pipeline.domain.positions import Position
 from pipeline.errors import BadInputError
@@ -112,6 +112,7 @@ states = st.builds(
     updated_at=millis,
     version=st.integers(0, 2**53),
     last_event_id=texts,
+    avg_fill_price_source=st.sampled_from([None, *AvgPriceSource]),
 )
 positions = st.builds(
     Position,
@@ -164,6 +165,32 @@ def test_codec_enums_travel_as_values():
         )
     )  # fmt: skip
     assert (wire["side"], wire["status"]) == ("sell", "pending_cancel")
+
+
+def _a_state_wire() -> dict:
+    return order_state_to_dict(
+        OrderState(
+            "v", "a", "o", "X/Y", "XY", Side.BUY, "limit", OrderStatus.FILLED, "F", None,
+            Decimal(1), None, None, None, Decimal(1), Decimal(0), Decimal(0), Decimal(2),
+            Decimal(0), None, None, None, 1, 2, 3, "e", AvgPriceSource.VENUE,
+        )
+    )  # fmt: skip
+
+
+def test_codec_order_state_written_before_avg_source_existed_loads_as_unknown():
+    """orders.state records from before issue 14 lack `avg_fill_price_source`."""
+    wire = _a_state_wire()
+    assert wire["avg_fill_price_source"] == "venue"
+    del wire["avg_fill_price_source"]
+    state = order_state_from_dict(wire)
+    assert (state.avg_fill_price, state.avg_fill_price_source) == (Decimal(2), None)
+
+
+@pytest.mark.parametrize("value", ["vwap", 1])
+def test_codec_order_state_unknown_avg_source_is_refused_naming_it(value):
+    wire = {**_a_state_wire(), "avg_fill_price_source": value}
+    with pytest.raises(BadInputError, match="avg_fill_price_source"):
+        order_state_from_dict(wire)
 
 
 @pytest.mark.parametrize(

@@ -41,3 +41,25 @@ def test_tables_become_replicated_locals_behind_distributed_tables() -> None:
 def test_a_bad_cluster_name_is_refused() -> None:
     with pytest.raises(StoreError, match="not a cluster name"):
         cluster_statements(["CREATE DATABASE IF NOT EXISTS trading"], "x; DROP")
+
+
+def test_an_added_column_is_altered_on_the_local_table_then_the_distributed_one(
+    store: Store,
+) -> None:
+    """0007 adds a column to orders: on a cluster both `orders_local` (the data) and the
+    Distributed `orders` over it must get it, in that order, each ON CLUSTER."""
+    (migration,) = [m for m in load_migrations() if m.name == "orders_avg_fill_price_source"]
+    statements = cluster_statements(migration.statements("trading"), "pipeline")
+    assert [s.split(" ADD COLUMN")[0] for s in statements] == [
+        "ALTER TABLE trading.orders_local ON CLUSTER pipeline",
+        "ALTER TABLE trading.orders ON CLUSTER pipeline",
+    ]
+    for statement in statements:
+        formatted = store.query("SELECT formatQuery({sql:String})", {"sql": statement}).rows[0][0]
+        assert "ADD COLUMN IF NOT EXISTS `avg_fill_price_source`" in formatted
+        assert "AFTER avg_fill_price" in formatted
+
+
+def test_an_alter_the_cluster_form_does_not_know_is_refused() -> None:
+    with pytest.raises(StoreError, match="no cluster form"):
+        cluster_statements(["ALTER TABLE trading.orders DELETE WHERE 1"], "pipeline")

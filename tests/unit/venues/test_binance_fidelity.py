@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from venue_harness import VenueHarness
 
+from pipeline.codec import order_state_from_dict, order_state_to_dict
 from pipeline.domain.book import TradingBook
-from pipeline.domain.events import OrderStatus
+from pipeline.domain.events import AvgPriceSource, OrderStatus
 from pipeline.venues.binance import BinanceNormalizer
 
 HARNESS = VenueHarness("binance", BinanceNormalizer(), "main", 1_700_000_000_000)
@@ -71,6 +72,7 @@ def test_average_price_is_exactly_the_vwap_of_the_orders_fills() -> None:
     vwap = sum(q * p for q, p in fills) / sum(q for q, _ in fills)
     assert state.status is OrderStatus.FILLED
     assert state.avg_fill_price == vwap == D("0.102644093")
+    assert state.avg_fill_price_source == AvgPriceSource.FILLS  # the row says which
     assert D("0.10264409") / D(1) != vwap  # what the venue's cumulative figures say
 
 
@@ -81,6 +83,23 @@ def test_average_falls_back_to_the_venues_figures_for_fills_never_seen() -> None
     (state,) = book.orders()
     assert state.filled_qty == D(1)
     assert state.avg_fill_price == D("0.10264409")
+    assert state.avg_fill_price_source == AvgPriceSource.VENUE  # the row says which
+
+
+def test_average_source_turns_to_fills_once_the_missing_trade_arrives() -> None:
+    """The first trade, delivered late, completes the fills: the average becomes their VWAP
+    and the row says so; before any fill nothing is averaged."""
+    (opened,) = _fold(("userData", HARNESS.load("docs_userData_executionReport_NEW.json"))).orders()
+    assert (opened.avg_fill_price, opened.avg_fill_price_source) == (None, None)
+    book = _fold(
+        ("userData", HARNESS.load("derived_executionReport_ETHBTC_TRADE_2.json")),
+        ("userData", HARNESS.load("derived_executionReport_ETHBTC_TRADE_1.json")),
+    )
+    (state,) = book.orders()
+    assert (state.avg_fill_price, state.avg_fill_price_source) == (D("0.102644093"), "fills")
+    wire = order_state_to_dict(state)
+    assert wire["avg_fill_price_source"] == "fills"
+    assert order_state_from_dict(wire) == state
 
 
 def test_sor_trade_on_the_stream_is_a_fill_keyed_by_its_allocation() -> None:

@@ -441,3 +441,20 @@ def test_event_id_changes_with_state() -> None:
         )
     }
     assert len(ids) == 4
+
+
+def test_average_source_is_the_venue_until_the_trades_arrive_then_the_fills() -> None:
+    """Issue 14 item 5, on the gateway's documented shapes: the order status alone states
+    `average_price` (the row says `venue`); with its trades the average is their VWAP (the row
+    says `fills`), here equal to the venue's figure."""
+    book = TradingBook()
+    for event in run("rest.order_status", load("order_status_LIMIT_PARTIALLY_FILLED.json")):
+        book.apply(event)
+    (state,) = book.orders()
+    assert (state.avg_fill_price, state.avg_fill_price_source) == (D("63990.5"), "venue")
+    for event in run("rest.trades", load("trades.json")):
+        book.apply(event)
+    (state,) = book.orders()
+    vwap = (D("0.001") * D("63962.0") + D("0.003") * D("64000.0")) / D("0.004")
+    assert (state.filled_qty, state.avg_fill_price) == (D("0.004"), vwap)
+    assert state.avg_fill_price_source == "fills"
