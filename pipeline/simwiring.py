@@ -24,6 +24,7 @@ from pipeline.sim.kits import VENUE_KITS
 from pipeline.sim.server import SimConfig, Simulator
 from pipeline.sim.ssi import ANY_PIN
 from pipeline.sim.truth import compare
+from pipeline.sim.worker_configs import endpoint_urls
 from pipeline.sink.store import Store
 from pipeline.venues import registry
 from pipeline.venues.credentials import Credentials
@@ -54,12 +55,11 @@ def ingest_config(
         raise ConfigError("wire_formats", wire_formats, "expected mixed, default or short")
     wanted = tuple(INGESTORS) if venues is None else tuple(venues)
     entries: list[AccountConfig] = []
-    for venue, endpoints in simulator.endpoints().items():
+    for venue in simulator.endpoints():
         if venue not in wanted:
             continue
         symbols = tuple(simulator.exchanges[venue].instruments)
-        ws_url = endpoints.get("ws") or endpoints.get("ws_api") or endpoints.get("stream")
-        base_url = endpoints.get("rest") or simulator.base_url(venue)
+        base_url, ws_url = endpoint_urls(simulator, venue)
         for index, credential in enumerate(simulator.credentials(venue)):
             if accounts is not None and credential.account not in accounts:
                 continue

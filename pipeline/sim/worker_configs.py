@@ -20,7 +20,9 @@ import orjson
 from pipeline.venues import registry
 
 
-def _endpoints(simulator: Any, venue: str) -> tuple[str, str | None]:
+def endpoint_urls(simulator: Any, venue: str) -> tuple[str, str | None]:
+    """(base URL, WebSocket URL or None) a worker of `venue` connects to: the one choice both
+    the written files and `pipeline run`'s in-memory wiring (`pipeline.simwiring`) make."""
     endpoints = simulator.endpoints()[venue]
     ws_url = endpoints.get("ws") or endpoints.get("ws_api") or endpoints.get("stream")
     return endpoints.get("rest") or simulator.base_url(venue), ws_url
@@ -30,17 +32,15 @@ def ingest_config_document(simulator: Any, secrets_file: Path) -> dict[str, Any]
     """One ingestor per simulated account, with the venue's instruments as symbols."""
     entries: list[dict[str, Any]] = []
     for venue in simulator.endpoints():
-        base_url, ws_url = _endpoints(simulator, venue)
+        base_url, ws_url = endpoint_urls(simulator, venue)
         symbols = list(simulator.exchanges[venue].instruments)
         for index, credential in enumerate(simulator.credentials(venue)):
             entry: dict[str, Any] = {"venue": venue, "account": credential.account,
                                      "base_url": base_url, "symbols": symbols}  # fmt: skip
             if ws_url is not None:
                 entry["ws_url"] = ws_url
-            formats = registry.wire_formats(
-                venue
-            )  # the accounts alternate them, as in `pipeline run`
-            if formats is not None:
+            formats = registry.wire_formats(venue)
+            if formats is not None:  # the accounts alternate them, as in `pipeline run`
                 entry["options"] = {"format": formats[index % 2]}
             entries.append(entry)
     return {"secrets_file": str(secrets_file), "ingestors": entries}
@@ -51,7 +51,7 @@ def cancel_config_document(simulator: Any, secrets_file: Path, issuer: str) -> d
     comes from `PIPELINE_COMMAND_KEY_<ISSUER>` or `PIPELINE_COMMAND_KEYS`, as always."""
     accounts: list[dict[str, Any]] = []
     for venue in simulator.endpoints():
-        base_url, ws_url = _endpoints(simulator, venue)
+        base_url, ws_url = endpoint_urls(simulator, venue)
         for credential in simulator.credentials(venue):
             account: dict[str, Any] = {"venue": venue, "account": credential.account,
                                        "base_url": base_url}  # fmt: skip
